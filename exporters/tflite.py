@@ -1,0 +1,99 @@
+"""TFLite export: float32, float16, dynamic-range and full-integer int8 (post-training or from a QAT model)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from exporters.base import Artifact, Format, TensorSpec, Variant, describe_files, write_contract
+
+MODEL_FILE = "model.tflite"
+
+
+def _converter(model, variant: Variant, representative: np.ndarray | None):
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if variant is Variant.FLOAT32:
+        return converter
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if variant is Variant.FLOAT16:
+        converter.target_spec.supported_types = [tf.float16]
+    elif variant is Variant.INT8:
+        if representative is None:
+            raise ValueError("full-integer export needs representative inputs")
+        converter.representative_dataset = _representative(representative)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        # Integer in, integer out: the model runs without a float op at its edges, as on integer-only
+        # accelerators; the contract records scale and zero point so callers can (de)quantize.
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    elif variant is not Variant.DYNAMIC:
+        raise ValueError(f"TFLite has no {variant.value} variant")
+    return converter
+
+
+def _representative(inputs: np.ndarray) -> Callable[[], Iterator[list[np.ndarray]]]:
+    def generate():
+        for sample in inputs:
+            yield [sample[np.newaxis].astype(np.float32)]
+
+    return generate
+
+
+def _spec(detail: dict) -> TensorSpec:
+    dtype = np.dtype(detail["dtype"]).name
+    scale, zero_point = detail["quantization"]
+    integer = dtype in ("int8", "uint8")
+    return TensorSpec(
+        shape=[int(d) for d in detail["shape"][1:]],
+        dtype=dtype,
+        scale=float(scale) if integer else None,
+        zero_point=int(zero_point) if integer else None,
+    )
+
+
+def export(
+    model,
+    dest: Path,
+    variant: Variant,
+    *,
+    name: str,
+    source: str,
+    run_dir: Path,
+    output_kind: str = "probabilities",
+    representative: np.ndarray | None = None,
+) -> Artifact:
+    """Convert a tf-keras model to a .tflite file in `dest` and write its contract beside it.
+
+    Args:
+        model: the tf-keras model (float, or QAT-wrapped for an int8 export of QAT weights).
+        dest: the artifact directory to create.
+        variant: FLOAT32, FLOAT16, DYNAMIC or INT8.
+        name, source, run_dir, output_kind: recorded in the contract (path is stored relative to run_dir).
+        representative: model-shaped float inputs that calibrate activation ranges; required for INT8.
+
+    Returns:
+        The Artifact, with tensor specs read back from the converted file.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    dest.mkdir(parents=True)
+    (dest / MODEL_FILE).write_bytes(_converter(model, variant, representative).convert())
+    interpreter = Interpreter(model_path=str(dest / MODEL_FILE))
+    artifact = Artifact(
+        name=name,
+        format=Format.TFLITE,
+        variant=variant,
+        source=source,
+        path=dest.relative_to(run_dir).as_posix(),
+        main_file=MODEL_FILE,
+        input=_spec(interpreter.get_input_details()[0]),
+        output=_spec(interpreter.get_output_details()[0]),
+        output_kind=output_kind,
+        files=describe_files(dest),
+    )
+    write_contract(artifact, dest)
+    return artifact

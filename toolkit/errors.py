@@ -1,0 +1,21 @@
+"""The toolkit's exceptions; each carries the process exit code the CLI turns it into."""
+
+
+class EdgekitError(Exception):
+    """Base class: a failure explained in one line."""
+
+    exit_code = 1
+
+
+class InputError(EdgekitError):
+    """Bad usage or bad input (a missing file, corrupt data, an unusable model): exit code 2."""
+
+    exit_code = 2
+
+
+class StepError(EdgekitError):
+    """A step that could not finish (conversion failed, a runtime is missing): exit code 1."""
+
+
+class ParityError(EdgekitError):
+    """At least one artifact is outside its tolerance: exit code 1."""
