@@ -6,6 +6,9 @@ from typing import Protocol
 
 import numpy as np
 
+from exporters.base import TensorSpec
+from toolkit.quantization import dequantize, quantize, softmax
+
 
 class Predictor(Protocol):
     """A loaded model in one runtime.
@@ -20,3 +23,18 @@ class Predictor(Protocol):
     max_images: int | None
 
     def predict(self, images: np.ndarray) -> np.ndarray: ...
+
+
+def to_model_input(images: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """Reshape [0, 1] images to the model's input shape and quantize them if the input is integer."""
+    batch = np.asarray(images, dtype=np.float32).reshape((len(images), *spec.shape))
+    if spec.scale is None:
+        return batch
+    return quantize(batch, spec.scale, spec.zero_point, spec.dtype)
+
+
+def to_probabilities(outputs: np.ndarray, spec: TensorSpec, output_kind: str) -> np.ndarray:
+    """Dequantize integer outputs and turn logits into probabilities."""
+    values = dequantize(outputs, spec.scale, spec.zero_point) if spec.scale is not None else outputs
+    values = np.asarray(values, dtype=np.float32).reshape(len(values), -1)
+    return softmax(values) if output_kind == "logits" else values

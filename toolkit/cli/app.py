@@ -1,0 +1,59 @@
+"""The root Typer app: --version, --verbose, and the one place where toolkit errors become exit codes."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Annotated, Optional
+
+import typer
+
+import toolkit
+from toolkit.errors import EdgekitError
+
+app = typer.Typer(
+    name="edgekit",
+    help="Train an MNIST classifier, quantize it, export it for phones and browsers, and prove nothing was lost.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+state = {"verbose": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"edgekit {toolkit.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and TensorFlow's logs.")] = False,
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = None,
+) -> None:
+    """edgekit: from training to deployment on phones and in browsers, with a parity gate on every artifact."""
+    state["verbose"] = verbose
+
+
+def command(func):
+    """Register `func` as a subcommand whose toolkit errors end in one red line and the error's exit code."""
+
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except EdgekitError as error:
+            if state["verbose"]:
+                raise
+            typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(error.exit_code) from None
+
+    return app.command(no_args_is_help=_has_required_args(func))(run)
+
+
+def _has_required_args(func) -> bool:
+    return any(p.default is inspect.Parameter.empty for p in inspect.signature(func).parameters.values())

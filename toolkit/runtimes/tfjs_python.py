@@ -1,0 +1,35 @@
+"""TF.js layers models loaded back into Python by tensorflowjs: checks the files, not the JavaScript kernels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from exporters.base import Artifact
+from toolkit.runtimes.base import to_model_input, to_probabilities
+
+RUNTIME = "tfjs-python"
+
+
+def unavailable() -> str | None:
+    return None
+
+
+class TFJSPythonPredictor:
+    runtime = RUNTIME
+    max_images = None
+
+    def __init__(self, model_json: Path, artifact: Artifact):
+        import tensorflowjs as tfjs
+
+        self.artifact = artifact
+        self.model = tfjs.converters.load_keras_model(str(model_json))
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        outputs = self.model.predict(to_model_input(images, self.artifact.input), batch_size=1000, verbose=0)
+        return to_probabilities(outputs, self.artifact.output, self.artifact.output_kind)
+
+
+def load(artifact_dir: Path, artifact: Artifact) -> TFJSPythonPredictor:
+    return TFJSPythonPredictor(artifact_dir / artifact.main_file, artifact)
