@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
+import os
+import warnings
 from typing import Annotated, Optional
 
 import typer
@@ -37,6 +40,25 @@ def root(
 ) -> None:
     """edgekit: from training to deployment on phones and in browsers, with a parity gate on every artifact."""
     state["verbose"] = verbose
+    _setup_logging(verbose)
+
+
+class _Echo(logging.Handler):
+    """Log lines to the current stdout (typer.echo), so progress interleaves with Keras' own output."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(self.format(record))
+
+
+def _setup_logging(verbose: bool) -> None:
+    logger = logging.getLogger("edgekit")
+    logger.handlers[:] = [_Echo()]
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False
+    if not verbose:
+        # TensorFlow, tf-keras and tensorflowjs warn about their own deprecations on every run; users can't act on it.
+        warnings.filterwarnings("ignore")
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 
 
 def command(func):

@@ -1,0 +1,107 @@
+"""Put a run's TFLite model and its contract into the Android sample's assets, where the app reads every number it needs."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+from exporters.base import CONTRACT_FILE, Artifact, Format, read_contract, sha256_file
+from toolkit.errors import InputError, ParityError
+
+DEFAULT_ARTIFACT = "tflite-int8-qat"
+# Relative to the Android project; the app loads contract.json from here, then the model file it names.
+ASSETS_DIR = Path("app/src/main/assets/edgekit")
+# The app's preprocessing makes one 28x28 image and can write these input types.
+APP_INPUT_VALUES = 28 * 28
+APP_DTYPES = ("float32", "int8", "uint8")
+
+
+def install_model(
+    run_dir: Path, app_dir: Path, artifact: str = DEFAULT_ARTIFACT, *, allow_failed: bool = False
+) -> list[Path]:
+    """Copy one TFLite artifact (model file + contract.json) of a run into an Android project's assets.
+
+    The previous model in the assets is replaced as a whole, so a stale model file never sits next to a new
+    contract.
+
+    Args:
+        run_dir: an edgekit run directory with `artifacts/<artifact>/contract.json`.
+        app_dir: the Android project (the directory holding `app/`), e.g. `android_sample`.
+        artifact: the artifact's name, e.g. "tflite-int8-qat" or "tflite-float32".
+        allow_failed: install even if the run's report.json says this artifact failed the parity gate.
+
+    Returns:
+        The installed files: the model, then its contract.
+
+    Raises:
+        InputError: no such run or artifact, not a TFLite artifact, a model the app cannot feed, a model file
+            that does not match its contract, or `app_dir` is not an Android project.
+        ParityError: report.json records that this artifact failed the parity gate (and not `allow_failed`).
+    """
+    run_dir, app_dir = Path(run_dir), Path(app_dir)
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir}: no such run directory")
+    source = run_dir / "artifacts" / artifact
+    if not (source / CONTRACT_FILE).is_file():
+        found = sorted(p.parent.name for p in (run_dir / "artifacts").glob(f"*/{CONTRACT_FILE}"))
+        raise InputError(f"{run_dir} has no artifact '{artifact}' (it has: {', '.join(found) or 'none'})")
+    contract = _read(source)
+    _check_app_can_run(contract)
+    model = source / contract.main_file
+    if not model.is_file():
+        raise InputError(f"{model}: model file missing (named by {CONTRACT_FILE})")
+    if sha256_file(model) != contract.sha256:
+        raise InputError(f"{model}: sha256 differs from its {CONTRACT_FILE}; export the artifact again")
+    if not allow_failed:
+        _check_gate(run_dir, artifact)
+    main = app_dir / "app" / "src" / "main"
+    if not (main / "AndroidManifest.xml").is_file():
+        raise InputError(f"{app_dir} is not the Android sample (no app/src/main/AndroidManifest.xml)")
+
+    dest = app_dir / ASSETS_DIR
+    staging = dest.with_name(f".{dest.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    shutil.copyfile(model, staging / contract.main_file)
+    shutil.copyfile(source / CONTRACT_FILE, staging / CONTRACT_FILE)
+    shutil.rmtree(dest, ignore_errors=True)
+    staging.rename(dest)
+    return [dest / contract.main_file, dest / CONTRACT_FILE]
+
+
+def _read(source: Path) -> Artifact:
+    try:
+        return read_contract(source)
+    except (OSError, ValueError, KeyError, TypeError) as error:  # JSONDecodeError is a ValueError
+        raise InputError(f"{source / CONTRACT_FILE}: unreadable contract ({error})") from None
+
+
+def _check_app_can_run(contract: Artifact) -> None:
+    if contract.format is not Format.TFLITE:
+        raise InputError(f"'{contract.name}' is a {contract.format.value} artifact; the Android app runs TFLite models")
+    spec = contract.input
+    if spec.dtype not in APP_DTYPES or math.prod(spec.shape) != APP_INPUT_VALUES:
+        raise InputError(
+            f"'{contract.name}' takes {spec.dtype} {spec.shape}; the app feeds one 28x28 image as {'/'.join(APP_DTYPES)}"
+        )
+    if contract.output.dtype not in APP_DTYPES:
+        raise InputError(f"'{contract.name}' returns {contract.output.dtype}; the app reads {'/'.join(APP_DTYPES)}")
+
+
+def _check_gate(run_dir: Path, artifact: str) -> None:
+    """Refuse an artifact that report.json records as failed; a run not yet validated has no verdict to check."""
+    report_path = run_dir / "report.json"
+    if not report_path.is_file():
+        return
+    try:
+        entries = json.loads(report_path.read_text())["artifacts"]
+        failed = [e.get("runtime", "?") for e in entries if e["name"] == artifact and not e["passed"]]
+    except (OSError, ValueError, LookupError, TypeError, AttributeError) as error:
+        raise InputError(f"{report_path}: unreadable ({error!r})") from None
+    if failed:
+        raise ParityError(
+            f"'{artifact}' failed the parity gate ({', '.join(failed)}; see {run_dir / 'report.md'}); "
+            "pass --allow-failed to install it anyway"
+        )

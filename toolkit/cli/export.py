@@ -1,0 +1,44 @@
+"""`edgekit export`: convert a run's models, or your own tf-keras model, to every target and gate them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from toolkit.cli.app import command
+from toolkit.cli.options import ConfigFile, Data, Out, QatEpochs, Runtime, Tolerance
+from toolkit.errors import InputError
+
+
+@command
+def export(
+    run_dir: Annotated[Optional[Path], typer.Argument(help="Run directory to export (omit with --model).")] = None,
+    model: Annotated[Optional[Path], typer.Option(
+        "--model", help="Your tf-keras classifier (.h5, .keras or SavedModel dir) instead of a run.")] = None,
+    data: Data = None,
+    out: Out = None,
+    qat: Annotated[bool, typer.Option("--qat", help="With --model: also fine-tune a QAT copy on --data.")] = False,
+    qat_epochs: QatEpochs = None,
+    tolerance: Tolerance = None,
+    runtime: Runtime = None,
+    config: ConfigFile = None,
+) -> None:
+    """Export TFLite (float32, float16, dynamic, int8), TF.js and SavedModel artifacts with their contracts.
+
+    With a RUN_DIR it only exports (then run `edgekit validate`); with --model it imports your model into a new
+    run, exports it and runs the parity gate.
+    """
+    from toolkit.cli.options import build_config
+    from toolkit.flow import default_run_dir, export as export_step, import_model
+
+    if (run_dir is None) == (model is None):
+        raise InputError("give either a RUN_DIR or --model (not both)")
+    if run_dir is not None and (data or out or qat):
+        raise InputError("--data, --out and --qat go with --model; a run directory already has its data")
+    settings = build_config(config, qat=dict(epochs=qat_epochs), parity=dict(tolerances=tolerance, runtimes=runtime))
+    if model is not None:
+        import_model(model, out or default_run_dir(), settings, data, with_qat=qat)
+    else:
+        export_step(run_dir, settings)

@@ -1,0 +1,66 @@
+"""Options shared by several commands, and turning them into a Config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from toolkit.config import Config, load_config
+from toolkit.errors import InputError
+from toolkit.models import Architecture
+
+ConfigFile = Annotated[
+    Optional[Path], typer.Option("--config", "-c", help="TOML file with [train], [qat], [export], [parity] sections.")
+]
+Data = Annotated[
+    Optional[Path],
+    typer.Option("--data", help="Your data: an .npz (x_train, y_train, x_test, y_test) or a directory of the four "
+                                "MNIST IDX .gz files. Default: MNIST (works offline)."),
+]
+Out = Annotated[Optional[Path], typer.Option("--out", "-o", help="New run directory. Default: runs/<date-time>.")]
+RunDir = Annotated[Path, typer.Argument(help="A run directory made by `edgekit train` or `edgekit pipeline`.")]
+Model = Annotated[Optional[Architecture], typer.Option("--model", "-m", help="Architecture to train.")]
+Epochs = Annotated[Optional[int], typer.Option("--epochs", min=1, help="Training epochs (early stopping may end sooner).")]
+BatchSize = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Training batch size.")]
+LearningRate = Annotated[Optional[float], typer.Option("--learning-rate", min=0.0, help="Adam's initial learning rate.")]
+Augment = Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Random rotation, shift and zoom.")]
+Seed = Annotated[Optional[int], typer.Option("--seed", help="Random seed for a reproducible run.")]
+QatEpochs = Annotated[Optional[int], typer.Option("--qat-epochs", min=1, help="Quantization-aware fine-tuning epochs.")]
+Tolerance = Annotated[
+    Optional[list[str]],
+    typer.Option("--tolerance", "-t", metavar="VARIANT=POINTS",
+                 help="Largest accuracy drop allowed for a variant (float32, float16, dynamic, uint8, int8), "
+                      "in percentage points; repeatable."),
+]
+Runtime = Annotated[
+    Optional[list[str]],
+    typer.Option("--runtime", "-r", help="Evaluate only in these runtimes (litert, tfjs-python, tensorflow, ...); "
+                                         "repeatable. Default: every runtime available here."),
+]
+
+
+def parse_tolerances(values: list[str] | None) -> dict[str, float] | None:
+    if not values:
+        return None
+    tolerances = {}
+    for value in values:
+        variant, sep, points = value.partition("=")
+        try:
+            tolerances[variant.strip()] = float(points)
+        except ValueError:
+            sep = ""
+        if not sep or tolerances[variant.strip()] < 0:
+            raise InputError(f"--tolerance {value!r}: expected VARIANT=POINTS, e.g. int8=0.5")
+    return tolerances
+
+
+def build_config(config_file: Path | None, **sections: dict[str, Any]) -> Config:
+    """Defaults <- config file <- command-line options (an option left at None keeps the value below it)."""
+    parity = sections.get("parity")
+    if parity is not None:
+        parity["tolerances"] = parse_tolerances(parity.get("tolerances"))
+        if parity.get("runtimes") == []:
+            parity["runtimes"] = None
+    return load_config(config_file, sections)

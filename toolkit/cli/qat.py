@@ -1,0 +1,15 @@
+"""`edgekit qat`: quantization-aware fine-tuning of a run's float model."""
+
+from __future__ import annotations
+
+from toolkit.cli.app import command
+from toolkit.cli.options import ConfigFile, QatEpochs, RunDir
+
+
+@command
+def qat(run_dir: RunDir, epochs: QatEpochs = None, config: ConfigFile = None) -> None:
+    """Fine-tune a quantization-aware copy of the float model (tensorflow-model-optimization)."""
+    from toolkit.cli.options import build_config
+    from toolkit.flow import qat as qat_step
+
+    qat_step(run_dir, build_config(config, qat=dict(epochs=epochs)))

