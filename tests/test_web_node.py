@@ -1,0 +1,73 @@
+"""The tfjs-node-wasm runtime: TF.js's own kernels in Node agree with Keras on the tiny run's artifacts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from exporters.base import read_contract
+from test_web_support import TINY_ARTIFACTS, build_tiny_run, keras_probabilities, sample_images, skip_unless
+from toolkit.errors import StepError
+from toolkit.runtimes import tfjs_node
+
+pytestmark = pytest.mark.node
+
+
+@pytest.fixture(scope="module")
+def tiny_web_run(tmp_path_factory):
+    return build_tiny_run(tmp_path_factory.getbasetemp())
+
+
+def predictor(run, name):
+    skip_unless(tfjs_node.unavailable())
+    directory = run / "artifacts" / name
+    return tfjs_node.load(directory, read_contract(directory))
+
+
+@pytest.mark.parametrize("name", ["tfjs-float32", "tfjs-flat-logits"])
+def test_node_matches_keras_on_float32_artifacts(tiny_web_run, name):
+    run, models = tiny_web_run
+    kind, _, output_kind = TINY_ARTIFACTS[name]
+    images = sample_images(48)
+    node = predictor(run, name)
+    probabilities = node.predict(images)
+    reference = keras_probabilities(models[kind], images, output_kind)
+    assert node.last_run["backend"] == "wasm"
+    assert probabilities.shape == (48, 10) and probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert np.abs(probabilities - reference).max() <= 1e-5
+
+
+@pytest.mark.parametrize("name", ["tfjs-float16", "tfjs-uint8"])
+def test_node_matches_python_loader_on_quantized_weights(tiny_web_run, name):
+    """Quantized weights differ from Keras by design; the same weights dequantized in Python must agree."""
+    from toolkit.runtimes import tfjs_python
+
+    run, models = tiny_web_run
+    images = sample_images(32, seed=1)
+    directory = run / "artifacts" / name
+    reference = tfjs_python.load(directory, read_contract(directory)).predict(images)
+    probabilities = predictor(run, name).predict(images)
+    assert np.abs(probabilities - reference).max() <= 1e-5
+    # ...and the quantization did change something, or this would only repeat the float32 test.
+    assert np.abs(probabilities - keras_probabilities(models["cnn"], images, "probabilities")).max() > 0
+
+
+def test_node_runner_error_is_one_line(tiny_web_run, tmp_path):
+    run, _ = tiny_web_run
+    node = predictor(run, "tfjs-float32")
+    (tmp_path / "model.json").write_text("{not json")
+    (tmp_path / "contract.json").write_text((run / "artifacts/tfjs-float32/contract.json").read_text())
+    broken = tfjs_node.load(tmp_path, node.artifact)
+    with pytest.raises(StepError, match=r"^tfjs-node-wasm: tfjs-float32 failed: evaluate\.mjs: .*JSON"):
+        broken.predict(sample_images(2))
+
+
+def test_unavailable_names_what_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert tfjs_node.unavailable() == "Node.js not found on PATH"
+    monkeypatch.undo()
+    if tfjs_node.node_executable() is None:
+        pytest.skip("Node.js not found on PATH")
+    monkeypatch.setattr(tfjs_node, "WEB_DEMO", tmp_path)
+    assert tfjs_node.unavailable() == "web_demo packages missing: run `npm ci --prefix web_demo`"
