@@ -177,14 +177,15 @@ class _Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-def make_model_server(models: dict[str, Path], host: str = "127.0.0.1", port: int = 0,
-                      quiet: bool = True) -> ThreadingHTTPServer:
+def make_model_server(models: dict[str, Path], host: str = "127.0.0.1", port: int = 0, quiet: bool = True,
+                      extra: dict[str, Path] | None = None) -> ThreadingHTTPServer:
     """A server for the demo site, the TF.js bundles and the given model folders (served under /models/<name>/).
 
     Args:
         models: artifact name -> TF.js artifact directory (with contract.json).
         host, port: where to listen; port 0 picks a free port (read it from `server.server_address`).
         quiet: no request log on stderr.
+        extra: more read-only folders, URL prefix (one segment) -> directory; the evaluation page's images.
 
     Raises:
         InputError: the web demo or its npm packages are missing.
@@ -199,6 +200,7 @@ def make_model_server(models: dict[str, Path], host: str = "127.0.0.1", port: in
     index = json.dumps({"models": [{"name": name, "url": f"models/{name}/"} for name in model_roots]}).encode()
     # Each model is its own mount, so a name can only reach its own folder, not the run directory around it.
     mounts.update({f"models/{name}": root for name, root in model_roots.items()})
+    mounts.update({prefix: Path(directory).resolve() for prefix, directory in (extra or {}).items()})
 
     class Handler(_Handler):
         pass

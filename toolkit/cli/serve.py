@@ -1,0 +1,24 @@
+"""`edgekit serve`: the drawing demo with a run's TF.js models, on a read-only local web server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from toolkit.cli.app import command
+
+
+@command
+def serve(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory whose artifacts/tfjs-* models the demo offers.")],
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).", min=0, max=65535)] = 8000,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; anything but 127.0.0.1 exposes the demo to your network.")
+    ] = "127.0.0.1",
+) -> None:
+    """Serve the browser demo (draw a digit, see the TF.js model classify it) until Ctrl-C."""
+    from toolkit.serve import serve as run_server
+
+    run_server(run_dir, host=host, port=port, echo=typer.echo)
