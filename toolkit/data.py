@@ -8,6 +8,7 @@ import hashlib
 import io
 import pickle
 import struct
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def _load_npz(path: Path) -> Dataset:
             arrays = {k: npz[k] for k in IDX_FILES}
     except InputError:
         raise
-    except (OSError, ValueError, EOFError, zlib.error, KeyError) as error:
+    except (OSError, ValueError, EOFError, zlib.error, KeyError, zipfile.BadZipFile) as error:
         raise InputError(f"{path}: not a readable .npz file ({error})") from None
     return Dataset(**arrays, source=str(path))
 

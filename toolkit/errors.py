@@ -19,3 +19,9 @@ class StepError(EdgekitError):
 
 class ParityError(EdgekitError):
     """At least one artifact is outside its tolerance: exit code 1."""
+
+
+def first_line(error: BaseException) -> str:
+    """A foreign exception as one line: its first line of text, or its type when it has none."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

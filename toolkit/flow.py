@@ -13,7 +13,7 @@ import numpy as np
 from exporters import Variant
 from toolkit.config import Config
 from toolkit.data import Dataset, load_data
-from toolkit.errors import InputError, ParityError, StepError
+from toolkit.errors import InputError, ParityError, StepError, first_line
 from toolkit.parity import ParityOutcome, accuracy, check_parity
 from toolkit.report import build_report, write_report
 from toolkit.run import Run
@@ -158,7 +158,7 @@ def export(run_dir: Path, config: Config) -> Run:
             raise
         except Exception as error:  # the converters raise many types; say which artifact failed and why
             shutil.rmtree(staging, ignore_errors=True)
-            raise StepError(f"exporting {name} failed: {str(error).splitlines()[0] if str(error) else error!r}") from error
+            raise StepError(f"exporting {name} failed: {first_line(error)}") from error
         exported.append(artifact)
         log.info("exported %-18s %8.1f KB", name, artifact.size_bytes / 1024)
     run.commit_artifacts(staging)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.errors import InputError
+from toolkit.errors import InputError, first_line
 
 ACCEPTED_INPUTS = [(28, 28), (28, 28, 1), (784,)]
 
@@ -54,8 +54,7 @@ def load_keras_model(path: Path | str):
     except Exception as error:  # tf-keras raises many types (OSError, ValueError, TypeError...) for a bad file
         if path.is_dir() and not (path / "keras_metadata.pb").exists():
             raise InputError(f"{path} is a SavedModel without Keras metadata; save it from tf-keras") from None
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(f"{path}: not a loadable tf-keras model ({message})") from None
+        raise InputError(f"{path}: not a loadable tf-keras model ({first_line(error)})") from None
 
 
 def check_classifier(model, sample: np.ndarray) -> str:

@@ -10,6 +10,7 @@ import numpy as np
 
 from exporters.base import Artifact
 from toolkit.config import ParityConfig
+from toolkit.errors import InputError, first_line
 from toolkit.runtimes import RUNTIMES_BY_FORMAT, load_predictor, unavailable
 
 
@@ -132,6 +133,10 @@ def check_parity(artifacts: list[Artifact], run_path, images: np.ndarray, labels
         config: tolerances, agreement thresholds and (optionally) the runtimes to use.
         progress: called with one line per evaluation.
     """
+    known = {name for names in RUNTIMES_BY_FORMAT.values() for name in names}
+    unknown = sorted(set(config.runtimes or []) - known)
+    if unknown:
+        raise InputError(f"unknown runtime {', '.join(unknown)} (known: {', '.join(sorted(known))})")
     results, skipped = [], []
     for artifact in artifacts:
         for runtime in RUNTIMES_BY_FORMAT[artifact.format]:
@@ -163,7 +168,7 @@ def _evaluate(artifact, runtime, run_path, images, labels, references, config) -
         return ParityResult(artifact.name, artifact.format.value, artifact.variant.value, artifact.source,
                             artifact.path, runtime, 0, None, artifact.source, None, None, None, None, tolerance,
                             min_agreement, False, artifact.size_bytes, round(time.perf_counter() - start, 3),
-                            error=f"{type(error).__name__}: {error}".splitlines()[0])
+                            error=f"{type(error).__name__}: {first_line(error)}")
     float_reference = references["float"][:count] if artifact.source != "float" else None
     return compare(artifact, runtime, probabilities, reference[:count], labels[:count], tolerance, min_agreement,
                    float_reference, time.perf_counter() - start)

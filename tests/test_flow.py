@@ -1,0 +1,145 @@
+"""The flow end to end on tiny synthetic data, through the CLI: run directory, contracts, report, the gate failing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from exporters.base import read_contract, sha256_file
+from toolkit.cli import app
+
+runner = CliRunner()
+REPORT_FIELDS = {"name", "format", "path", "runtime", "accuracy", "reference_accuracy", "tolerance", "passed",
+                 "size_bytes"}
+EXPECTED_ARTIFACTS = {"tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8-ptq", "tflite-int8-qat",
+                      "tfjs-float32", "tfjs-float16", "tfjs-uint8", "saved_model-float", "saved_model-qat"}
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_tiny_run_passes_and_reports_every_artifact(tiny_run: Path):
+    report = json.loads((tiny_run / "report.json").read_text())
+    assert report["passed"] is True
+    assert {a["name"] for a in report["artifacts"]} == EXPECTED_ARTIFACTS
+    for entry in report["artifacts"]:
+        assert REPORT_FIELDS <= entry.keys()
+        assert entry["passed"] and entry["images"] == 120
+        assert (tiny_run / entry["path"]).is_dir()
+    assert report["reference_accuracy"]["float"] > 90  # the synthetic digits are learnable
+    assert "PASSED" in (tiny_run / "report.md").read_text()
+    manifest = json.loads((tiny_run / "manifest.json").read_text())
+    assert set(manifest["steps"]) == {"train", "qat", "export", "validate"}
+    assert manifest["steps"]["train"]["history"]["val_loss"]
+    assert (tiny_run / "checkpoints" / "best.h5").is_file()
+
+
+def test_contracts_describe_the_files(tiny_run: Path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    for name in ("tflite-float32", "tflite-int8-ptq", "tflite-int8-qat"):
+        contract = read_contract(tiny_run / "artifacts" / name)
+        model = tiny_run / "artifacts" / name / "model.tflite"
+        assert contract.sha256 == sha256_file(model) and contract.size_bytes == model.stat().st_size
+        interpreter = Interpreter(model_path=str(model))
+        for spec, detail in ((contract.input, interpreter.get_input_details()[0]),
+                             (contract.output, interpreter.get_output_details()[0])):
+            assert [1, *spec.shape] == detail["shape"].tolist()
+            assert spec.dtype == np.dtype(detail["dtype"]).name
+            if spec.dtype == "int8":
+                assert (spec.scale, spec.zero_point) == pytest.approx(detail["quantization"])
+    int8 = read_contract(tiny_run / "artifacts" / "tflite-int8-qat")
+    assert int8.input.dtype == int8.output.dtype == "int8"
+    assert int8.size_bytes < 0.3 * read_contract(tiny_run / "artifacts" / "tflite-float32").size_bytes
+
+
+def test_tampered_quantization_fails_the_gate_loudly(tiny_run_copy: Path):
+    contract_path = tiny_run_copy / "artifacts" / "tflite-int8-ptq" / "contract.json"
+    contract = json.loads(contract_path.read_text())
+    contract["input"]["scale"] *= 8  # the mistake users make: feeding int8 with the wrong scale
+    contract_path.write_text(json.dumps(contract))
+    result = invoke("validate", tiny_run_copy, "--runtime", "litert")
+    assert result.exit_code == 1
+    assert "tflite-int8-ptq [litert]" in result.output and "points below" in result.output
+    assert "Traceback" not in result.output
+    report = json.loads((tiny_run_copy / "report.json").read_text())
+    assert report["passed"] is False
+    assert [a["name"] for a in report["artifacts"] if not a["passed"]] == ["tflite-int8-ptq"]
+    assert {a["runtime"] for a in report["artifacts"]} == {"litert"}
+
+
+def test_tolerance_option_changes_the_verdict(tiny_run_copy: Path):
+    # A zero-tolerance, 100 %-agreement gate on a PTQ model of noisy images is strict but must still be honoured.
+    result = invoke("validate", tiny_run_copy, "-r", "litert", "-t", "int8=0", "-t", "float32=0")
+    report = json.loads((tiny_run_copy / "report.json").read_text())
+    assert all(a["tolerance"] == 0 for a in report["artifacts"] if a["variant"] in ("int8", "float32"))
+    assert result.exit_code == (0 if report["passed"] else 1)
+
+
+def test_failed_export_keeps_the_previous_artifacts(tiny_run_copy: Path, monkeypatch):
+    from exporters import tfjs
+
+    before = sorted(p.name for p in (tiny_run_copy / "artifacts").iterdir())
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("converter crashed")
+
+    monkeypatch.setattr(tfjs, "export", broken)
+    result = invoke("export", tiny_run_copy)
+    assert result.exit_code == 1 and "exporting tfjs-float32 failed: converter crashed" in result.output
+    assert sorted(p.name for p in (tiny_run_copy / "artifacts").iterdir()) == before
+    assert not (tiny_run_copy / ".staging").exists()
+    assert (tiny_run_copy / "report.json").exists()  # the old verdict still describes the old files
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["validate", "{tmp}"], "not an edgekit run directory"),
+        (["train", "--data", "{tmp}/missing.npz", "--out", "{tmp}/run"], "data not found"),
+        (["export"], "give either a RUN_DIR or --model"),
+        (["export", "--model", "{tmp}/nope.h5"], "model not found"),
+        (["validate", "{tmp}", "-t", "int8"], "expected VARIANT=POINTS"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args, message):
+    result = invoke(*[a.format(tmp=tmp_path) for a in args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_corrupt_data_stops_before_training(tmp_path: Path, tiny_data: Path):
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(tiny_data.read_bytes()[: tiny_data.stat().st_size // 2])
+    result = invoke("train", "--data", corrupt, "--out", tmp_path / "run")
+    assert result.exit_code == 2 and "corrupt.npz" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_runtime_is_bad_usage(tiny_run: Path):
+    result = invoke("validate", tiny_run, "-r", "onnxruntime")
+    assert result.exit_code == 2 and "unknown runtime onnxruntime" in result.output
+
+
+def test_verbose_shows_the_traceback(tmp_path: Path):
+    result = invoke("--verbose", "validate", tmp_path)
+    assert result.exit_code != 0 and type(result.exception).__name__ == "InputError"
+
+
+def test_existing_run_directory_is_not_overwritten(tiny_run: Path, tiny_data: Path):
+    result = invoke("train", "--data", tiny_data, "--out", tiny_run)
+    assert result.exit_code == 2 and "already exists" in result.output
+
+
+def test_version_and_help():
+    assert invoke("--version").output.strip() == "edgekit 0.1.0"
+    for command in ("train", "qat", "export", "validate", "pipeline"):
+        result = invoke(command, "--help")
+        assert result.exit_code == 0 and "Usage" in result.output
