@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 
 import numpy as np
@@ -79,3 +80,36 @@ def save_screenshot(page, name: str) -> Path:
     path = ARTIFACTS / name
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# Mouse strokes for digits, in the drawing pad's 280x280 coordinates: one list of (x, y) points per stroke.
+DIGIT_STROKES = {
+    0: [[(140 + 60 * math.sin(2 * math.pi * i / 32), 140 - 95 * math.cos(2 * math.pi * i / 32)) for i in range(33)]],
+    1: [[(150, 40), (140, 240)]],
+    2: [[(80, 90), (120, 50), (180, 55), (190, 110), (80, 230), (210, 230)]],
+    3: [[(80, 60), (170, 50), (200, 90), (150, 135), (205, 180), (170, 230), (80, 225)]],
+    4: [[(110, 40), (80, 160), (210, 160)], [(180, 70), (180, 240)]],
+    7: [[(70, 60), (210, 60), (120, 230)]],
+}
+
+
+def draw_strokes(page, strokes, selector: str = "#pad") -> None:
+    """Draw with Playwright's mouse: press, move through the points in small steps, release."""
+    box = page.locator(selector).bounding_box()
+    scale = box["width"] / 280
+    for stroke in strokes:
+        x, y = stroke[0]
+        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=5)
+        page.mouse.up()
+
+
+class PageErrors:
+    """Console errors and uncaught exceptions of a page, collected from the moment it is attached."""
+
+    def __init__(self, page):
+        self.messages: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.messages.append(f"console: {m.text}"))
+        page.on("pageerror", lambda e: self.messages.append(f"pageerror: {e}"))
