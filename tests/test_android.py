@@ -57,11 +57,23 @@ def app_dir(tmp_path) -> Path:
     return app
 
 
-def _interpreter_spec(model_path: Path) -> tuple[dict, dict]:
+def _assert_contract_describes(model: Path, contract_path: Path) -> dict:
+    """What the app checks on the device, done here with LiteRT: the contract's tensors are the model's."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(model_path))
-    return interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    contract = json.loads(contract_path.read_text())
+    assert model.name == contract["main_file"]
+    interpreter = Interpreter(model_path=str(model))
+    details = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    for detail, spec in zip(details, (contract["input"], contract["output"])):
+        assert list(detail["shape"][1:]) == spec["shape"]
+        assert np.dtype(detail["dtype"]).name == spec["dtype"]
+        scale, zero_point = detail["quantization"]
+        if spec["dtype"] == "float32":
+            assert spec["scale"] is None and spec["zero_point"] is None
+        else:
+            assert (scale, zero_point) == (spec["scale"], spec["zero_point"])
+    return contract
 
 
 @pytest.mark.parametrize("artifact", ["tflite-int8-ptq", "tflite-float32"])
@@ -72,16 +84,7 @@ def test_installed_contract_describes_the_installed_model(run_dir, app_dir, arti
     assert model.read_bytes() == (source / "model.tflite").read_bytes()
     assert contract_path.read_bytes() == (source / "contract.json").read_bytes()
 
-    contract = json.loads(contract_path.read_text())
-    assert model.name == contract["main_file"]
-    for detail, spec in zip(_interpreter_spec(model), (contract["input"], contract["output"])):
-        assert list(detail["shape"][1:]) == spec["shape"]
-        assert np.dtype(detail["dtype"]).name == spec["dtype"]
-        scale, zero_point = detail["quantization"]
-        if spec["dtype"] == "float32":
-            assert spec["scale"] is None and spec["zero_point"] is None
-        else:
-            assert (scale, zero_point) == (spec["scale"], spec["zero_point"])
+    contract = _assert_contract_describes(model, contract_path)
     assert contract["input"]["dtype"] == ("int8" if "int8" in artifact else "float32")
     assert contract["normalization"] == {"divide_by": 255.0, "range": [0.0, 1.0]}
     assert len(contract["labels"]) == contract["output"]["shape"][-1]
@@ -149,6 +152,20 @@ def test_cli_installs_and_maps_bad_input_to_exit_code_2(run_dir, app_dir, tmp_pa
     bad = runner.invoke(app, ["android", str(tmp_path / "nope"), "--app", str(app_dir)])
     assert bad.exit_code == 2
     assert "no such run directory" in bad.output and "Traceback" not in bad.output
+
+
+def test_installs_the_tflite_artifacts_of_a_pipeline_run(tiny_run, app_dir):
+    model, contract_path = install_model(tiny_run, app_dir)  # the default: the QAT int8 model, gate passed
+    assert json.loads(contract_path.read_text())["name"] == "tflite-int8-qat"
+    names = sorted(p.parent.name for p in (tiny_run / "artifacts").glob("*/contract.json"))
+    for name in names:
+        if not name.startswith("tflite-"):
+            with pytest.raises(InputError, match="the Android app runs TFLite models"):
+                install_model(tiny_run, app_dir, name)
+            continue
+        model, contract_path = install_model(tiny_run, app_dir, name)
+        assert model.read_bytes() == (tiny_run / "artifacts" / name / model.name).read_bytes()
+        assert _assert_contract_describes(model, contract_path)["input"]["dtype"] in ("float32", "int8", "uint8")
 
 
 def test_app_reads_where_install_writes_and_core_is_pure_kotlin():
