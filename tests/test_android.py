@@ -117,6 +117,10 @@ def test_install_rejects_bad_input(run_dir, app_dir, tmp_path):
     (tfjs / "contract.json").write_text(json.dumps({**contract, "name": "tfjs-float32", "format": "tfjs"}))
     with pytest.raises(InputError, match="tfjs artifact"):
         install_model(broken, app_dir, "tfjs-float32")
+    wide = broken / "artifacts" / "tflite-int8-ptq" / "contract.json"
+    wide.write_text(json.dumps({**json.loads(wide.read_text()), "input": {**contract["input"], "shape": [32, 32, 1]}}))
+    with pytest.raises(InputError, match=r"takes float32 \[32, 32, 1\]; the app feeds one 28x28 image"):
+        install_model(broken, app_dir, "tflite-int8-ptq")
     (broken / "artifacts" / "tflite-float32" / "model.tflite").write_bytes(b"not the exported model")
     with pytest.raises(InputError, match="sha256 differs"):
         install_model(broken, app_dir, "tflite-float32")
@@ -172,7 +176,9 @@ def test_app_reads_where_install_writes_and_core_is_pure_kotlin():
     helper = (SAMPLE / "app/src/main/kotlin/dev/edgekit/digits/DigitClassifierHelper.kt").read_text()
     assert f'const val ASSET_DIR = "{ASSETS_DIR.name}"' in helper
     assert ASSETS_DIR.parent.as_posix() == "app/src/main/assets"
-    assert 'noCompress += "tflite"' in (SAMPLE / "app/build.gradle.kts").read_text()
+    gradle = (SAMPLE / "app/build.gradle.kts").read_text()
+    assert 'noCompress += "tflite"' in gradle
+    assert f'"src/main/assets/{ASSETS_DIR.name}/contract.json"' in gradle  # the build's "is a model installed?" check
     core_sources = list(CORE.rglob("*.kt"))
     assert core_sources
     for source in core_sources:
@@ -191,7 +197,8 @@ def test_kotlin_core_matches_python_golden_vectors(run_dir, tmp_path):
     classes = tmp_path / "classes"
     classpath = os.pathsep.join(str(jar) for jar in JUNIT_JARS)
     compiled = subprocess.run(
-        [kotlinc, "-nowarn", "-cp", classpath, "-d", str(classes), str(CORE / "src/main/kotlin"), str(CORE / "src/test/kotlin")],
+        [kotlinc, "-nowarn", "-cp", classpath, "-d", str(classes),
+         str(CORE / "src/main/kotlin"), str(CORE / "src/test/kotlin")],
         capture_output=True, text=True, timeout=300,
     )
     assert compiled.returncode == 0, compiled.stderr

@@ -1,4 +1,4 @@
-"""Put a run's TFLite model and its contract into the Android sample's assets, where the app reads every number it needs."""
+"""Put a run's TFLite model and its contract into the Android sample's assets, where the app reads them."""
 
 from __future__ import annotations
 
@@ -84,7 +84,8 @@ def _check_app_can_run(contract: Artifact) -> None:
     spec = contract.input
     if spec.dtype not in APP_DTYPES or math.prod(spec.shape) != APP_INPUT_VALUES:
         raise InputError(
-            f"'{contract.name}' takes {spec.dtype} {spec.shape}; the app feeds one 28x28 image as {'/'.join(APP_DTYPES)}"
+            f"'{contract.name}' takes {spec.dtype} {spec.shape}; "
+            f"the app feeds one 28x28 image as {'/'.join(APP_DTYPES)}"
         )
     if contract.output.dtype not in APP_DTYPES:
         raise InputError(f"'{contract.name}' returns {contract.output.dtype}; the app reads {'/'.join(APP_DTYPES)}")

@@ -52,13 +52,13 @@ dependencies {
 
 // The model is not in git: `edgekit android RUN_DIR` copies a run's artifact here. Say so before a build that
 // would produce an app with nothing to run.
-val edgekitContract = layout.projectDirectory.file("src/main/assets/edgekit/contract.json").asFile
 val checkEdgekitModel by tasks.registering {
     description = "Checks that a model and its contract are installed in the app's assets."
+    val contract = layout.projectDirectory.file("src/main/assets/edgekit/contract.json").asFile
     doLast {
-        if (!edgekitContract.isFile) {
+        if (!contract.isFile) {
             throw GradleException(
-                "No model installed: $edgekitContract is missing. From the repository root run " +
+                "No model installed: $contract is missing. From the repository root run " +
                     "`uv run edgekit android RUN_DIR --app android_sample` (see android_sample/README.md)."
             )
         }
