@@ -3,7 +3,7 @@
 from toolkit.cli.app import app
 
 # Importing a command module registers its command on `app`.
-from toolkit.cli import train, qat, export, validate, pipeline  # noqa: E402,F401
+from toolkit.cli import train, qat, export, validate, pipeline, serve, android  # noqa: E402,F401
 
 
 def main() -> None:

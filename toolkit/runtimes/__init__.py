@@ -13,10 +13,13 @@ _MODULES = {
     "litert": "toolkit.runtimes.litert",
     "tfjs-python": "toolkit.runtimes.tfjs_python",
     "tensorflow": "toolkit.runtimes.saved_model",
+    "tfjs-node-wasm": "toolkit.runtimes.tfjs_node",
+    "tfjs-browser-wasm": "toolkit.runtimes.tfjs_browser",
 }
 RUNTIMES_BY_FORMAT = {
     Format.TFLITE: ["litert"],
-    Format.TFJS: ["tfjs-python"],
+    # The Python reload checks the files; Node and Chromium check the JavaScript kernels users actually run.
+    Format.TFJS: ["tfjs-python", "tfjs-node-wasm", "tfjs-browser-wasm"],
     Format.SAVED_MODEL: ["tensorflow"],
 }
 
