@@ -43,16 +43,18 @@ def preprocess_cases() -> list[dict]:
     ]
 
 
-def quantization_cases(scale_in: float, zero_point_in: int, scale_out: float, zero_point_out: int) -> dict:
-    """Input quantization and output dequantization (+ softmax for logits) for one set of int8 parameters."""
+def quantization_cases(scale_in: float, zero_point_in: int, scale_out: float, zero_point_out: int,
+                       dtype: str = "int8") -> dict:
+    """Input quantization and output dequantization (+ softmax for logits) for one set of integer parameters."""
+    low, high = (-128, 128) if dtype == "int8" else (0, 256)
     rng = np.random.default_rng(11)
     image = preprocess_cases()[1]["expected"]
     inputs = [image, np.linspace(0.0, 1.0, 784).tolist()]
-    outputs = rng.integers(-128, 128, (3, 10)).tolist()
+    outputs = rng.integers(low, high, (3, 10)).tolist()
     return {
-        "input": {"scale": scale_in, "zero_point": zero_point_in, "dtype": "int8"},
-        "output": {"scale": scale_out, "zero_point": zero_point_out, "dtype": "int8"},
-        "quantize": [{"values": v, "expected": quantize(np.array(v), scale_in, zero_point_in, "int8").tolist()}
+        "input": {"scale": scale_in, "zero_point": zero_point_in, "dtype": dtype},
+        "output": {"scale": scale_out, "zero_point": zero_point_out, "dtype": dtype},
+        "quantize": [{"values": v, "expected": quantize(np.array(v), scale_in, zero_point_in, dtype).tolist()}
                      for v in inputs],
         "dequantize": [{"values": q, "expected": dequantize(np.array(q), scale_out, zero_point_out).tolist(),
                         "expected_softmax": softmax(dequantize(np.array(q), scale_out, zero_point_out)).tolist()}
@@ -61,12 +63,12 @@ def quantization_cases(scale_in: float, zero_point_in: int, scale_out: float, ze
 
 
 def write_golden_vectors(dest: Path, contract: dict | None = None) -> Path:
-    """Write golden.json into `dest`; int8 parameters come from an int8 artifact's contract when one is given."""
+    """Write golden.json into `dest`; integer parameters come from an integer artifact's contract when given."""
     if contract is None:  # the parameters the converter picks for MNIST-range inputs and softmax outputs
-        params = (1 / 255, -128, 1 / 256, -128)
+        params = (1 / 255, -128, 1 / 256, -128, "int8")
     else:
         params = (contract["input"]["scale"], contract["input"]["zero_point"],
-                  contract["output"]["scale"], contract["output"]["zero_point"])
+                  contract["output"]["scale"], contract["output"]["zero_point"], contract["input"]["dtype"])
     dest.mkdir(parents=True, exist_ok=True)
     path = dest / "golden.json"
     path.write_text(json.dumps({"preprocess": preprocess_cases(), "quantization": quantization_cases(*params)}))
