@@ -93,7 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "edgekit"
     sys_version = ""
     protocol_version = "HTTP/1.1"
-    mounts: dict[str, Path] = {}  # first path segment ("" for the site itself) -> real folder
+    mounts: dict[str, Path] = {}  # URL path prefix without slashes ("" for the site itself) -> real folder
     generated: dict[str, bytes] = {}  # exact path -> body, for the model index
     quiet = True
 
