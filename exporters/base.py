@@ -127,5 +127,17 @@ def write_contract(artifact: Artifact, directory: Path) -> None:
     (directory / CONTRACT_FILE).write_text(json.dumps(artifact.to_contract(), indent=2) + "\n")
 
 
+def finish_artifact(dest: Path, run_dir: Path, **fields: Any) -> Artifact:
+    """Describe the files an exporter wrote into `dest` (hashes, sizes), write the contract, return the Artifact."""
+    artifact = Artifact(path=dest.relative_to(run_dir).as_posix(), files=describe_files(dest), **fields)
+    write_contract(artifact, dest)
+    return artifact
+
+
+def keras_spec(shape: tuple) -> TensorSpec:
+    """A float32 tensor spec from a Keras shape (batch dimension dropped)."""
+    return TensorSpec(shape=[int(d) for d in shape[1:]], dtype="float32")
+
+
 def read_contract(directory: Path) -> Artifact:
     return Artifact.from_contract(json.loads((directory / CONTRACT_FILE).read_text()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from exporters.base import Artifact, Format, TensorSpec, Variant, describe_files, write_contract
+from exporters.base import Artifact, Format, Variant, finish_artifact, keras_spec
 
 MODEL_FILE = "saved_model.pb"
 
@@ -21,17 +21,6 @@ def export(model, dest: Path, *, name: str, source: str, run_dir: Path, output_k
 
     dest.mkdir(parents=True)
     tf.saved_model.save(model, str(dest))
-    artifact = Artifact(
-        name=name,
-        format=Format.SAVED_MODEL,
-        variant=Variant.FLOAT32,
-        source=source,
-        path=dest.relative_to(run_dir).as_posix(),
-        main_file=MODEL_FILE,
-        input=TensorSpec(shape=[int(d) for d in model.input_shape[1:]], dtype="float32"),
-        output=TensorSpec(shape=[int(d) for d in model.output_shape[1:]], dtype="float32"),
-        output_kind=output_kind,
-        files=describe_files(dest),
-    )
-    write_contract(artifact, dest)
-    return artifact
+    return finish_artifact(dest, run_dir, name=name, format=Format.SAVED_MODEL, variant=Variant.FLOAT32,
+                           source=source, main_file=MODEL_FILE, input=keras_spec(model.input_shape),
+                           output=keras_spec(model.output_shape), output_kind=output_kind)

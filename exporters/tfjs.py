@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from exporters.base import Artifact, Format, TensorSpec, Variant, describe_files, write_contract
+from exporters.base import Artifact, Format, Variant, finish_artifact, keras_spec
 
 MODEL_FILE = "model.json"
 # Weight quantization only: TF.js dequantizes the weights when loading, so the arithmetic stays float32.
@@ -27,17 +27,6 @@ def export(model, dest: Path, variant: Variant, *, name: str, source: str, run_d
         raise ValueError(f"TF.js has no {variant.value} variant")
     dest.mkdir(parents=True)
     tfjs.converters.save_keras_model(model, str(dest), quantization_dtype_map=_QUANTIZATION[variant])
-    artifact = Artifact(
-        name=name,
-        format=Format.TFJS,
-        variant=variant,
-        source=source,
-        path=dest.relative_to(run_dir).as_posix(),
-        main_file=MODEL_FILE,
-        input=TensorSpec(shape=[int(d) for d in model.input_shape[1:]], dtype="float32"),
-        output=TensorSpec(shape=[int(d) for d in model.output_shape[1:]], dtype="float32"),
-        output_kind=output_kind,
-        files=describe_files(dest),
-    )
-    write_contract(artifact, dest)
-    return artifact
+    return finish_artifact(dest, run_dir, name=name, format=Format.TFJS, variant=variant, source=source,
+                           main_file=MODEL_FILE, input=keras_spec(model.input_shape),
+                           output=keras_spec(model.output_shape), output_kind=output_kind)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters.base import Artifact, Format, TensorSpec, Variant, describe_files, write_contract
+from exporters.base import Artifact, Format, TensorSpec, Variant, finish_artifact
 
 MODEL_FILE = "model.tflite"
 
@@ -83,17 +83,6 @@ def export(
     dest.mkdir(parents=True)
     (dest / MODEL_FILE).write_bytes(_converter(model, variant, representative).convert())
     interpreter = Interpreter(model_path=str(dest / MODEL_FILE))
-    artifact = Artifact(
-        name=name,
-        format=Format.TFLITE,
-        variant=variant,
-        source=source,
-        path=dest.relative_to(run_dir).as_posix(),
-        main_file=MODEL_FILE,
-        input=_spec(interpreter.get_input_details()[0]),
-        output=_spec(interpreter.get_output_details()[0]),
-        output_kind=output_kind,
-        files=describe_files(dest),
-    )
-    write_contract(artifact, dest)
-    return artifact
+    return finish_artifact(dest, run_dir, name=name, format=Format.TFLITE, variant=variant, source=source,
+                           main_file=MODEL_FILE, input=_spec(interpreter.get_input_details()[0]),
+                           output=_spec(interpreter.get_output_details()[0]), output_kind=output_kind)

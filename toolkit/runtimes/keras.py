@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from exporters.base import TensorSpec
+from exporters.base import keras_spec
 from toolkit.runtimes.base import to_model_input, to_probabilities
 
 RUNTIME = "keras"
@@ -17,8 +17,7 @@ class KerasPredictor:
     def __init__(self, model, output_kind: str = "probabilities"):
         self.model = model
         self.output_kind = output_kind
-        self.input = TensorSpec(shape=[int(d) for d in model.input_shape[1:]], dtype="float32")
-        self.output = TensorSpec(shape=[int(d) for d in model.output_shape[1:]], dtype="float32")
+        self.input, self.output = keras_spec(model.input_shape), keras_spec(model.output_shape)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         outputs = self.model.predict(to_model_input(images, self.input), batch_size=1000, verbose=0)
