@@ -99,3 +99,13 @@ def test_tolerance_option_parsing():
     for bad in ["int8", "int8=abc", "int8=-1"]:
         with pytest.raises(InputError, match="VARIANT=POINTS"):
             parse_tolerances([bad])
+
+
+def test_preset_sits_between_defaults_and_file(tmp_path):
+    path = tmp_path / "edgekit.toml"
+    path.write_text("[train]\nepochs = 2\n")
+    config = load_config(path, preset="best")
+    assert config.train.architecture is Architecture.CNN_BN and config.train.augment is True
+    assert config.train.epochs == 2 and config.qat.epochs == 2
+    with pytest.raises(InputError, match="unknown preset 'fast'"):
+        load_config(preset="fast")

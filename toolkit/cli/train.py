@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from toolkit.cli.app import command
-from toolkit.cli.options import Augment, BatchSize, ConfigFile, Data, Epochs, LearningRate, Model, Out, Seed
+from toolkit.cli.options import Augment, BatchSize, ConfigFile, Data, Epochs, LearningRate, Model, Out, Preset, Seed
 
 
 @command
 def train(out: Out = None, data: Data = None, model: Model = None, epochs: Epochs = None,
           batch_size: BatchSize = None, learning_rate: LearningRate = None, augment: Augment = None,
-          seed: Seed = None, config: ConfigFile = None) -> None:
+          seed: Seed = None, config: ConfigFile = None, preset: Preset = "default") -> None:
     """Train a classifier (dense, cnn or cnn-bn) with early stopping and a best checkpoint."""
     from toolkit.cli.options import build_config
     from toolkit.flow import default_run_dir, train as train_step
 
-    settings = build_config(config, train=dict(architecture=model, epochs=epochs, batch_size=batch_size,
+    settings = build_config(config, preset, train=dict(architecture=model, epochs=epochs, batch_size=batch_size,
                                                learning_rate=learning_rate, augment=augment, seed=seed))
     train_step(out or default_run_dir(), settings, data)
