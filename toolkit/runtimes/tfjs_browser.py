@@ -26,6 +26,7 @@ CHROMIUM_ARGS = [
     "--disable-default-apps",
     "--disable-extensions",
     "--no-first-run",
+    "--disable-quic",
     "--metrics-recording-only",
 ]
 # All 10k MNIST test images take ~8 s here (4-5 s of it in the page, measured): well inside a minute, so no cap.
