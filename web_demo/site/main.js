@@ -53,22 +53,28 @@ async function selectModel(name) {
 }
 
 async function start() {
-  const started = performance.now();
   tf.wasm?.setWasmPaths(new URL('tfjs-backend-wasm/', location.href).href);
-  state.backend = await initBackend(tf, preferred);
-  ui.showBackend(state.backend, preferred[0]);
+  // The backend compiles its wasm while the contracts download: neither waits for the other.
+  const [backend, contracts] = await Promise.all([initBackend(tf, preferred), fetchContracts()]);
+  state.backend = backend;
+  ui.showBackend(backend, preferred[0]);
+  state.contracts = contracts;
+  const first = contracts.find((c) => c.name === 'tfjs-float32')
+    ?? contracts.find((c) => c.variant === 'float32') ?? contracts[0];
+  ui.buildVariantPicker(contracts, first.name, (name) => selectModel(name));
+  await selectModel(first.name);
+  state.loadedAt = performance.now();
+  pad.onChange(classifyDrawing);
+  ui.onClear(() => pad.clear());
+}
+
+/** Every model's contract, float32 first, then float16, then uint8 (the order of size and fidelity). */
+async function fetchContracts() {
   const index = await fetchJson('models/index.json');
   if (!index.models.length) throw new Error('this run has no TF.js model');
   const contracts = await Promise.all(index.models.map((m) => fetchJson(`${m.url}contract.json`)));
   const rank = (c) => { const i = VARIANT_ORDER.indexOf(c.variant); return i < 0 ? VARIANT_ORDER.length : i; };
-  state.contracts = contracts.sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
-  const first = state.contracts.find((c) => c.name === 'tfjs-float32')
-    ?? state.contracts.find((c) => c.variant === 'float32') ?? state.contracts[0];
-  ui.buildVariantPicker(state.contracts, first.name, (name) => selectModel(name));
-  await selectModel(first.name);
-  state.loadedAt = performance.now() - started;
-  pad.onChange(classifyDrawing);
-  ui.onClear(() => pad.clear());
+  return contracts.sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
 }
 
 const ready = start().catch((error) => {
