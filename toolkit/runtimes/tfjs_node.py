@@ -45,7 +45,7 @@ class TFJSNodePredictor:
         reason = unavailable()
         if reason:
             raise StepError(f"{RUNTIME}: {reason}")
-        self.artifact_dir = Path(artifact_dir)
+        self.artifact_dir = Path(artifact_dir).resolve()  # the runner works in web_demo/, not in our cwd
         self.artifact = artifact
         self.last_run: dict = {}  # the runner's summary of the last call: backend, count, seconds
 
