@@ -90,8 +90,8 @@ def web_demo_missing() -> str | None:
 class _Handler(BaseHTTPRequestHandler):
     """GET and HEAD of files under fixed mounts; every other method is refused with 405."""
 
-    server_version = "edgekit"
-    sys_version = ""
+    def version_string(self) -> str:
+        return "edgekit"
     protocol_version = "HTTP/1.1"
     # Headers and body leave in two writes; with Nagle's algorithm on, the second waits for the client's delayed
     # ACK (~40 ms) on every keep-alive request, which the page's chain of small JSON fetches would pay each time.
