@@ -143,3 +143,16 @@ def test_version_and_help():
     for command in ("train", "qat", "export", "validate", "pipeline"):
         result = invoke(command, "--help")
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_validate_accepts_a_relative_run_path(tiny_run_copy: Path, monkeypatch):
+    from toolkit.runtimes import unavailable
+
+    reason = unavailable("tfjs-node-wasm")
+    if reason:
+        pytest.skip(reason)
+    monkeypatch.chdir(tiny_run_copy.parent)  # runtimes that work in another directory must not lose the run
+    result = invoke("validate", tiny_run_copy.name, "-r", "tfjs-node-wasm", "-r", "litert")
+    assert result.exit_code == 0, result.output
+    runtimes = {a["runtime"] for a in json.loads((tiny_run_copy / "report.json").read_text())["artifacts"]}
+    assert runtimes == {"tfjs-node-wasm", "litert"}

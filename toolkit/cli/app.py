@@ -59,6 +59,7 @@ def _setup_logging(verbose: bool) -> None:
         # TensorFlow, tf-keras and tensorflowjs warn about their own deprecations on every run; users can't act on it.
         warnings.filterwarnings("ignore")
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def command(func):
