@@ -71,3 +71,12 @@ def test_unavailable_names_what_is_missing(monkeypatch, tmp_path):
         pytest.skip("Node.js not found on PATH")
     monkeypatch.setattr(tfjs_node, "WEB_DEMO", tmp_path)
     assert tfjs_node.unavailable() == "web_demo packages missing: run `npm ci --prefix web_demo`"
+
+
+def test_a_relative_artifact_path_works_from_any_directory(tiny_web_run, monkeypatch):
+    run, models = tiny_web_run
+    monkeypatch.chdir(run.parent)
+    relative = run.relative_to(run.parent) / "artifacts" / "tfjs-float32"
+    images = sample_images(4, seed=3)
+    probabilities = predictor(relative.parent.parent, "tfjs-float32").predict(images)
+    assert np.abs(probabilities - keras_probabilities(models["cnn"], images, "probabilities")).max() <= 1e-5
