@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -105,62 +106,67 @@ def qat(run_dir: Path, config: Config) -> Run:
     return run
 
 
+def _export_plan(config: Config, sources: list[str],
+                 representative: np.ndarray) -> list[tuple[str, str, Callable, dict]]:
+    """(artifact name, source model, exporter, exporter options) of every artifact the config asks for."""
+    from exporters import saved_model, tflite, tfjs
+
+    plan = []
+    if config.export.tflite:
+        plan += [(f"tflite-{v.value}", "float", tflite.export, {"variant": v})
+                 for v in (Variant.FLOAT32, Variant.FLOAT16, Variant.DYNAMIC)]
+        plan += [(f"tflite-int8-{'ptq' if s == 'float' else s}", s, tflite.export,
+                  {"variant": Variant.INT8, "representative": representative}) for s in sources]
+    if config.export.tfjs:  # TF.js has no kernels for QAT's fake-quantization wrappers: float model only
+        plan += [(f"tfjs-{v.value}", "float", tfjs.export, {"variant": v})
+                 for v in (Variant.FLOAT32, Variant.FLOAT16, Variant.UINT8)]
+    if config.export.saved_model:
+        plan += [(f"saved_model-{s}", s, saved_model.export, {}) for s in sources]
+    return plan
+
+
+def representative_inputs(data: Dataset, count: int, shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """A random sample of training images, model-shaped in [0, 1], that calibrates int8 activation ranges."""
+    rng = np.random.default_rng(seed)
+    sample = data.x_train[rng.choice(len(data.x_train), min(count, len(data.x_train)), replace=False)]
+    return (sample.astype(np.float32) / 255.0).reshape((len(sample), *shape))
+
+
 def export(run_dir: Path, config: Config) -> Run:
     """Export every artifact of the run's models (float; QAT when present) and write their contracts.
 
     All artifacts are written to a staging directory first and replace the previous set only when every
     conversion succeeded, so a failed export never leaves a set that looks complete.
     """
-    from exporters import saved_model, tflite, tfjs
     from toolkit.qat import load_qat_model
 
     run = Run.open(run_dir)
     data = load_run_data(run)
     float_model = _load_float_model(run)
     kind = run.manifest.get("output_kind", "probabilities")
-    shape = tuple(float_model.input_shape[1:])
-    rng = np.random.default_rng(config.train.seed)
-    sample = data.x_train[rng.choice(len(data.x_train), min(config.export.representative_size, len(data.x_train)),
-                                     replace=False)]
-    representative = (sample.astype(np.float32) / 255.0).reshape((len(sample), *shape))
+    representative = representative_inputs(data, config.export.representative_size,
+                                           tuple(float_model.input_shape[1:]), config.train.seed)
     models = {"float": float_model}
     if run.has_model("qat"):
         models["qat"] = load_qat_model(run.model_path("qat"))
-    staging = run.staging()
-    root = staging / "artifacts"
-    jobs = []
-    if config.export.tflite:
-        jobs += [(f"tflite-{v.value}", lambda d, n, v=v: tflite.export(
-            float_model, d, v, name=n, source="float", run_dir=staging, output_kind=kind, representative=representative))
-            for v in (Variant.FLOAT32, Variant.FLOAT16, Variant.DYNAMIC)]
-        jobs.append(("tflite-int8-ptq", lambda d, n: tflite.export(
-            float_model, d, Variant.INT8, name=n, source="float", run_dir=staging, output_kind=kind,
-            representative=representative)))
-        if "qat" in models:
-            jobs.append(("tflite-int8-qat", lambda d, n: tflite.export(
-                models["qat"], d, Variant.INT8, name=n, source="qat", run_dir=staging, output_kind=kind,
-                representative=representative)))
-    if config.export.tfjs:
-        jobs += [(f"tfjs-{v.value}", lambda d, n, v=v: tfjs.export(
-            float_model, d, v, name=n, source="float", run_dir=staging, output_kind=kind))
-            for v in (Variant.FLOAT32, Variant.FLOAT16, Variant.UINT8)]
-    if config.export.saved_model:
-        jobs += [(f"saved_model-{source}", lambda d, n, source=source: saved_model.export(
-            models[source], d, name=n, source=source, run_dir=staging, output_kind=kind)) for source in models]
-    if not jobs:
+    plan = _export_plan(config, list(models), representative)
+    if not plan:
         raise InputError("nothing to export: every format is switched off")
+    staging = run.staging()
     start = time.perf_counter()
     exported = []
-    for name, job in jobs:
-        try:
-            artifact = job(root / name, name)
-        except InputError:
-            raise
-        except Exception as error:  # the converters raise many types; say which artifact failed and why
-            shutil.rmtree(staging, ignore_errors=True)
-            raise StepError(f"exporting {name} failed: {first_line(error)}") from error
-        exported.append(artifact)
-        log.info("exported %-18s %8.1f KB", name, artifact.size_bytes / 1024)
+    try:
+        for name, source, exporter, options in plan:
+            try:
+                artifact = exporter(models[source], staging / "artifacts" / name, name=name, source=source,
+                                    run_dir=staging, output_kind=kind, **options)
+            except Exception as error:  # the converters raise many types; say which artifact failed and why
+                raise StepError(f"exporting {name} failed: {first_line(error)}") from error
+            exported.append(artifact)
+            log.info("exported %-18s %8.1f KB", name, artifact.size_bytes / 1024)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     run.commit_artifacts(staging)
     (run.path / "report.json").unlink(missing_ok=True)  # the old verdict no longer describes these files
     (run.path / "report.md").unlink(missing_ok=True)
