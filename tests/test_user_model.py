@@ -19,9 +19,10 @@ def train_user_model(input_shape, logits: bool, data_path: Path):
 
     with np.load(data_path) as data:
         x, y = data["x_train"], data["y_train"]
+    flatten = [keras.layers.Reshape((784,))] if input_shape != (784,) else []
     model = keras.Sequential([
         keras.Input(input_shape),
-        keras.layers.Reshape((784,)) if input_shape != (784,) else keras.layers.Layer(),
+        *flatten,
         keras.layers.Dense(32, activation="relu"),
         keras.layers.Dense(10, activation=None if logits else "softmax"),
     ])
@@ -91,3 +92,27 @@ def test_not_a_model_file(tmp_path, tiny_data):
     (tmp_path / "junk.h5").write_bytes(b"junk")
     result = export_user(tmp_path / "junk.h5", tiny_data, tmp_path / "run")
     assert result.exit_code == 2 and "not a loadable tf-keras model" in result.output
+
+
+@pytest.mark.node
+def test_layer_that_tfjs_cannot_run_fails_the_gate(tmp_path, tiny_data):
+    """A model Keras and the TF.js converter accept but TF.js cannot load: only the JavaScript runtime can tell."""
+    import tf_keras as keras
+
+    from toolkit.runtimes import unavailable
+
+    reason = unavailable("tfjs-node-wasm")
+    if reason:
+        pytest.skip(reason)
+    identity = keras.layers.Layer()  # the base class: fine in Keras, unknown to TF.js
+    model = keras.Sequential([keras.Input((784,)), identity, keras.layers.Dense(10, activation="softmax")])
+    model.save(tmp_path / "user.h5")
+    config = tmp_path / "edgekit.toml"
+    config.write_text("[export]\ntflite = false\nsaved_model = false\n")
+    result = export_user(tmp_path / "user.h5", tiny_data, tmp_path / "run", "--config", str(config),
+                         "-r", "tfjs-python", "-r", "tfjs-node-wasm")
+    assert result.exit_code == 1
+    assert "tfjs-float32 [tfjs-node-wasm]" in result.output and "Unknown layer: Layer" in result.output
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    verdicts = {(a["name"], a["runtime"]): a["passed"] for a in report["artifacts"]}
+    assert verdicts[("tfjs-float32", "tfjs-python")] and not verdicts[("tfjs-float32", "tfjs-node-wasm")]

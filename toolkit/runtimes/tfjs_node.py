@@ -64,7 +64,10 @@ class TFJSNodePredictor:
             except subprocess.TimeoutExpired:
                 raise StepError(f"{RUNTIME}: {self.artifact.name} took longer than {TIMEOUT_S} s") from None
             if done.returncode != 0:
-                detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                # The runner reports its error on a line of its own; TF.js messages continue on further lines.
+                lines = done.stderr.strip().splitlines()
+                detail = next((line for line in lines if line.startswith("evaluate.mjs:")), lines[-1] if lines
+                              else "no output")
                 raise StepError(f"{RUNTIME}: {self.artifact.name} failed: {detail}")
             self.last_run = json.loads(done.stdout.strip().splitlines()[-1])
             outputs = np.fromfile(outputs_path, dtype="<f4")
