@@ -14,7 +14,7 @@ from toolkit.models import Architecture
 
 @dataclasses.dataclass
 class TrainConfig:
-    # The defaults reach >= 99.0 % with the CNN in about 4 minutes on 2 cores (see README, benchmark).
+    # The defaults reach >= 99.0 % with the CNN in about 4 minutes of training on 2 cores (README, benchmark).
     architecture: Architecture = Architecture.CNN
     epochs: int = 12
     batch_size: int = 128
