@@ -101,7 +101,7 @@ def _update(section: Any, values: dict[str, Any], where: str) -> None:
 # Named settings a command away (`--preset NAME`); a config file and options still override them.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "default": {},
-    # Batch norm and augmentation for longer: >= 99.4 % on MNIST, at about three times the training time.
+    # Batch norm and augmentation, 15 epochs: measured 99.27 % float, 99.45 % for the QAT int8 TFLite model.
     "best": {
         "train": {"architecture": "cnn-bn", "epochs": 15, "augment": True, "lr_decay": 0.85, "patience": 4},
         "qat": {"epochs": 2},
