@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import toolkit  # noqa: F401
-from toolkit.flow import default_run_dir, load_run_data, test_images
+from toolkit.flow import default_run_dir, load_run_data, gate_images
 from toolkit.run import Run
 from toolkit.runtimes.base import to_model_input
 from toolkit.runtimes.litert import LiteRTPredictor
@@ -70,7 +70,7 @@ def main() -> int:
     run = Run.open(run_dir)
     report = json.loads((run.path / "report.json").read_text())
     steps = run.manifest["steps"]
-    image = test_images(load_run_data(run))[0]
+    image = gate_images(load_run_data(run))[0]
     by_name = {(a["name"], a["runtime"]): a for a in report["artifacts"]}
     float32_size = by_name[("tflite-float32", "litert")]["size_bytes"]
     float_accuracy = report["reference_accuracy"]["float"]

@@ -109,3 +109,12 @@ def test_preset_sits_between_defaults_and_file(tmp_path):
     assert config.train.epochs == 2 and config.qat.epochs == 2
     with pytest.raises(InputError, match="unknown preset 'fast'"):
         load_config(preset="fast")
+
+
+def test_public_api_resolves_lazily():
+    import toolkit
+    from toolkit.flow import pipeline
+
+    assert toolkit.pipeline is pipeline and callable(toolkit.check_parity)
+    with pytest.raises(AttributeError):
+        toolkit.not_an_api

@@ -11,3 +11,26 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
 
 __version__ = "0.1.0"
+
+# The public API, imported on first use so that `import toolkit` (and `edgekit --help`) stays instant.
+# (The QAT step is toolkit.flow.qat: `toolkit.qat` is the module of that name.)
+_API = {
+    "pipeline": "toolkit.flow",  # train -> qat -> export -> validate into a new run directory
+    "train": "toolkit.flow",
+    "export": "toolkit.flow",
+    "validate": "toolkit.flow",  # the parity gate over a run directory; raises ParityError on a breach
+    "import_model": "toolkit.flow",  # a user's own tf-keras model through export and the gate
+    "load_config": "toolkit.config",
+    "load_data": "toolkit.data",
+    "check_parity": "toolkit.parity",  # the gate over any list of artifacts and reference probabilities
+    "preprocess_digit": "toolkit.preprocess",
+}
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'toolkit' has no attribute {name!r}")

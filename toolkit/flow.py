@@ -26,7 +26,7 @@ def default_run_dir() -> Path:
     return Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
-def test_images(data: Dataset) -> np.ndarray:
+def gate_images(data: Dataset) -> np.ndarray:
     """The test set as the Predictor interface takes it: float32 (N, 28, 28) in [0, 1]."""
     return data.x_test.astype(np.float32) / 255.0
 
@@ -76,7 +76,7 @@ def train(out: Path, config: Config, data_path: Path | None = None) -> Run:
     run.save_model(model, "float")
     from toolkit.runtimes.keras import KerasPredictor
 
-    test_accuracy = accuracy(KerasPredictor(model).predict(test_images(data)), data.y_test)
+    test_accuracy = accuracy(KerasPredictor(model).predict(gate_images(data)), data.y_test)
     run.record("train", {"config": config.to_dict()["train"], "epochs_run": len(history["loss"]),
                          "seconds": round(time.perf_counter() - start, 1), "test_accuracy": round(test_accuracy, 4),
                          "history": history})
@@ -98,7 +98,7 @@ def qat(run_dir: Path, config: Config) -> Run:
     model, history = quantize_and_finetune(float_model, data, config.qat, validation_size, config.train.seed,
                                            run.manifest.get("output_kind", "probabilities"))
     run.save_model(model, "qat")
-    test_accuracy = accuracy(KerasPredictor(model, run.manifest["output_kind"]).predict(test_images(data)),
+    test_accuracy = accuracy(KerasPredictor(model, run.manifest["output_kind"]).predict(gate_images(data)),
                              data.y_test)
     run.record("qat", {"config": config.to_dict()["qat"], "seconds": round(time.perf_counter() - start, 1),
                        "test_accuracy": round(test_accuracy, 4), "history": history})
@@ -192,7 +192,7 @@ def validate(run_dir: Path, config: Config) -> dict:
     if not artifacts:
         raise InputError(f"{run.path} has no exported artifacts: run `edgekit export` first")
     data = load_run_data(run)
-    images = test_images(data)
+    images = gate_images(data)
     kind = run.manifest.get("output_kind", "probabilities")
     start = time.perf_counter()
     references = {"float": KerasPredictor(_load_float_model(run), kind).predict(images)}
