@@ -156,3 +156,25 @@ def test_validate_accepts_a_relative_run_path(tiny_run_copy: Path, monkeypatch):
     assert result.exit_code == 0, result.output
     runtimes = {a["runtime"] for a in json.loads((tiny_run_copy / "report.json").read_text())["artifacts"]}
     assert runtimes == {"tfjs-node-wasm", "litert"}
+
+
+@pytest.mark.parametrize("name", ["tflite-float32", "tflite-float16", "tflite-int8-ptq", "tflite-int8-qat"])
+def test_tflite_runtime_fallback_gives_the_same_outputs(tiny_run: Path, name: str, monkeypatch):
+    """Where only tflite-runtime 2.14 is installed, the litert runtime uses it (it cannot run the dynamic-range
+    model: TF 2.19 writes FULLY_CONNECTED version 12, which 2.14 does not know)."""
+    tflite_runtime = pytest.importorskip("tflite_runtime.interpreter")
+    from toolkit.data import load_data
+    from toolkit.runtimes import litert
+
+    images = load_data(json.loads((tiny_run / "manifest.json").read_text())["data"]["path"]).x_test / 255.0
+    artifact = read_contract(tiny_run / "artifacts" / name)
+    expected = litert.load(tiny_run / artifact.path, artifact).predict(images)
+    monkeypatch.setattr(litert, "_interpreter_class", lambda: tflite_runtime.Interpreter)
+    predictor = litert.load(tiny_run / artifact.path, artifact)
+    assert isinstance(predictor.interpreter, tflite_runtime.Interpreter)
+    probabilities = predictor.predict(images)
+    if artifact.output.scale is None:
+        np.testing.assert_allclose(probabilities, expected, atol=1e-6)
+    else:  # the two builds' integer kernels round differently: a few output steps (1/256), same decisions
+        assert np.abs(probabilities - expected).max() <= 5 * artifact.output.scale
+        assert np.mean(probabilities.argmax(1) == expected.argmax(1)) >= 0.99
