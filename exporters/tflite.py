@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from toolkit.native_log import native_stderr_to_debug_log
 from exporters.base import Artifact, Format, TensorSpec, Variant, finish_artifact
 
 MODEL_FILE = "model.tflite"
@@ -81,7 +82,8 @@ def export(
     from ai_edge_litert.interpreter import Interpreter
 
     dest.mkdir(parents=True)
-    (dest / MODEL_FILE).write_bytes(_converter(model, variant, representative).convert())
+    with native_stderr_to_debug_log():
+        (dest / MODEL_FILE).write_bytes(_converter(model, variant, representative).convert())
     interpreter = Interpreter(model_path=str(dest / MODEL_FILE))
     return finish_artifact(dest, run_dir, name=name, format=Format.TFLITE, variant=variant, source=source,
                            main_file=MODEL_FILE, input=_spec(interpreter.get_input_details()[0]),

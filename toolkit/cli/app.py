@@ -13,6 +13,7 @@ import typer
 
 import toolkit
 from toolkit.errors import EdgekitError
+from toolkit.native_log import native_stderr_to_debug_log
 
 app = typer.Typer(
     name="edgekit",
@@ -62,11 +63,19 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
-def command(func):
-    """Register `func` as a subcommand whose toolkit errors end in one red line and the error's exit code."""
+def command(func=None, *, uses_tensorflow: bool = False):
+    """Register `func` as a subcommand whose toolkit errors end in one red line and the error's exit code.
+
+    With `uses_tensorflow=True` TensorFlow is imported up front, its native start-up chatter kept for --verbose.
+    """
+    if func is None:
+        return functools.partial(command, uses_tensorflow=uses_tensorflow)
 
     @functools.wraps(func)
     def run(*args, **kwargs):
+        if uses_tensorflow and not state["verbose"]:
+            with native_stderr_to_debug_log():
+                import tensorflow  # noqa: F401
         try:
             return func(*args, **kwargs)
         except EdgekitError as error:

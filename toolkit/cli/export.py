@@ -12,7 +12,7 @@ from toolkit.cli.options import ConfigFile, Data, Out, QatEpochs, Runtime, Toler
 from toolkit.errors import InputError
 
 
-@command
+@command(uses_tensorflow=True)
 def export(
     run_dir: Annotated[Optional[Path], typer.Argument(help="Run directory to export (omit with --model).")] = None,
     model: Annotated[Optional[Path], typer.Option(

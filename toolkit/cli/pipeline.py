@@ -7,7 +7,7 @@ from toolkit.cli.options import (Augment, BatchSize, ConfigFile, Data, Epochs, L
                                  QatEpochs, Runtime, Seed, Tolerance)
 
 
-@command
+@command(uses_tensorflow=True)
 def pipeline(out: Out = None, data: Data = None, model: Model = None, epochs: Epochs = None,
              batch_size: BatchSize = None, learning_rate: LearningRate = None, augment: Augment = None,
              seed: Seed = None, qat_epochs: QatEpochs = None, tolerance: Tolerance = None, runtime: Runtime = None,

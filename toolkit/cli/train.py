@@ -6,7 +6,7 @@ from toolkit.cli.app import command
 from toolkit.cli.options import Augment, BatchSize, ConfigFile, Data, Epochs, LearningRate, Model, Out, Preset, Seed
 
 
-@command
+@command(uses_tensorflow=True)
 def train(out: Out = None, data: Data = None, model: Model = None, epochs: Epochs = None,
           batch_size: BatchSize = None, learning_rate: LearningRate = None, augment: Augment = None,
           seed: Seed = None, config: ConfigFile = None, preset: Preset = "default") -> None:
