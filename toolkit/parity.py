@@ -87,7 +87,7 @@ def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
 
 def compare(artifact: Artifact, runtime: str, probabilities: np.ndarray, reference: np.ndarray, labels: np.ndarray,
             tolerance: float, min_agreement: float, float_reference: np.ndarray | None = None,
-            seconds: float = 0.0, path: str = "") -> ParityResult:
+            seconds: float = 0.0) -> ParityResult:
     """Score one artifact's probabilities against its reference's on the same images.
 
     The gate is one-sided: an artifact may be more accurate than its reference, never less than
@@ -101,7 +101,7 @@ def compare(artifact: Artifact, runtime: str, probabilities: np.ndarray, referen
         format=artifact.format.value,
         variant=artifact.variant.value,
         source=artifact.source,
-        path=path or artifact.path,
+        path=artifact.path,
         runtime=runtime,
         images=len(labels),
         accuracy=round(acc, 4),
@@ -165,10 +165,12 @@ def _evaluate(artifact, runtime, run_path, images, labels, references, config) -
         if probabilities.shape != (count, reference.shape[1]):
             raise ValueError(f"returned shape {probabilities.shape}, expected {(count, reference.shape[1])}")
     except Exception as error:  # a runtime that cannot load or run the artifact fails its gate, with the reason
-        return ParityResult(artifact.name, artifact.format.value, artifact.variant.value, artifact.source,
-                            artifact.path, runtime, 0, None, artifact.source, None, None, None, None, tolerance,
-                            min_agreement, False, artifact.size_bytes, round(time.perf_counter() - start, 3),
-                            error=f"{type(error).__name__}: {first_line(error)}")
+        return ParityResult(
+            name=artifact.name, format=artifact.format.value, variant=artifact.variant.value, source=artifact.source,
+            path=artifact.path, runtime=runtime, images=0, accuracy=None, reference=artifact.source,
+            reference_accuracy=None, accuracy_delta=None, agreement=None, max_abs_prob_delta=None,
+            tolerance=tolerance, min_agreement=min_agreement, passed=False, size_bytes=artifact.size_bytes,
+            seconds=round(time.perf_counter() - start, 3), error=f"{type(error).__name__}: {first_line(error)}")
     float_reference = references["float"][:count] if artifact.source != "float" else None
     return compare(artifact, runtime, probabilities, reference[:count], labels[:count], tolerance, min_agreement,
                    float_reference, time.perf_counter() - start)
