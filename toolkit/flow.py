@@ -94,6 +94,7 @@ def qat(run_dir: Path, config: Config) -> Run:
     float_model = _load_float_model(run)
     log.info("quantization-aware fine-tuning: %d epoch(s)", config.qat.epochs)
     start = time.perf_counter()
+    # The training step's hold-out; an imported model's data set may be too small for it, then 10 % of it.
     validation_size = min(config.train.validation_size, len(data.x_train) // 10 or 1)
     model, history = quantize_and_finetune(float_model, data, config.qat, validation_size, config.train.seed,
                                            run.manifest.get("output_kind", "probabilities"))
