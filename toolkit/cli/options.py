@@ -15,9 +15,9 @@ ConfigFile = Annotated[
     Optional[Path], typer.Option("--config", "-c", help="TOML file with [train], [qat], [export], [parity] sections.")
 ]
 Preset = Annotated[
-    str, typer.Option("--preset", help="Named settings: 'default' (cnn, >= 99.0 %, ~6.5 min) or 'best' (cnn-bn, "
-                                       "augmentation, 15 epochs: QAT int8 >= 99.4 %). --config and options "
-                                       "override it.")
+    str, typer.Option("--preset", help="Named settings: 'default' (cnn, >= 99.0 %, ~5 min), 'dense' (the "
+                                       "series' 3x500 baseline) or 'best' (cnn-bn, augmentation, 15 epochs: QAT "
+                                       "int8 >= 99.4 %). --config and options override it.")
 ]
 Data = Annotated[
     Optional[Path],
