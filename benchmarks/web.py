@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 import toolkit  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from exporters.base import read_contract
 from toolkit.errors import EdgekitError
 from toolkit.runtimes import tfjs_browser, tfjs_node
 
@@ -85,18 +84,19 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=200, help="single-image predictions timed in the page")
     args = parser.parse_args()
 
-    from toolkit.data import load_data
+    from toolkit.flow import gate_images, load_run_data
     from toolkit.keras_model import load_keras_model
     from toolkit.run import Run
     from toolkit.runtimes.keras import KerasPredictor
 
     run = Run.open(args.run_dir)
-    data = load_data()
-    images, labels = data.x_test.astype(np.float32) / 255.0, data.y_test
-    artifacts = [read_contract(p.parent) for p in sorted(run.artifacts_dir.glob("tfjs-*/contract.json"))]
+    data = load_run_data(run)
+    images, labels = gate_images(data), data.y_test
+    artifacts = [a for a in run.artifacts() if a.format.value == "tfjs"]
     if not artifacts:
         raise EdgekitError(f"{args.run_dir} has no TF.js artifact")
-    references = {s: KerasPredictor(load_keras_model(run.model_path(s))).predict(images)
+    kind = run.manifest.get("output_kind", "probabilities")
+    references = {s: KerasPredictor(load_keras_model(run.model_path(s)), kind).predict(images)
                   for s in {a.source for a in artifacts}}
     for source, reference in references.items():
         print(f"Keras {source} model: accuracy {(reference.argmax(1) == labels).mean():.2%} on {len(labels)} test images")

@@ -56,6 +56,11 @@ class Dataset:
         }
 
 
+def to_inputs(images: np.ndarray, shape: tuple[int, ...] = (28, 28)) -> np.ndarray:
+    """uint8 images (N, 28, 28) -> float32 in [0, 1] in the model's input shape: the normalization contract."""
+    return (np.asarray(images, dtype=np.float32) / 255.0).reshape((len(images), *shape))
+
+
 def _sha256(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from exporters import Variant
 from toolkit.config import Config
-from toolkit.data import Dataset, load_data
+from toolkit.data import Dataset, load_data, to_inputs
 from toolkit.errors import InputError, ParityError, StepError, first_line
 from toolkit.parity import ParityOutcome, accuracy, check_parity
 from toolkit.report import build_report, write_report
@@ -28,7 +28,7 @@ def default_run_dir() -> Path:
 
 def gate_images(data: Dataset) -> np.ndarray:
     """The test set as the Predictor interface takes it: float32 (N, 28, 28) in [0, 1]."""
-    return data.x_test.astype(np.float32) / 255.0
+    return to_inputs(data.x_test)
 
 
 def _record_data(run: Run, data: Dataset, path: Path | None) -> None:
@@ -130,7 +130,7 @@ def representative_inputs(data: Dataset, count: int, shape: tuple[int, ...], see
     """A random sample of training images, model-shaped in [0, 1], that calibrates int8 activation ranges."""
     rng = np.random.default_rng(seed)
     sample = data.x_train[rng.choice(len(data.x_train), min(count, len(data.x_train)), replace=False)]
-    return (sample.astype(np.float32) / 255.0).reshape((len(sample), *shape))
+    return to_inputs(sample, shape)
 
 
 def export(run_dir: Path, config: Config) -> Run:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from toolkit.data import to_inputs
 from toolkit.errors import InputError, first_line
 
 ACCEPTED_INPUTS = [(28, 28), (28, 28, 1), (784,)]
@@ -75,6 +76,6 @@ def check_classifier(model, sample: np.ndarray) -> str:
         )
     if tuple(model.output_shape[1:]) != (10,):
         raise InputError(f"model output shape {model.output_shape} is not (None, 10)")
-    outputs = model.predict((sample.astype(np.float32) / 255.0).reshape((len(sample), *shape)), verbose=0)
+    outputs = model.predict(to_inputs(sample, shape), verbose=0)
     is_distribution = (outputs >= 0).all() and (outputs <= 1).all() and np.allclose(outputs.sum(1), 1, atol=1e-3)
     return "probabilities" if is_distribution else "logits"

@@ -8,14 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.config import TrainConfig
-from toolkit.data import Dataset
+from toolkit.data import Dataset, to_inputs
 from toolkit.errors import InputError
 from toolkit.models import build_model
-
-
-def to_inputs(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """uint8 images (N, 28, 28) -> float32 in [0, 1] with the model's input shape (the normalization contract)."""
-    return (np.asarray(images, dtype=np.float32) / 255.0).reshape((len(images), *shape))
 
 
 def split_validation(data: Dataset, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
