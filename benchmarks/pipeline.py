@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import toolkit  # noqa: F401
-from toolkit.flow import default_run_dir, load_run_data, gate_images
+from toolkit.flow import default_run_dir, gate_images, load_run_data
 from toolkit.run import Run
 from toolkit.runtimes.base import to_model_input
 from toolkit.runtimes.litert import LiteRTPredictor
@@ -80,14 +80,16 @@ def main() -> int:
         if artifact.format.value != "tflite":
             continue
         entry = by_name[(artifact.name, "litert")]
-        rows.append({
-            "name": artifact.name,
-            "accuracy": entry["accuracy"],
-            "delta_vs_float": round(entry["accuracy"] - float_accuracy, 2),
-            "size_kb": round(artifact.size_bytes / 1024, 1),
-            "size_vs_float32": round(artifact.size_bytes / float32_size, 3),
-            "latency_us_1thread": round(single_image_latency_us(run, artifact.name, image, args.repeats), 1),
-        })
+        rows.append(
+            {
+                "name": artifact.name,
+                "accuracy": entry["accuracy"],
+                "delta_vs_float": round(entry["accuracy"] - float_accuracy, 2),
+                "size_kb": round(artifact.size_bytes / 1024, 1),
+                "size_vs_float32": round(artifact.size_bytes / float32_size, 3),
+                "latency_us_1thread": round(single_image_latency_us(run, artifact.name, image, args.repeats), 1),
+            }
+        )
     result = {
         "run": str(run.path),
         "pipeline_seconds": None if pipeline_seconds is None else round(pipeline_seconds, 1),
@@ -100,25 +102,42 @@ def main() -> int:
         "gate_process_seconds": round(gate_process_seconds, 1),
         "evaluations": len(report["artifacts"]),
         "tflite": rows,
-        "tfjs": [{"name": a["name"], "runtime": a["runtime"], "accuracy": a["accuracy"], "agreement": a["agreement"],
-                  "size_kb": round(a["size_bytes"] / 1024, 1)} for a in report["artifacts"] if a["format"] == "tfjs"],
+        "tfjs": [
+            {
+                "name": a["name"],
+                "runtime": a["runtime"],
+                "accuracy": a["accuracy"],
+                "agreement": a["agreement"],
+                "size_kb": round(a["size_bytes"] / 1024, 1),
+            }
+            for a in report["artifacts"]
+            if a["format"] == "tfjs"
+        ],
     }
     (run.path / "benchmark.json").write_text(json.dumps(result, indent=2) + "\n")
 
     print(f"\nrun: {run.path}")
     if pipeline_seconds is not None:
-        print(f"edgekit pipeline (defaults), wall clock: {pipeline_seconds:.0f} s "
-              f"(steps: {', '.join(f'{k} {v}s' for k, v in result['steps_seconds'].items())})")
+        print(
+            f"edgekit pipeline (defaults), wall clock: {pipeline_seconds:.0f} s "
+            f"(steps: {', '.join(f'{k} {v}s' for k, v in result['steps_seconds'].items())})"
+        )
     print(f"float CNN test accuracy: {float_accuracy:.2f}%   QAT Keras: {result['qat_keras_test_accuracy']}%")
-    print(f"gate: {'PASSED' if result['gate_passed'] else 'FAILED'}, {len(report['artifacts'])} evaluations on "
-          f"10k images in {report['gate_seconds']} s ({gate_process_seconds:.0f} s with process start-up); "
-          f"litert + tfjs-python + tensorflow alone: {python_gate_seconds} s")
+    print(
+        f"gate: {'PASSED' if result['gate_passed'] else 'FAILED'}, {len(report['artifacts'])} evaluations on "
+        f"10k images in {report['gate_seconds']} s ({gate_process_seconds:.0f} s with process start-up); "
+        f"litert + tfjs-python + tensorflow alone: {python_gate_seconds} s"
+    )
     print(f"\n{'artifact':<18}{'accuracy %':>11}{'vs float':>10}{'size KB':>10}{'/ float32':>10}{'1-thread us':>13}")
     for r in rows:
-        print(f"{r['name']:<18}{r['accuracy']:>11.2f}{r['delta_vs_float']:>+10.2f}{r['size_kb']:>10.1f}"
-              f"{r['size_vs_float32']:>10.3f}{r['latency_us_1thread']:>13.1f}")
+        print(
+            f"{r['name']:<18}{r['accuracy']:>11.2f}{r['delta_vs_float']:>+10.2f}{r['size_kb']:>10.1f}"
+            f"{r['size_vs_float32']:>10.3f}{r['latency_us_1thread']:>13.1f}"
+        )
     for r in result["tfjs"]:
-        print(f"{r['name']:<18}{r['accuracy']:>11.2f}  ({r['runtime']}, agreement {r['agreement']}%, {r['size_kb']} KB)")
+        print(
+            f"{r['name']:<18}{r['accuracy']:>11.2f}  ({r['runtime']}, agreement {r['agreement']}%, {r['size_kb']} KB)"
+        )
     return 0 if result["gate_passed"] else 1
 
 

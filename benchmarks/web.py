@@ -22,8 +22,11 @@ from toolkit.runtimes import tfjs_browser, tfjs_node
 
 def gzip_size(directory: Path) -> int:
     """Bytes a browser downloads with gzip on: model.json and the weight shards, each compressed at level 9."""
-    return sum(len(gzip.compress(p.read_bytes(), 9)) for p in sorted(directory.iterdir())
-               if p.is_file() and p.name != "contract.json")
+    return sum(
+        len(gzip.compress(p.read_bytes(), 9))
+        for p in sorted(directory.iterdir())
+        if p.is_file() and p.name != "contract.json"
+    )
 
 
 def page_timings(run_dir: Path, digit: np.ndarray, loads: int, repeats: int) -> dict[str, float]:
@@ -42,18 +45,24 @@ def page_timings(run_dir: Path, digit: np.ndarray, loads: int, repeats: int) -> 
                 page.goto(url)
                 # performance.now() counts from the start of navigation: load, TF.js + wasm start, model fetch and
                 # its warm-up call, then one digit drawn into the pad, preprocessed and classified.
-                first_prediction.append(page.evaluate("""async (pixels) => {
+                first_prediction.append(
+                    page.evaluate(
+                        """async (pixels) => {
                     await window.edgekitDemo.ready;
                     window.edgekitDemo.drawImage(pixels, 28, 28);
                     return performance.now();
-                }""", digit.ravel().tolist()))
+                }""",
+                        digit.ravel().tolist(),
+                    )
+                )
                 backends.add(page.locator("#backend").inner_text())
                 context.close()
             page = browser.new_page()
             page.goto(url)
             page.evaluate("() => window.edgekitDemo.ready")
             page.evaluate("(pixels) => window.edgekitDemo.drawImage(pixels, 28, 28)", digit.ravel().tolist())
-            timings = page.evaluate("""(repeats) => {
+            timings = page.evaluate(
+                """(repeats) => {
                 const demo = window.edgekitDemo;
                 const input = Float32Array.from(demo.state.last.input);
                 const model = [], whole = [];
@@ -64,7 +73,9 @@ def page_timings(run_dir: Path, digit: np.ndarray, loads: int, repeats: int) -> 
                     whole.push(performance.now() - start);
                 }
                 return {model, whole};
-            }""", repeats)
+            }""",
+                repeats,
+            )
             inference, draw_to_result = timings["model"], timings["whole"]
         finally:
             browser.close()
@@ -96,10 +107,14 @@ def main() -> int:
     if not artifacts:
         raise EdgekitError(f"{args.run_dir} has no TF.js artifact")
     kind = run.manifest.get("output_kind", "probabilities")
-    references = {s: KerasPredictor(load_keras_model(run.model_path(s)), kind).predict(images)
-                  for s in {a.source for a in artifacts}}
+    references = {
+        s: KerasPredictor(load_keras_model(run.model_path(s)), kind).predict(images)
+        for s in {a.source for a in artifacts}
+    }
     for source, reference in references.items():
-        print(f"Keras {source} model: accuracy {(reference.argmax(1) == labels).mean():.2%} on {len(labels)} test images")
+        print(
+            f"Keras {source} model: accuracy {(reference.argmax(1) == labels).mean():.2%} on {len(labels)} test images"
+        )
 
     runtimes = [r for r in (tfjs_node, tfjs_browser) if not r.unavailable()]
     for r in (tfjs_node, tfjs_browser):
@@ -125,10 +140,15 @@ def main() -> int:
 
     if tfjs_browser in runtimes:
         timing = page_timings(run.path, data.x_test[0], args.loads, args.repeats)
-        print(f"In-browser single-image prediction ({timing['backends']}): median {timing['inference_ms']:.2f} ms, "
-              f"p90 {timing['inference_p90_ms']:.2f} ms; with preprocessing of the 280x280 pad and the DOM update: "
-              f"median {timing['draw_to_result_ms']:.2f} ms")
-        print(f"Page load to first prediction: median {timing['first_prediction_ms']:.0f} ms over {args.loads} fresh loads")
+        print(
+            f"In-browser single-image prediction ({timing['backends']}): median {timing['inference_ms']:.2f} ms, "
+            f"p90 {timing['inference_p90_ms']:.2f} ms; with preprocessing of the 280x280 pad and the DOM update: "
+            f"median {timing['draw_to_result_ms']:.2f} ms"
+        )
+        print(
+            f"Page load to first prediction: median {timing['first_prediction_ms']:.0f} ms "
+            f"over {args.loads} fresh loads"
+        )
     return 0
 
 

@@ -91,7 +91,7 @@ class Artifact:
         }
 
     @classmethod
-    def from_contract(cls, data: dict[str, Any]) -> "Artifact":
+    def from_contract(cls, data: dict[str, Any]) -> Artifact:
         return cls(
             name=data["name"],
             format=Format(data["format"]),

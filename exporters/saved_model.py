@@ -21,6 +21,15 @@ def export(model, dest: Path, *, name: str, source: str, run_dir: Path, output_k
 
     dest.mkdir(parents=True)
     tf.saved_model.save(model, str(dest))
-    return finish_artifact(dest, run_dir, name=name, format=Format.SAVED_MODEL, variant=Variant.FLOAT32,
-                           source=source, main_file=MODEL_FILE, input=keras_spec(model.input_shape),
-                           output=keras_spec(model.output_shape), output_kind=output_kind)
+    return finish_artifact(
+        dest,
+        run_dir,
+        name=name,
+        format=Format.SAVED_MODEL,
+        variant=Variant.FLOAT32,
+        source=source,
+        main_file=MODEL_FILE,
+        input=keras_spec(model.input_shape),
+        output=keras_spec(model.output_shape),
+        output_kind=output_kind,
+    )

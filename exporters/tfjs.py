@@ -11,8 +11,9 @@ MODEL_FILE = "model.json"
 _QUANTIZATION = {Variant.FLOAT32: None, Variant.FLOAT16: {"float16": "*"}, Variant.UINT8: {"uint8": "*"}}
 
 
-def export(model, dest: Path, variant: Variant, *, name: str, source: str, run_dir: Path,
-           output_kind: str = "probabilities") -> Artifact:
+def export(
+    model, dest: Path, variant: Variant, *, name: str, source: str, run_dir: Path, output_kind: str = "probabilities"
+) -> Artifact:
     """Write `model` as a TF.js layers model (model.json + weight shards) into `dest`, with its contract.
 
     Args:
@@ -27,6 +28,15 @@ def export(model, dest: Path, variant: Variant, *, name: str, source: str, run_d
         raise ValueError(f"TF.js has no {variant.value} variant")
     dest.mkdir(parents=True)
     tfjs.converters.save_keras_model(model, str(dest), quantization_dtype_map=_QUANTIZATION[variant])
-    return finish_artifact(dest, run_dir, name=name, format=Format.TFJS, variant=variant, source=source,
-                           main_file=MODEL_FILE, input=keras_spec(model.input_shape),
-                           output=keras_spec(model.output_shape), output_kind=output_kind)
+    return finish_artifact(
+        dest,
+        run_dir,
+        name=name,
+        format=Format.TFJS,
+        variant=variant,
+        source=source,
+        main_file=MODEL_FILE,
+        input=keras_spec(model.input_shape),
+        output=keras_spec(model.output_shape),
+        output_kind=output_kind,
+    )

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.native_log import native_stderr_to_debug_log
 from exporters.base import Artifact, Format, TensorSpec, Variant, finish_artifact
+from toolkit.native_log import native_stderr_to_debug_log
 
 MODEL_FILE = "model.tflite"
 
@@ -85,6 +85,15 @@ def export(
     with native_stderr_to_debug_log():
         (dest / MODEL_FILE).write_bytes(_converter(model, variant, representative).convert())
     interpreter = Interpreter(model_path=str(dest / MODEL_FILE))
-    return finish_artifact(dest, run_dir, name=name, format=Format.TFLITE, variant=variant, source=source,
-                           main_file=MODEL_FILE, input=_spec(interpreter.get_input_details()[0]),
-                           output=_spec(interpreter.get_output_details()[0]), output_kind=output_kind)
+    return finish_artifact(
+        dest,
+        run_dir,
+        name=name,
+        format=Format.TFLITE,
+        variant=variant,
+        source=source,
+        main_file=MODEL_FILE,
+        input=_spec(interpreter.get_input_details()[0]),
+        output=_spec(interpreter.get_output_details()[0]),
+        output_kind=output_kind,
+    )

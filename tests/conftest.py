@@ -16,7 +16,7 @@ def synthetic_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 10, count).astype(np.uint8)
     images = rng.integers(0, 40, (count, 28, 28)).astype(np.uint8)
-    for image, label in zip(images, labels):
+    for image, label in zip(images, labels, strict=True):
         image[2 + 2 * label : 4 + 2 * label, 4:24] = 230
     return images, labels
 

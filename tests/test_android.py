@@ -9,11 +9,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import toolkit  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
-
 import numpy as np
 import pytest
 
+import toolkit  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 from toolkit.android import ASSETS_DIR, install_model
 from toolkit.errors import InputError, ParityError
 from toolkit.golden import write_golden_vectors
@@ -32,19 +31,29 @@ def run_dir(tmp_path_factory) -> Path:
     from exporters.base import Variant
 
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.layers.Input((28, 28, 1)),
-        keras.layers.Conv2D(4, 3, activation="relu"),
-        keras.layers.MaxPooling2D(4),
-        keras.layers.Flatten(),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.layers.Input((28, 28, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.MaxPooling2D(4),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     run = tmp_path_factory.mktemp("run")
     representative = np.random.default_rng(0).random((16, 28, 28, 1), dtype=np.float32)
-    tflite.export(model, run / "artifacts" / "tflite-int8-ptq", Variant.INT8, name="tflite-int8-ptq", source="float",
-                  run_dir=run, representative=representative)
-    tflite.export(model, run / "artifacts" / "tflite-float32", Variant.FLOAT32, name="tflite-float32", source="float",
-                  run_dir=run)
+    tflite.export(
+        model,
+        run / "artifacts" / "tflite-int8-ptq",
+        Variant.INT8,
+        name="tflite-int8-ptq",
+        source="float",
+        run_dir=run,
+        representative=representative,
+    )
+    tflite.export(
+        model, run / "artifacts" / "tflite-float32", Variant.FLOAT32, name="tflite-float32", source="float", run_dir=run
+    )
     return run
 
 
@@ -65,7 +74,7 @@ def _assert_contract_describes(model: Path, contract_path: Path) -> dict:
     assert model.name == contract["main_file"]
     interpreter = Interpreter(model_path=str(model))
     details = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    for detail, spec in zip(details, (contract["input"], contract["output"])):
+    for detail, spec in zip(details, (contract["input"], contract["output"]), strict=True):
         assert list(detail["shape"][1:]) == spec["shape"]
         assert np.dtype(detail["dtype"]).name == spec["dtype"]
         scale, zero_point = detail["quantization"]
@@ -132,10 +141,17 @@ def test_install_rejects_bad_input(run_dir, app_dir, tmp_path):
 def test_install_refuses_an_artifact_that_failed_the_gate(run_dir, app_dir, tmp_path):
     gated = tmp_path / "gated_run"
     shutil.copytree(run_dir, gated)
-    (gated / "report.json").write_text(json.dumps({"passed": False, "artifacts": [
-        {"name": "tflite-float32", "runtime": "litert", "passed": True},
-        {"name": "tflite-int8-ptq", "runtime": "litert", "passed": False},
-    ]}))
+    (gated / "report.json").write_text(
+        json.dumps(
+            {
+                "passed": False,
+                "artifacts": [
+                    {"name": "tflite-float32", "runtime": "litert", "passed": True},
+                    {"name": "tflite-int8-ptq", "runtime": "litert", "passed": False},
+                ],
+            }
+        )
+    )
     assert install_model(gated, app_dir, "tflite-float32")
     with pytest.raises(ParityError, match="failed the parity gate"):
         install_model(gated, app_dir, "tflite-int8-ptq")
@@ -197,15 +213,31 @@ def test_kotlin_core_matches_python_golden_vectors(run_dir, tmp_path):
     classes = tmp_path / "classes"
     classpath = os.pathsep.join(str(jar) for jar in JUNIT_JARS)
     compiled = subprocess.run(
-        [kotlinc, "-nowarn", "-cp", classpath, "-d", str(classes),
-         str(CORE / "src/main/kotlin"), str(CORE / "src/test/kotlin")],
-        capture_output=True, text=True, timeout=300,
+        [
+            kotlinc,
+            "-nowarn",
+            "-cp",
+            classpath,
+            "-d",
+            str(classes),
+            str(CORE / "src/main/kotlin"),
+            str(CORE / "src/test/kotlin"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert compiled.returncode == 0, compiled.stderr
     tests = subprocess.run(
-        [shutil.which("kotlin") or "kotlin", "-cp", os.pathsep.join([str(classes), classpath]),
-         "dev.edgekit.digits.core.RunCoreTestsKt"],
-        capture_output=True, text=True, timeout=120,
+        [
+            shutil.which("kotlin") or "kotlin",
+            "-cp",
+            os.pathsep.join([str(classes), classpath]),
+            "dev.edgekit.digits.core.RunCoreTestsKt",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "EDGEKIT_GOLDEN": str(golden), "EDGEKIT_CONTRACT": str(contract)},
     )
     summary = re.search(r"core tests: (\d+) run, (\d+) failed, (\d+) skipped", tests.stdout)

@@ -9,8 +9,8 @@ import struct
 
 import numpy as np
 import pytest
-
 from conftest import synthetic_digits, write_npz
+
 from toolkit import data as data_module
 from toolkit.data import IDX_FILES, Dataset, load_data
 from toolkit.errors import InputError
@@ -58,8 +58,12 @@ def test_idx_directory_matches_arrays(tmp_path):
     ],
 )
 def test_wrong_arrays_are_refused(tmp_path, key, array, message):
-    arrays = dict(x_train=np.zeros((4, 28, 28), np.uint8), y_train=np.zeros(4, np.uint8),
-                  x_test=np.zeros((2, 28, 28), np.uint8), y_test=np.zeros(2, np.uint8))
+    arrays = dict(
+        x_train=np.zeros((4, 28, 28), np.uint8),
+        y_train=np.zeros(4, np.uint8),
+        x_test=np.zeros((2, 28, 28), np.uint8),
+        y_test=np.zeros(2, np.uint8),
+    )
     arrays[key] = array
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(InputError, match=message) as error:

@@ -13,10 +13,29 @@ from exporters.base import read_contract, sha256_file
 from toolkit.cli import app
 
 runner = CliRunner()
-REPORT_FIELDS = {"name", "format", "path", "runtime", "accuracy", "reference_accuracy", "tolerance", "passed",
-                 "size_bytes"}
-EXPECTED_ARTIFACTS = {"tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8-ptq", "tflite-int8-qat",
-                      "tfjs-float32", "tfjs-float16", "tfjs-uint8", "saved_model-float", "saved_model-qat"}
+REPORT_FIELDS = {
+    "name",
+    "format",
+    "path",
+    "runtime",
+    "accuracy",
+    "reference_accuracy",
+    "tolerance",
+    "passed",
+    "size_bytes",
+}
+EXPECTED_ARTIFACTS = {
+    "tflite-float32",
+    "tflite-float16",
+    "tflite-dynamic",
+    "tflite-int8-ptq",
+    "tflite-int8-qat",
+    "tfjs-float32",
+    "tfjs-float16",
+    "tfjs-uint8",
+    "saved_model-float",
+    "saved_model-qat",
+}
 
 
 def invoke(*args: str):
@@ -47,8 +66,10 @@ def test_contracts_describe_the_files(tiny_run: Path):
         model = tiny_run / "artifacts" / name / "model.tflite"
         assert contract.sha256 == sha256_file(model) and contract.size_bytes == model.stat().st_size
         interpreter = Interpreter(model_path=str(model))
-        for spec, detail in ((contract.input, interpreter.get_input_details()[0]),
-                             (contract.output, interpreter.get_output_details()[0])):
+        for spec, detail in (
+            (contract.input, interpreter.get_input_details()[0]),
+            (contract.output, interpreter.get_output_details()[0]),
+        ):
             assert [1, *spec.shape] == detail["shape"].tolist()
             assert spec.dtype == np.dtype(detail["dtype"]).name
             if spec.dtype == "int8":

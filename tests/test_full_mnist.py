@@ -27,8 +27,13 @@ def test_pipeline_passes_the_gate_on_real_mnist(mnist_run: Path):
     assert report["passed"] is True and report["data"]["mnist"] is True
     assert manifest["steps"]["train"]["test_accuracy"] >= 98.5
     tflite = [a for a in report["artifacts"] if a["runtime"] == "litert"]
-    assert {a["name"] for a in tflite} == {"tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8-ptq",
-                                           "tflite-int8-qat"}
+    assert {a["name"] for a in tflite} == {
+        "tflite-float32",
+        "tflite-float16",
+        "tflite-dynamic",
+        "tflite-int8-ptq",
+        "tflite-int8-qat",
+    }
     for entry in report["artifacts"]:
         assert entry["passed"], entry
         assert -entry["accuracy_delta"] <= entry["tolerance"]
@@ -44,15 +49,22 @@ def test_user_model_on_real_mnist(tmp_path: Path):
     import tf_keras as keras
 
     data = load_data()
-    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(64, activation="relu"),
-                              keras.layers.Dense(10)])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(data.x_train / 255.0, data.y_train, epochs=1, batch_size=128, verbose=0)
     model.save(tmp_path / "mine.h5")
     config = tmp_path / "edgekit.toml"
     config.write_text("[export]\ntfjs = false\nsaved_model = false\n")
-    result = CliRunner().invoke(app, ["export", "--model", str(tmp_path / "mine.h5"), "--out", str(tmp_path / "run"),
-                                      "--config", str(config)])
+    result = CliRunner().invoke(
+        app, ["export", "--model", str(tmp_path / "mine.h5"), "--out", str(tmp_path / "run"), "--config", str(config)]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["passed"] and report["reference_accuracy"]["float"] > 90

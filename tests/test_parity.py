@@ -13,8 +13,17 @@ from toolkit.parity import accuracy, check_parity, compare
 
 def artifact(variant=Variant.INT8, source="float", fmt=Format.TFLITE) -> Artifact:
     spec = TensorSpec([28, 28, 1], "float32")
-    return Artifact("a", fmt, variant, source, "artifacts/a", "model.tflite", spec, TensorSpec([10], "float32"),
-                    files={"model.tflite": {"sha256": "0", "size_bytes": 10}})
+    return Artifact(
+        "a",
+        fmt,
+        variant,
+        source,
+        "artifacts/a",
+        "model.tflite",
+        spec,
+        TensorSpec([10], "float32"),
+        files={"model.tflite": {"sha256": "0", "size_bytes": 10}},
+    )
 
 
 def one_hot(classes) -> np.ndarray:
@@ -50,8 +59,9 @@ def test_drop_exactly_at_tolerance_passes():
 def test_gate_is_one_sided_but_agreement_still_counts():
     reference = LABELS.copy()
     reference[:20] = (reference[:20] + 1) % 10  # the reference is wrong on 20 images, the artifact is right
-    result = compare(artifact(), "litert", one_hot(LABELS), one_hot(reference), LABELS, tolerance=0.0,
-                     min_agreement=99.0)
+    result = compare(
+        artifact(), "litert", one_hot(LABELS), one_hot(reference), LABELS, tolerance=0.0, min_agreement=99.0
+    )
     assert result.accuracy_delta == 2.0 and result.agreement == 98.0
     assert not result.passed and "agreement 98.00% < 99.0%" in result.breach()
 
@@ -64,13 +74,20 @@ def test_an_artifact_that_cannot_load_fails_the_gate(tmp_path: Path):
     images = np.zeros((10, 28, 28), np.float32)
     (tmp_path / "artifacts" / "a").mkdir(parents=True)
     (tmp_path / "artifacts" / "a" / "model.tflite").write_bytes(b"not a flatbuffer")
-    outcome = check_parity([artifact()], tmp_path, images, np.zeros(10, int), {"float": one_hot([0] * 10)},
-                           ParityConfig(runtimes=["litert"]))
+    outcome = check_parity(
+        [artifact()],
+        tmp_path,
+        images,
+        np.zeros(10, int),
+        {"float": one_hot([0] * 10)},
+        ParityConfig(runtimes=["litert"]),
+    )
     assert not outcome.passed
     assert outcome.results[0].error and "a [litert]" in outcome.breaches()[0]
 
 
 def test_no_evaluation_is_not_a_pass(tmp_path: Path):
-    outcome = check_parity([artifact()], tmp_path, np.zeros((1, 28, 28)), np.zeros(1, int), {},
-                           ParityConfig(runtimes=["tensorflow"]))
+    outcome = check_parity(
+        [artifact()], tmp_path, np.zeros((1, 28, 28)), np.zeros(1, int), {}, ParityConfig(runtimes=["tensorflow"])
+    )
     assert outcome.results == [] and not outcome.passed

@@ -117,4 +117,4 @@ def test_public_api_resolves_lazily():
 
     assert toolkit.pipeline is pipeline and callable(toolkit.check_parity)
     with pytest.raises(AttributeError):
-        toolkit.not_an_api
+        _ = toolkit.not_an_api

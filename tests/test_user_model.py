@@ -20,12 +20,14 @@ def train_user_model(input_shape, logits: bool, data_path: Path):
     with np.load(data_path) as data:
         x, y = data["x_train"], data["y_train"]
     flatten = [keras.layers.Reshape((784,))] if input_shape != (784,) else []
-    model = keras.Sequential([
-        keras.Input(input_shape),
-        *flatten,
-        keras.layers.Dense(32, activation="relu"),
-        keras.layers.Dense(10, activation=None if logits else "softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(input_shape),
+            *flatten,
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dense(10, activation=None if logits else "softmax"),
+        ]
+    )
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=logits))
     model.fit((x / 255.0).reshape((len(x), *input_shape)), y, epochs=5, verbose=0)
     return model
@@ -76,8 +78,10 @@ def test_keras3_file_gets_a_clear_message(tmp_path, tiny_data):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("input_shape, outputs, message", [((32, 32, 1), 10, "does not hold a 28x28 image"),
-                                                           ((784,), 5, "is not (None, 10)")])
+@pytest.mark.parametrize(
+    "input_shape, outputs, message",
+    [((32, 32, 1), 10, "does not hold a 28x28 image"), ((784,), 5, "is not (None, 10)")],
+)
 def test_model_of_the_wrong_shape_is_refused(tmp_path, tiny_data, input_shape, outputs, message):
     import tf_keras as keras
 
@@ -109,8 +113,17 @@ def test_layer_that_tfjs_cannot_run_fails_the_gate(tmp_path, tiny_data):
     model.save(tmp_path / "user.h5")
     config = tmp_path / "edgekit.toml"
     config.write_text("[export]\ntflite = false\nsaved_model = false\n")
-    result = export_user(tmp_path / "user.h5", tiny_data, tmp_path / "run", "--config", str(config),
-                         "-r", "tfjs-python", "-r", "tfjs-node-wasm")
+    result = export_user(
+        tmp_path / "user.h5",
+        tiny_data,
+        tmp_path / "run",
+        "--config",
+        str(config),
+        "-r",
+        "tfjs-python",
+        "-r",
+        "tfjs-node-wasm",
+    )
     assert result.exit_code == 1
     assert "tfjs-float32 [tfjs-node-wasm]" in result.output and "Unknown layer: Layer" in result.output
     report = json.loads((tmp_path / "run" / "report.json").read_text())

@@ -6,12 +6,19 @@ import json
 
 import numpy as np
 import pytest
+from test_web_support import (
+    DIGIT_STROKES,
+    TINY_ARTIFACTS,
+    PageErrors,
+    build_tiny_run,
+    draw_strokes,
+    keras_probabilities,
+    sample_images,
+    save_screenshot,
+    skip_unless,
+)
 
 from exporters.base import read_contract
-from test_web_support import (
-    DIGIT_STROKES, TINY_ARTIFACTS, PageErrors, build_tiny_run, draw_strokes, keras_probabilities, sample_images,
-    save_screenshot, skip_unless,
-)
 from toolkit.preprocess import preprocess_digit
 from toolkit.runtimes import tfjs_browser
 
@@ -71,10 +78,14 @@ def test_drawn_digit_is_classified_on_the_page_like_python_and_keras(page, demo_
     run, models = tiny_web_run
     errors = open_demo(page, demo_url)
     assert page.locator("#backend").inner_text() == "wasm"
-    sizes = {label.locator(".variant-name").inner_text(): int(label.get_attribute("data-size-bytes"))
-             for label in page.locator(".variant").all()}
-    assert sizes == {name: json.loads((run / "artifacts" / name / "contract.json").read_text())["size_bytes"]
-                     for name in TINY_ARTIFACTS}
+    sizes = {
+        label.locator(".variant-name").inner_text(): int(label.get_attribute("data-size-bytes"))
+        for label in page.locator(".variant").all()
+    }
+    assert sizes == {
+        name: json.loads((run / "artifacts" / name / "contract.json").read_text())["size_bytes"]
+        for name in TINY_ARTIFACTS
+    }
     assert page.locator(".variant input:checked").get_attribute("value") == "tfjs-float32"
 
     draw_strokes(page, DIGIT_STROKES[7])
@@ -93,8 +104,9 @@ def test_drawn_digit_is_classified_on_the_page_like_python_and_keras(page, demo_
     assert ink.max() == 255 and (ink > 0).sum() > 1000
     np.testing.assert_allclose(last["input"], preprocess_digit(ink).ravel(), atol=1e-6)
     # ...and its probabilities are Keras's on that input.
-    reference = keras_probabilities(models["cnn"], np.array(last["input"], np.float32).reshape(1, 28, 28),
-                                    "probabilities")
+    reference = keras_probabilities(
+        models["cnn"], np.array(last["input"], np.float32).reshape(1, 28, 28), "probabilities"
+    )
     assert np.abs(probabilities - reference[0]).max() <= 1e-5
     assert errors.messages == []
 

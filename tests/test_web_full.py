@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from test_web_support import DIGIT_STROKES, PageErrors, draw_strokes, save_screenshot, skip_unless
+
 from toolkit.runtimes import tfjs_browser, tfjs_node
 
 pytestmark = pytest.mark.full
@@ -36,8 +36,10 @@ def test_tfjs_agrees_with_keras_on_10k_mnist(mnist_run, runtime):
     entries = {a["variant"]: a for a in report["artifacts"] if a["runtime"] == runtime.RUNTIME}
     assert set(entries) == set(MIN_AGREEMENT)
     for variant, entry in entries.items():
-        print(f"{runtime.RUNTIME} {entry['name']}: agreement {entry['agreement']:.2f}%, "
-              f"max |delta p| {entry['max_abs_prob_delta']:.2e}, {entry['seconds']:.1f} s")
+        print(
+            f"{runtime.RUNTIME} {entry['name']}: agreement {entry['agreement']:.2f}%, "
+            f"max |delta p| {entry['max_abs_prob_delta']:.2e}, {entry['seconds']:.1f} s"
+        )
         assert entry["passed"] and entry["images"] == 10000
         assert entry["agreement"] >= 100 * MIN_AGREEMENT[variant], entry["name"]
     assert entries["float32"]["max_abs_prob_delta"] <= 1e-4
@@ -60,10 +62,15 @@ def test_demo_classifies_real_digits_and_mouse_drawings(mnist_run, mnist_test):
             page.evaluate("() => window.edgekitDemo.ready")
             assert page.locator("#backend").inner_text() == "wasm"
             # Each digit goes through the canvas: upscaled into the pad, read back as ink, preprocessed, classified.
-            predicted = np.array(page.evaluate("""([pixels, count]) => Array.from({length: count}, (_, k) => {
+            predicted = np.array(
+                page.evaluate(
+                    """([pixels, count]) => Array.from({length: count}, (_, k) => {
                 const p = window.edgekitDemo.drawImage(pixels.slice(k * 784, (k + 1) * 784), 28, 28).probabilities;
                 return p.indexOf(Math.max(...p));
-            })""", [pixels.ravel().tolist(), RENDERED_DIGITS]))
+            })""",
+                    [pixels.ravel().tolist(), RENDERED_DIGITS],
+                )
+            )
             rendered_accuracy = (predicted == labels[:RENDERED_DIGITS]).mean()
             print(f"rendered MNIST digits: {rendered_accuracy:.1%} right")
             assert rendered_accuracy >= MIN_RENDERED_ACCURACY

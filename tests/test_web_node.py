@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_web_support import TINY_ARTIFACTS, build_tiny_run, keras_probabilities, sample_images, skip_unless
 
 from exporters.base import read_contract
-from test_web_support import TINY_ARTIFACTS, build_tiny_run, keras_probabilities, sample_images, skip_unless
 from toolkit.errors import StepError
 from toolkit.runtimes import tfjs_node
 

@@ -23,10 +23,16 @@ def test_js_preprocessing_matches_python_golden_vectors(tmp_path):
     golden = write_golden_vectors(tmp_path)
     done = subprocess.run(
         [node, "--test", "test/preprocess.test.mjs"],
-        cwd=WEB_DEMO, env={**os.environ, "EDGEKIT_GOLDEN": str(golden)}, capture_output=True, text=True, timeout=120,
+        cwd=WEB_DEMO,
+        env={**os.environ, "EDGEKIT_GOLDEN": str(golden)},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    counts = {key: int(value) for key, value in re.findall(r"^# (pass|fail|skipped|cancelled) (\d+)$", done.stdout, re.M)}
+    counts = {
+        key: int(value) for key, value in re.findall(r"^# (pass|fail|skipped|cancelled) (\d+)$", done.stdout, re.M)
+    }
     # Two checks per case (uint8 and [0, 1] input) plus the one that the file was given: all ran, none skipped.
     assert counts == {"pass": 2 * len(preprocess_cases()) + 1, "fail": 0, "skipped": 0, "cancelled": 0}, done.stdout
 
@@ -37,7 +43,8 @@ def test_js_preprocessing_test_fails_without_golden_vectors():
     if node is None:
         pytest.skip("Node.js not found on PATH")
     env = {k: v for k, v in os.environ.items() if k != "EDGEKIT_GOLDEN"}
-    done = subprocess.run([node, "--test", "test/preprocess.test.mjs"], cwd=WEB_DEMO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [node, "--test", "test/preprocess.test.mjs"], cwd=WEB_DEMO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode != 0
     assert "EDGEKIT_GOLDEN" in done.stdout

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_web_support import skip_unless
 from typer.testing import CliRunner
 
 import toolkit.cli.serve  # noqa: F401  (registers the command on the app)
-from test_web_support import skip_unless
 from toolkit.cli.app import app
 from toolkit.errors import InputError
 from toolkit.serve import make_server, running, tfjs_models, web_demo_missing
@@ -33,7 +33,9 @@ def write_artifact(run: Path, name: str, fmt: str, files: dict[str, bytes]) -> N
 def run_dir(tmp_path) -> Path:
     """A run with two TF.js artifacts, a TFLite one, and secrets beside and above them."""
     run = tmp_path / "run"
-    write_artifact(run, "tfjs-a", "tfjs", {"model.json": b'{"format": "layers-model"}', "group1-shard1of1.bin": b"\0" * 8})
+    write_artifact(
+        run, "tfjs-a", "tfjs", {"model.json": b'{"format": "layers-model"}', "group1-shard1of1.bin": b"\0" * 8}
+    )
     write_artifact(run, "tfjs-b", "tfjs", {"model.json": b"{}"})
     write_artifact(run, "tflite-c", "tflite", {"model.tflite": b"TFL3"})
     (run / "manifest.json").write_text(SECRET)
@@ -95,27 +97,30 @@ def test_every_other_method_is_refused_with_405(server, method):
     assert status == 405 and headers["allow"] == "GET, HEAD"
 
 
-@pytest.mark.parametrize("path", [
-    "/../manifest.json",
-    "/../../secret.txt",
-    "/models/../../manifest.json",
-    "/models/tfjs-a/../../secret.txt",
-    "/models/tfjs-a/../tfjs-b/model.json",
-    "/models/tfjs-a/../../../secret.txt",
-    "/%2e%2e/manifest.json",
-    "/%2E%2E/%2E%2E/secret.txt",
-    "/models/tfjs-a/%2e%2e/%2e%2e/secret.txt",
-    "/models/tfjs-a/..%2f..%2fsecret.txt",
-    "/models%2ftfjs-a%2f..%2f..%2f..%2fsecret.txt",
-    "/%252e%252e/manifest.json",
-    "/models/tfjs-a/..%5c..%5csecret.txt",
-    "/models/tfjs-a/%00/model.json",
-    "/models/tflite-c/model.tflite",
-    "/models/secret.txt",
-    "/tfjs/../package.json",
-    "/tfjs/%2e%2e/%2e%2e/%2e%2e/package.json",
-    "/tfjs-backend-wasm/../../tfjs/package.json",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/../manifest.json",
+        "/../../secret.txt",
+        "/models/../../manifest.json",
+        "/models/tfjs-a/../../secret.txt",
+        "/models/tfjs-a/../tfjs-b/model.json",
+        "/models/tfjs-a/../../../secret.txt",
+        "/%2e%2e/manifest.json",
+        "/%2E%2E/%2E%2E/secret.txt",
+        "/models/tfjs-a/%2e%2e/%2e%2e/secret.txt",
+        "/models/tfjs-a/..%2f..%2fsecret.txt",
+        "/models%2ftfjs-a%2f..%2f..%2f..%2fsecret.txt",
+        "/%252e%252e/manifest.json",
+        "/models/tfjs-a/..%5c..%5csecret.txt",
+        "/models/tfjs-a/%00/model.json",
+        "/models/tflite-c/model.tflite",
+        "/models/secret.txt",
+        "/tfjs/../package.json",
+        "/tfjs/%2e%2e/%2e%2e/%2e%2e/package.json",
+        "/tfjs-backend-wasm/../../tfjs/package.json",
+    ],
+)
 def test_nothing_outside_the_served_folders_is_reachable(server, path):
     status, _, body = request(server, path)
     assert status == 404, path
@@ -165,8 +170,12 @@ def test_cli_reports_a_missing_run_in_one_line_with_exit_code_2(tmp_path):
 def test_cli_serves_until_stopped(run_dir):
     skip_unless(web_demo_missing())
     code = "import toolkit.cli.serve; from toolkit.cli.app import app; app()"
-    process = subprocess.Popen([sys.executable, "-c", code, "serve", str(run_dir), "--port", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, "serve", str(run_dir), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         first_line = process.stdout.readline()
         assert "tfjs-a, tfjs-b" in first_line and "http://127.0.0.1:" in first_line, first_line

@@ -28,19 +28,21 @@ def tiny_model(kind: str, seed: int):
 
     keras.utils.set_random_seed(seed)
     if kind == "cnn":
-        return keras.Sequential([
-            keras.Input((28, 28, 1)),
-            keras.layers.Conv2D(6, 3, activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(8, 3, activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Flatten(),
-            keras.layers.Dense(10, activation="softmax"),
-        ])
+        return keras.Sequential(
+            [
+                keras.Input((28, 28, 1)),
+                keras.layers.Conv2D(6, 3, activation="relu"),
+                keras.layers.MaxPooling2D(),
+                keras.layers.Conv2D(8, 3, activation="relu"),
+                keras.layers.MaxPooling2D(),
+                keras.layers.Flatten(),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
     return keras.Sequential([keras.Input((784,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10)])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def build_tiny_run(base: Path) -> tuple[Path, dict]:
     """A run directory holding TINY_ARTIFACTS and the Keras models they came from (built once per process)."""
     from exporters import Variant, tfjs
@@ -48,8 +50,15 @@ def build_tiny_run(base: Path) -> tuple[Path, dict]:
     run = base / "tiny-web-run"
     models = {"cnn": tiny_model("cnn", 3), "flat": tiny_model("flat", 4)}
     for name, (kind, variant, output_kind) in TINY_ARTIFACTS.items():
-        tfjs.export(models[kind], run / "artifacts" / name, Variant(variant), name=name, source="float",
-                    run_dir=run, output_kind=output_kind)
+        tfjs.export(
+            models[kind],
+            run / "artifacts" / name,
+            Variant(variant),
+            name=name,
+            source="float",
+            run_dir=run,
+            output_kind=output_kind,
+        )
     return run, models
 
 

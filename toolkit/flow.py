@@ -69,17 +69,29 @@ def train(out: Path, config: Config, data_path: Path | None = None) -> Run:
     run = Run.create(out)
     _record_data(run, data, data_path)
     run.manifest["output_kind"] = "probabilities"
-    log.info("training %s on %d images from %s -> %s", config.train.architecture.value, len(data.x_train),
-             data.source, run.path)
+    log.info(
+        "training %s on %d images from %s -> %s",
+        config.train.architecture.value,
+        len(data.x_train),
+        data.source,
+        run.path,
+    )
     start = time.perf_counter()
     model, history = train_model(data, config.train, run.path / "checkpoints" / "best.h5")
     run.save_model(model, "float")
     from toolkit.runtimes.keras import KerasPredictor
 
     test_accuracy = accuracy(KerasPredictor(model).predict(gate_images(data)), data.y_test)
-    run.record("train", {"config": config.to_dict()["train"], "epochs_run": len(history["loss"]),
-                         "seconds": round(time.perf_counter() - start, 1), "test_accuracy": round(test_accuracy, 4),
-                         "history": history})
+    run.record(
+        "train",
+        {
+            "config": config.to_dict()["train"],
+            "epochs_run": len(history["loss"]),
+            "seconds": round(time.perf_counter() - start, 1),
+            "test_accuracy": round(test_accuracy, 4),
+            "history": history,
+        },
+    )
     log.info("float model: %.2f%% test accuracy after %d epochs", test_accuracy, len(history["loss"]))
     return run
 
@@ -96,31 +108,55 @@ def qat(run_dir: Path, config: Config) -> Run:
     start = time.perf_counter()
     # The training step's hold-out; an imported model's data set may be too small for it, then 10 % of it.
     validation_size = min(config.train.validation_size, len(data.x_train) // 10 or 1)
-    model, history = quantize_and_finetune(float_model, data, config.qat, validation_size, config.train.seed,
-                                           run.manifest.get("output_kind", "probabilities"))
+    model, history = quantize_and_finetune(
+        float_model,
+        data,
+        config.qat,
+        validation_size,
+        config.train.seed,
+        run.manifest.get("output_kind", "probabilities"),
+    )
     run.save_model(model, "qat")
-    test_accuracy = accuracy(KerasPredictor(model, run.manifest["output_kind"]).predict(gate_images(data)),
-                             data.y_test)
-    run.record("qat", {"config": config.to_dict()["qat"], "seconds": round(time.perf_counter() - start, 1),
-                       "test_accuracy": round(test_accuracy, 4), "history": history})
+    test_accuracy = accuracy(KerasPredictor(model, run.manifest["output_kind"]).predict(gate_images(data)), data.y_test)
+    run.record(
+        "qat",
+        {
+            "config": config.to_dict()["qat"],
+            "seconds": round(time.perf_counter() - start, 1),
+            "test_accuracy": round(test_accuracy, 4),
+            "history": history,
+        },
+    )
     log.info("QAT model: %.2f%% test accuracy", test_accuracy)
     return run
 
 
-def _export_plan(config: Config, sources: list[str],
-                 representative: np.ndarray) -> list[tuple[str, str, Callable, dict]]:
+def _export_plan(
+    config: Config, sources: list[str], representative: np.ndarray
+) -> list[tuple[str, str, Callable, dict]]:
     """(artifact name, source model, exporter, exporter options) of every artifact the config asks for."""
-    from exporters import saved_model, tflite, tfjs
+    from exporters import saved_model, tfjs, tflite
 
     plan = []
     if config.export.tflite:
-        plan += [(f"tflite-{v.value}", "float", tflite.export, {"variant": v})
-                 for v in (Variant.FLOAT32, Variant.FLOAT16, Variant.DYNAMIC)]
-        plan += [(f"tflite-int8-{'ptq' if s == 'float' else s}", s, tflite.export,
-                  {"variant": Variant.INT8, "representative": representative}) for s in sources]
+        plan += [
+            (f"tflite-{v.value}", "float", tflite.export, {"variant": v})
+            for v in (Variant.FLOAT32, Variant.FLOAT16, Variant.DYNAMIC)
+        ]
+        plan += [
+            (
+                f"tflite-int8-{'ptq' if s == 'float' else s}",
+                s,
+                tflite.export,
+                {"variant": Variant.INT8, "representative": representative},
+            )
+            for s in sources
+        ]
     if config.export.tfjs:  # TF.js has no kernels for QAT's fake-quantization wrappers: float model only
-        plan += [(f"tfjs-{v.value}", "float", tfjs.export, {"variant": v})
-                 for v in (Variant.FLOAT32, Variant.FLOAT16, Variant.UINT8)]
+        plan += [
+            (f"tfjs-{v.value}", "float", tfjs.export, {"variant": v})
+            for v in (Variant.FLOAT32, Variant.FLOAT16, Variant.UINT8)
+        ]
     if config.export.saved_model:
         plan += [(f"saved_model-{s}", s, saved_model.export, {}) for s in sources]
     return plan
@@ -145,8 +181,9 @@ def export(run_dir: Path, config: Config) -> Run:
     data = load_run_data(run)
     float_model = _load_float_model(run)
     kind = run.manifest.get("output_kind", "probabilities")
-    representative = representative_inputs(data, config.export.representative_size,
-                                           tuple(float_model.input_shape[1:]), config.train.seed)
+    representative = representative_inputs(
+        data, config.export.representative_size, tuple(float_model.input_shape[1:]), config.train.seed
+    )
     models = {"float": float_model}
     if run.has_model("qat"):
         models["qat"] = load_qat_model(run.model_path("qat"))
@@ -159,8 +196,15 @@ def export(run_dir: Path, config: Config) -> Run:
     try:
         for name, source, exporter, options in plan:
             try:
-                artifact = exporter(models[source], staging / "artifacts" / name, name=name, source=source,
-                                    run_dir=staging, output_kind=kind, **options)
+                artifact = exporter(
+                    models[source],
+                    staging / "artifacts" / name,
+                    name=name,
+                    source=source,
+                    run_dir=staging,
+                    output_kind=kind,
+                    **options,
+                )
             except Exception as error:  # the converters raise many types; say which artifact failed and why
                 raise StepError(f"exporting {name} failed: {first_line(error)}") from error
             exported.append(artifact)
@@ -171,8 +215,14 @@ def export(run_dir: Path, config: Config) -> Run:
     run.commit_artifacts(staging)
     (run.path / "report.json").unlink(missing_ok=True)  # the old verdict no longer describes these files
     (run.path / "report.md").unlink(missing_ok=True)
-    run.record("export", {"config": config.to_dict()["export"], "seconds": round(time.perf_counter() - start, 1),
-                          "artifacts": {a.name: a.size_bytes for a in exported}})
+    run.record(
+        "export",
+        {
+            "config": config.to_dict()["export"],
+            "seconds": round(time.perf_counter() - start, 1),
+            "artifacts": {a.name: a.size_bytes for a in exported},
+        },
+    )
     return run
 
 
@@ -202,10 +252,14 @@ def validate(run_dir: Path, config: Config) -> dict:
             raise InputError(f"{run.path} has QAT artifacts but no QAT model")
         references["qat"] = KerasPredictor(load_qat_model(run.model_path("qat")), kind).predict(images)
     reference_accuracy = {name: round(accuracy(p, data.y_test), 4) for name, p in references.items()}
-    log.info("parity gate on %d test images (reference: %s)", len(images),
-             ", ".join(f"{k} {v:.2f}%" for k, v in reference_accuracy.items()))
-    outcome: ParityOutcome = check_parity(artifacts, run.path, images, data.y_test.astype(np.int64), references,
-                                          config.parity, progress=log.info)
+    log.info(
+        "parity gate on %d test images (reference: %s)",
+        len(images),
+        ", ".join(f"{k} {v:.2f}%" for k, v in reference_accuracy.items()),
+    )
+    outcome: ParityOutcome = check_parity(
+        artifacts, run.path, images, data.y_test.astype(np.int64), references, config.parity, progress=log.info
+    )
     report = build_report(run, outcome, reference_accuracy, time.perf_counter() - start)
     write_report(run, report)
     run.record("validate", {"passed": outcome.passed, "seconds": report["gate_seconds"]})
@@ -216,8 +270,9 @@ def validate(run_dir: Path, config: Config) -> dict:
     return report
 
 
-def import_model(model_path: Path, out: Path, config: Config, data_path: Path | None = None,
-                 with_qat: bool = False) -> dict:
+def import_model(
+    model_path: Path, out: Path, config: Config, data_path: Path | None = None, with_qat: bool = False
+) -> dict:
     """A user's own tf-keras classifier through the same export and gate: the run starts from their model.
 
     Args:
@@ -239,8 +294,14 @@ def import_model(model_path: Path, out: Path, config: Config, data_path: Path | 
     run.manifest["output_kind"] = kind
     run.save_model(model, "float")
     model_path = Path(model_path)
-    run.record("import", {"model": str(model_path.resolve()), "output_kind": kind,
-                          "sha256": sha256_file(model_path) if model_path.is_file() else None})
+    run.record(
+        "import",
+        {
+            "model": str(model_path.resolve()),
+            "output_kind": kind,
+            "sha256": sha256_file(model_path) if model_path.is_file() else None,
+        },
+    )
     log.info("imported %s (input %s, %s out) -> %s", model_path, model.input_shape, kind, run.path)
     if with_qat:
         qat(run.path, config)

@@ -15,7 +15,7 @@ def _stroke_image(height: int, width: int, points: list[tuple[float, float]], ra
     """A polyline drawn with a round pen, anti-aliased over one pixel, as a canvas would draw it (uint8)."""
     yy, xx = np.mgrid[0:height, 0:width] + 0.5
     distance = np.full((height, width), np.inf)
-    for (y0, x0), (y1, x1) in zip(points[:-1], points[1:]):
+    for (y0, x0), (y1, x1) in zip(points[:-1], points[1:], strict=True):
         dy, dx = y1 - y0, x1 - x0
         length2 = dy * dy + dx * dx or 1.0
         t = np.clip(((yy - y0) * dy + (xx - x0) * dx) / length2, 0.0, 1.0)
@@ -29,22 +29,29 @@ def preprocess_cases() -> list[dict]:
     images = {
         "one_vertical_bar": _stroke_image(280, 280, [(40, 150), (240, 140)], 9),
         "seven": _stroke_image(280, 280, [(60, 60), (60, 210), (240, 110)], 10),
-        "zero_ring": _stroke_image(200, 200, [(40 + 60 * (1 - np.cos(a)), 100 + 45 * np.sin(a))
-                                             for a in np.linspace(0, 2 * np.pi, 40)], 8),
+        "zero_ring": _stroke_image(
+            200, 200, [(40 + 60 * (1 - np.cos(a)), 100 + 45 * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 40)], 8
+        ),
         "wide_dash_top_left": _stroke_image(120, 300, [(20, 10), (22, 120)], 4),
         "single_pixel": np.pad(np.array([[200]], dtype=np.uint8), ((5, 9), (3, 11))),
         "noise_blob": (rng.random((50, 40)) > 0.8).astype(np.uint8) * rng.integers(1, 256, (50, 40), dtype=np.uint8),
         "empty": np.zeros((64, 64), dtype=np.uint8),
     }
     return [
-        {"name": name, "height": int(img.shape[0]), "width": int(img.shape[1]),
-         "pixels": img.ravel().tolist(), "expected": preprocess_digit(img).ravel().tolist()}
+        {
+            "name": name,
+            "height": int(img.shape[0]),
+            "width": int(img.shape[1]),
+            "pixels": img.ravel().tolist(),
+            "expected": preprocess_digit(img).ravel().tolist(),
+        }
         for name, img in images.items()
     ]
 
 
-def quantization_cases(scale_in: float, zero_point_in: int, scale_out: float, zero_point_out: int,
-                       dtype: str = "int8") -> dict:
+def quantization_cases(
+    scale_in: float, zero_point_in: int, scale_out: float, zero_point_out: int, dtype: str = "int8"
+) -> dict:
     """Input quantization and output dequantization (+ softmax for logits) for one set of integer parameters."""
     low, high = (-128, 128) if dtype == "int8" else (0, 256)
     rng = np.random.default_rng(11)
@@ -54,11 +61,17 @@ def quantization_cases(scale_in: float, zero_point_in: int, scale_out: float, ze
     return {
         "input": {"scale": scale_in, "zero_point": zero_point_in, "dtype": dtype},
         "output": {"scale": scale_out, "zero_point": zero_point_out, "dtype": dtype},
-        "quantize": [{"values": v, "expected": quantize(np.array(v), scale_in, zero_point_in, dtype).tolist()}
-                     for v in inputs],
-        "dequantize": [{"values": q, "expected": dequantize(np.array(q), scale_out, zero_point_out).tolist(),
-                        "expected_softmax": softmax(dequantize(np.array(q), scale_out, zero_point_out)).tolist()}
-                       for q in outputs],
+        "quantize": [
+            {"values": v, "expected": quantize(np.array(v), scale_in, zero_point_in, dtype).tolist()} for v in inputs
+        ],
+        "dequantize": [
+            {
+                "values": q,
+                "expected": dequantize(np.array(q), scale_out, zero_point_out).tolist(),
+                "expected_softmax": softmax(dequantize(np.array(q), scale_out, zero_point_out)).tolist(),
+            }
+            for q in outputs
+        ],
     }
 
 
@@ -67,8 +80,13 @@ def write_golden_vectors(dest: Path, contract: dict | None = None) -> Path:
     if contract is None:  # the parameters the converter picks for MNIST-range inputs and softmax outputs
         params = (1 / 255, -128, 1 / 256, -128, "int8")
     else:
-        params = (contract["input"]["scale"], contract["input"]["zero_point"],
-                  contract["output"]["scale"], contract["output"]["zero_point"], contract["input"]["dtype"])
+        params = (
+            contract["input"]["scale"],
+            contract["input"]["zero_point"],
+            contract["output"]["scale"],
+            contract["output"]["zero_point"],
+            contract["input"]["dtype"],
+        )
     dest.mkdir(parents=True, exist_ok=True)
     path = dest / "golden.json"
     path.write_text(json.dumps({"preprocess": preprocess_cases(), "quantization": quantization_cases(*params)}))

@@ -37,8 +37,8 @@ def load_keras_model(path: Path | str):
     Raises:
         InputError: the path is missing, not a model, or was saved by Keras 3 (which tf-keras cannot read).
     """
-    import tf_keras as keras
     import tensorflow_model_optimization as tfmot
+    import tf_keras as keras
 
     path = Path(path).expanduser()
     if not path.exists():

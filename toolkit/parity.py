@@ -44,8 +44,10 @@ class ParityResult:
         head = f"{'ok  ' if self.passed else 'FAIL'}  {self.name:<18} {self.runtime:<18}"
         if self.error:
             return f"{head} {self.error}"
-        return (f"{head} {self.accuracy:6.2f}% (ref {self.reference_accuracy:.2f}%, "
-                f"agreement {self.agreement:.2f}%, {self.images} images, {self.seconds:.1f} s)")
+        return (
+            f"{head} {self.accuracy:6.2f}% (ref {self.reference_accuracy:.2f}%, "
+            f"agreement {self.agreement:.2f}%, {self.images} images, {self.seconds:.1f} s)"
+        )
 
     def breach(self) -> str:
         """Why it failed, in one line."""
@@ -53,8 +55,10 @@ class ParityResult:
             return f"{self.name} [{self.runtime}]: {self.error}"
         reasons = []
         if -self.accuracy_delta > self.tolerance:
-            reasons.append(f"accuracy {self.accuracy:.2f}% is {-self.accuracy_delta:.2f} points below the "
-                           f"{self.reference} model ({self.reference_accuracy:.2f}%), tolerance {self.tolerance}")
+            reasons.append(
+                f"accuracy {self.accuracy:.2f}% is {-self.accuracy_delta:.2f} points below the "
+                f"{self.reference} model ({self.reference_accuracy:.2f}%), tolerance {self.tolerance}"
+            )
         if self.agreement < self.min_agreement:
             reasons.append(f"top-1 agreement {self.agreement:.2f}% < {self.min_agreement}%")
         return f"{self.name} [{self.runtime}]: " + "; ".join(reasons)
@@ -85,9 +89,17 @@ def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.argmax(probabilities, axis=1) == labels) * 100)
 
 
-def compare(artifact: Artifact, runtime: str, probabilities: np.ndarray, reference: np.ndarray, labels: np.ndarray,
-            tolerance: float, min_agreement: float, float_reference: np.ndarray | None = None,
-            seconds: float = 0.0) -> ParityResult:
+def compare(
+    artifact: Artifact,
+    runtime: str,
+    probabilities: np.ndarray,
+    reference: np.ndarray,
+    labels: np.ndarray,
+    tolerance: float,
+    min_agreement: float,
+    float_reference: np.ndarray | None = None,
+    seconds: float = 0.0,
+) -> ParityResult:
     """Score one artifact's probabilities against its reference's on the same images.
 
     The gate is one-sided: an artifact may be more accurate than its reference, never less than
@@ -120,9 +132,15 @@ def compare(artifact: Artifact, runtime: str, probabilities: np.ndarray, referen
     )
 
 
-def check_parity(artifacts: list[Artifact], run_path, images: np.ndarray, labels: np.ndarray,
-                 references: dict[str, np.ndarray], config: ParityConfig,
-                 progress: Callable[[str], None] = lambda _: None) -> ParityOutcome:
+def check_parity(
+    artifacts: list[Artifact],
+    run_path,
+    images: np.ndarray,
+    labels: np.ndarray,
+    references: dict[str, np.ndarray],
+    config: ParityConfig,
+    progress: Callable[[str], None] = lambda _: None,
+) -> ParityOutcome:
     """Evaluate every artifact in every runtime that can run its format here, and gate each evaluation.
 
     Args:
@@ -166,11 +184,35 @@ def _evaluate(artifact, runtime, run_path, images, labels, references, config) -
             raise ValueError(f"returned shape {probabilities.shape}, expected {(count, reference.shape[1])}")
     except Exception as error:  # a runtime that cannot load or run the artifact fails its gate, with the reason
         return ParityResult(
-            name=artifact.name, format=artifact.format.value, variant=artifact.variant.value, source=artifact.source,
-            path=artifact.path, runtime=runtime, images=0, accuracy=None, reference=artifact.source,
-            reference_accuracy=None, accuracy_delta=None, agreement=None, max_abs_prob_delta=None,
-            tolerance=tolerance, min_agreement=min_agreement, passed=False, size_bytes=artifact.size_bytes,
-            seconds=round(time.perf_counter() - start, 3), error=f"{type(error).__name__}: {first_line(error)}")
+            name=artifact.name,
+            format=artifact.format.value,
+            variant=artifact.variant.value,
+            source=artifact.source,
+            path=artifact.path,
+            runtime=runtime,
+            images=0,
+            accuracy=None,
+            reference=artifact.source,
+            reference_accuracy=None,
+            accuracy_delta=None,
+            agreement=None,
+            max_abs_prob_delta=None,
+            tolerance=tolerance,
+            min_agreement=min_agreement,
+            passed=False,
+            size_bytes=artifact.size_bytes,
+            seconds=round(time.perf_counter() - start, 3),
+            error=f"{type(error).__name__}: {first_line(error)}",
+        )
     float_reference = references["float"][:count] if artifact.source != "float" else None
-    return compare(artifact, runtime, probabilities, reference[:count], labels[:count], tolerance, min_agreement,
-                   float_reference, time.perf_counter() - start)
+    return compare(
+        artifact,
+        runtime,
+        probabilities,
+        reference[:count],
+        labels[:count],
+        tolerance,
+        min_agreement,
+        float_reference,
+        time.perf_counter() - start,
+    )

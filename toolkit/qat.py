@@ -22,9 +22,13 @@ def fold_dense_batch_norm(model):
     import tf_keras as keras
 
     layers = list(getattr(model, "layers", []))
-    pairs = [i for i in range(len(layers) - 1) if isinstance(layers[i], keras.layers.Dense)
-             and isinstance(layers[i + 1], keras.layers.BatchNormalization)
-             and layers[i].get_config()["activation"] == "linear"]
+    pairs = [
+        i
+        for i in range(len(layers) - 1)
+        if isinstance(layers[i], keras.layers.Dense)
+        and isinstance(layers[i + 1], keras.layers.BatchNormalization)
+        and layers[i].get_config()["activation"] == "linear"
+    ]
     if not isinstance(model, keras.Sequential) or not pairs:
         return model
     folded, skip = [keras.Input(model.input_shape[1:])], set()
@@ -53,14 +57,15 @@ def fold_dense_batch_norm(model):
     return result
 
 
-def quantize_and_finetune(float_model, data: Dataset, config: QATConfig, validation_size: int, seed: int,
-                          output_kind: str = "probabilities"):
+def quantize_and_finetune(
+    float_model, data: Dataset, config: QATConfig, validation_size: int, seed: int, output_kind: str = "probabilities"
+):
     """Return (QAT model, history): fake-quantized copy of `float_model`, fine-tuned on the training split.
 
     The float model is left unchanged. Raises InputError if a layer has no QAT support in tfmot.
     """
-    import tf_keras as keras
     import tensorflow_model_optimization as tfmot
+    import tf_keras as keras
 
     keras.utils.set_random_seed(seed)
     try:
@@ -85,8 +90,8 @@ def quantize_and_finetune(float_model, data: Dataset, config: QATConfig, validat
 
 def load_qat_model(path: Path):
     """Load a saved QAT model (its quantize wrappers need tfmot's custom-object scope)."""
-    import tf_keras as keras
     import tensorflow_model_optimization as tfmot
+    import tf_keras as keras
 
     with tfmot.quantization.keras.quantize_scope():
         return keras.models.load_model(path)

@@ -1,4 +1,4 @@
-"""Affine (de)quantization of integer model inputs and outputs, as TFLite defines it: real = scale * (q - zero_point)."""
+"""Affine (de)quantization of integer model inputs and outputs as TFLite defines it: real = scale * (q - zero_point)."""
 
 from __future__ import annotations
 

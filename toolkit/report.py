@@ -63,7 +63,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     if report["breaches"]:
         lines += ["", "## Breaches", ""] + [f"- {b}" for b in report["breaches"]]
     if report["skipped"]:
-        lines += ["", "## Not evaluated", ""] + [f"- {s['name']} in {s['runtime']}: {s['reason']}" for s in report["skipped"]]
+        lines += ["", "## Not evaluated", ""] + [
+            f"- {s['name']} in {s['runtime']}: {s['reason']}" for s in report["skipped"]
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -1,11 +1,11 @@
 """The run directory every step reads and writes: its layout, manifest.json, and atomic writes.
 
-    RUN/manifest.json          data fingerprint, each finished step with its settings, figures and history
-    RUN/models/float.h5        the reference Keras model (trained here, or the user's)
-    RUN/models/qat.h5          the quantization-aware fine-tuned model, when made
-    RUN/checkpoints/best.h5    best validation checkpoint written during training
-    RUN/artifacts/NAME/        one directory per exported artifact, with contract.json
-    RUN/report.json, report.md the parity gate's verdict
+RUN/manifest.json          data fingerprint, each finished step with its settings, figures and history
+RUN/models/float.h5        the reference Keras model (trained here, or the user's)
+RUN/models/qat.h5          the quantization-aware fine-tuned model, when made
+RUN/checkpoints/best.h5    best validation checkpoint written during training
+RUN/artifacts/NAME/        one directory per exported artifact, with contract.json
+RUN/report.json, report.md the parity gate's verdict
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ def atomic_write_json(path: Path, data: Any) -> None:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Run:
@@ -49,7 +49,7 @@ class Run:
         self.manifest = manifest
 
     @classmethod
-    def create(cls, path: Path) -> "Run":
+    def create(cls, path: Path) -> Run:
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise InputError(f"{path} already exists and is not empty: choose another --out")
@@ -59,7 +59,7 @@ class Run:
         return run
 
     @classmethod
-    def open(cls, path: Path) -> "Run":
+    def open(cls, path: Path) -> Run:
         path = Path(path)
         try:
             manifest = json.loads((path / MANIFEST).read_text())

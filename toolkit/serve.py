@@ -72,8 +72,10 @@ def tfjs_models(run_dir: Path) -> dict[str, Path]:
         if contract.get("format") == "tfjs":
             models[contract_path.parent.name] = contract_path.parent
     if not models:
-        raise InputError(f"{run_dir} has no TF.js model (expected artifacts/<name>/contract.json with format tfjs); "
-                         "run `edgekit export` first")
+        raise InputError(
+            f"{run_dir} has no TF.js model (expected artifacts/<name>/contract.json with format tfjs); "
+            "run `edgekit export` first"
+        )
     return models
 
 
@@ -92,6 +94,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def version_string(self) -> str:
         return "edgekit"
+
     protocol_version = "HTTP/1.1"
     # Headers and body leave in two writes; with Nagle's algorithm on, the second waits for the client's delayed
     # ACK (~40 ms) on every keep-alive request, which the page's chain of small JSON fetches would pay each time.
@@ -180,8 +183,13 @@ class _Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-def make_model_server(models: dict[str, Path], host: str = "127.0.0.1", port: int = 0, quiet: bool = True,
-                      extra: dict[str, Path] | None = None) -> ThreadingHTTPServer:
+def make_model_server(
+    models: dict[str, Path],
+    host: str = "127.0.0.1",
+    port: int = 0,
+    quiet: bool = True,
+    extra: dict[str, Path] | None = None,
+) -> ThreadingHTTPServer:
     """A server for the demo site, the TF.js bundles and the given model folders (served under /models/<name>/).
 
     Args:

@@ -1,4 +1,4 @@
-"""Training of the float model: Adam, categorical cross-entropy, LR decay, early stopping, best checkpoint, augmentation."""
+"""Training of the float model: Adam, cross-entropy, LR decay, early stopping, best checkpoint, augmentation."""
 
 from __future__ import annotations
 
@@ -38,8 +38,15 @@ def _augmenter(seed: int):
     )
 
 
-def make_dataset(x: np.ndarray, y: np.ndarray, shape: tuple[int, ...], batch_size: int, seed: int,
-                 augment: bool = False, shuffle: bool = True):
+def make_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    shape: tuple[int, ...],
+    batch_size: int,
+    seed: int,
+    augment: bool = False,
+    shuffle: bool = True,
+):
     """A tf.data pipeline of (inputs, one-hot labels); augmentation works on 28x28x1 images, then reshapes."""
     import tensorflow as tf
 

@@ -1,9 +1,8 @@
 """The `edgekit` command line: a thin Typer layer, one module per command, each calling one library function."""
 
-from toolkit.cli.app import app
-
 # Importing a command module registers its command on `app`.
-from toolkit.cli import train, qat, export, validate, pipeline, serve, android  # noqa: E402,F401
+from toolkit.cli import android, export, pipeline, qat, serve, train, validate  # noqa: E402,F401
+from toolkit.cli.app import app
 
 
 def main() -> None:

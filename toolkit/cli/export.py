@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,9 +14,11 @@ from toolkit.errors import InputError
 
 @command(uses_tensorflow=True)
 def export(
-    run_dir: Annotated[Optional[Path], typer.Argument(help="Run directory to export (omit with --model).")] = None,
-    model: Annotated[Optional[Path], typer.Option(
-        "--model", help="Your tf-keras classifier (.h5, .keras or SavedModel dir) instead of a run.")] = None,
+    run_dir: Annotated[Path | None, typer.Argument(help="Run directory to export (omit with --model).")] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", help="Your tf-keras classifier (.h5, .keras or SavedModel dir) instead of a run."),
+    ] = None,
     data: Data = None,
     out: Out = None,
     qat: Annotated[bool, typer.Option("--qat", help="With --model: also fine-tune a QAT copy on --data.")] = False,
@@ -31,7 +33,8 @@ def export(
     run, exports it and runs the parity gate.
     """
     from toolkit.cli.options import build_config
-    from toolkit.flow import default_run_dir, export as export_step, import_model
+    from toolkit.flow import default_run_dir, import_model
+    from toolkit.flow import export as export_step
 
     if (run_dir is None) == (model is None):
         raise InputError("give either a RUN_DIR or --model (not both)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -12,37 +12,52 @@ from toolkit.errors import InputError
 from toolkit.models import Architecture
 
 ConfigFile = Annotated[
-    Optional[Path], typer.Option("--config", "-c", help="TOML file with [train], [qat], [export], [parity] sections.")
+    Path | None, typer.Option("--config", "-c", help="TOML file with [train], [qat], [export], [parity] sections.")
 ]
 Preset = Annotated[
-    str, typer.Option("--preset", help="Named settings: 'default' (cnn, >= 99.0 %, ~5 min), 'dense' (the "
-                                       "series' 3x500 baseline) or 'best' (cnn-bn, augmentation, 15 epochs: QAT "
-                                       "int8 >= 99.4 %). --config and options override it.")
+    str,
+    typer.Option(
+        "--preset",
+        help="Named settings: 'default' (cnn, >= 99.0 %, ~5 min), 'dense' (the "
+        "series' 3x500 baseline) or 'best' (cnn-bn, augmentation, 15 epochs: QAT "
+        "int8 >= 99.4 %). --config and options override it.",
+    ),
 ]
 Data = Annotated[
-    Optional[Path],
-    typer.Option("--data", help="Your data: an .npz (x_train, y_train, x_test, y_test) or a directory of the four "
-                                "MNIST IDX .gz files. Default: MNIST (works offline)."),
+    Path | None,
+    typer.Option(
+        "--data",
+        help="Your data: an .npz (x_train, y_train, x_test, y_test) or a directory of the four "
+        "MNIST IDX .gz files. Default: MNIST (works offline).",
+    ),
 ]
-Out = Annotated[Optional[Path], typer.Option("--out", "-o", help="New run directory. Default: runs/<date-time>.")]
+Out = Annotated[Path | None, typer.Option("--out", "-o", help="New run directory. Default: runs/<date-time>.")]
 RunDir = Annotated[Path, typer.Argument(help="A run directory made by `edgekit train` or `edgekit pipeline`.")]
-Model = Annotated[Optional[Architecture], typer.Option("--model", "-m", help="Architecture to train.")]
-Epochs = Annotated[Optional[int], typer.Option("--epochs", min=1, help="Training epochs (early stopping may end sooner).")]
-BatchSize = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Training batch size.")]
-LearningRate = Annotated[Optional[float], typer.Option("--learning-rate", min=0.0, help="Adam's initial learning rate.")]
-Augment = Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Random rotation, shift and zoom.")]
-Seed = Annotated[Optional[int], typer.Option("--seed", help="Random seed for a reproducible run.")]
-QatEpochs = Annotated[Optional[int], typer.Option("--qat-epochs", min=1, help="Quantization-aware fine-tuning epochs.")]
+Model = Annotated[Architecture | None, typer.Option("--model", "-m", help="Architecture to train.")]
+Epochs = Annotated[int | None, typer.Option("--epochs", min=1, help="Training epochs (early stopping may end sooner).")]
+BatchSize = Annotated[int | None, typer.Option("--batch-size", min=1, help="Training batch size.")]
+LearningRate = Annotated[float | None, typer.Option("--learning-rate", min=0.0, help="Adam's initial learning rate.")]
+Augment = Annotated[bool | None, typer.Option("--augment/--no-augment", help="Random rotation, shift and zoom.")]
+Seed = Annotated[int | None, typer.Option("--seed", help="Random seed for a reproducible run.")]
+QatEpochs = Annotated[int | None, typer.Option("--qat-epochs", min=1, help="Quantization-aware fine-tuning epochs.")]
 Tolerance = Annotated[
-    Optional[list[str]],
-    typer.Option("--tolerance", "-t", metavar="VARIANT=POINTS",
-                 help="Largest accuracy drop allowed for a variant (float32, float16, dynamic, uint8, int8), "
-                      "in percentage points; repeatable."),
+    list[str] | None,
+    typer.Option(
+        "--tolerance",
+        "-t",
+        metavar="VARIANT=POINTS",
+        help="Largest accuracy drop allowed for a variant (float32, float16, dynamic, uint8, int8), "
+        "in percentage points; repeatable.",
+    ),
 ]
 Runtime = Annotated[
-    Optional[list[str]],
-    typer.Option("--runtime", "-r", help="Evaluate only in these runtimes (litert, tfjs-python, tensorflow, ...); "
-                                         "repeatable. Default: every runtime available here."),
+    list[str] | None,
+    typer.Option(
+        "--runtime",
+        "-r",
+        help="Evaluate only in these runtimes (litert, tfjs-python, tensorflow, ...); "
+        "repeatable. Default: every runtime available here.",
+    ),
 ]
 
 

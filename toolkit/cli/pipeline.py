@@ -3,24 +3,55 @@
 from __future__ import annotations
 
 from toolkit.cli.app import command
-from toolkit.cli.options import (Augment, BatchSize, ConfigFile, Data, Epochs, LearningRate, Model, Out, Preset,
-                                 QatEpochs, Runtime, Seed, Tolerance)
+from toolkit.cli.options import (
+    Augment,
+    BatchSize,
+    ConfigFile,
+    Data,
+    Epochs,
+    LearningRate,
+    Model,
+    Out,
+    Preset,
+    QatEpochs,
+    Runtime,
+    Seed,
+    Tolerance,
+)
 
 
 @command(uses_tensorflow=True)
-def pipeline(out: Out = None, data: Data = None, model: Model = None, epochs: Epochs = None,
-             batch_size: BatchSize = None, learning_rate: LearningRate = None, augment: Augment = None,
-             seed: Seed = None, qat_epochs: QatEpochs = None, tolerance: Tolerance = None, runtime: Runtime = None,
-             config: ConfigFile = None, preset: Preset = "default") -> None:
+def pipeline(
+    out: Out = None,
+    data: Data = None,
+    model: Model = None,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    learning_rate: LearningRate = None,
+    augment: Augment = None,
+    seed: Seed = None,
+    qat_epochs: QatEpochs = None,
+    tolerance: Tolerance = None,
+    runtime: Runtime = None,
+    config: ConfigFile = None,
+    preset: Preset = "default",
+) -> None:
     """Run every step with defaults a command away: exit 0 only if every artifact passes the gate."""
     from toolkit.cli.options import build_config
-    from toolkit.flow import default_run_dir, pipeline as run_pipeline
+    from toolkit.flow import default_run_dir
+    from toolkit.flow import pipeline as run_pipeline
 
     settings = build_config(
         config,
         preset,
-        train=dict(architecture=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                   augment=augment, seed=seed),
+        train=dict(
+            architecture=model,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            augment=augment,
+            seed=seed,
+        ),
         qat=dict(epochs=qat_epochs),
         parity=dict(tolerances=tolerance, runtimes=runtime),
     )

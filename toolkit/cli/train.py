@@ -7,13 +7,33 @@ from toolkit.cli.options import Augment, BatchSize, ConfigFile, Data, Epochs, Le
 
 
 @command(uses_tensorflow=True)
-def train(out: Out = None, data: Data = None, model: Model = None, epochs: Epochs = None,
-          batch_size: BatchSize = None, learning_rate: LearningRate = None, augment: Augment = None,
-          seed: Seed = None, config: ConfigFile = None, preset: Preset = "default") -> None:
+def train(
+    out: Out = None,
+    data: Data = None,
+    model: Model = None,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    learning_rate: LearningRate = None,
+    augment: Augment = None,
+    seed: Seed = None,
+    config: ConfigFile = None,
+    preset: Preset = "default",
+) -> None:
     """Train a classifier (dense, cnn or cnn-bn) with early stopping and a best checkpoint."""
     from toolkit.cli.options import build_config
-    from toolkit.flow import default_run_dir, train as train_step
+    from toolkit.flow import default_run_dir
+    from toolkit.flow import train as train_step
 
-    settings = build_config(config, preset, train=dict(architecture=model, epochs=epochs, batch_size=batch_size,
-                                               learning_rate=learning_rate, augment=augment, seed=seed))
+    settings = build_config(
+        config,
+        preset,
+        train=dict(
+            architecture=model,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            augment=augment,
+            seed=seed,
+        ),
+    )
     train_step(out or default_run_dir(), settings, data)

@@ -54,9 +54,7 @@ class LiteRTPredictor:
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         spec = self.artifact
-        outputs = [
-            self.run(to_model_input(images[i : i + BATCH], spec.input)) for i in range(0, len(images), BATCH)
-        ]
+        outputs = [self.run(to_model_input(images[i : i + BATCH], spec.input)) for i in range(0, len(images), BATCH)]
         return to_probabilities(np.concatenate(outputs), spec.output, spec.output_kind)
 
 

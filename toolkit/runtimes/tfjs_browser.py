@@ -95,9 +95,11 @@ class TFJSBrowserPredictor:
         name = self.artifact.name
         errors: list[str] = []
         try:
-            with tempfile.TemporaryDirectory(prefix="edgekit-tfjs-browser-") as tmp, \
-                    running(make_model_server({name: self.artifact_dir}, extra={DATA_PREFIX: Path(tmp)})) as base_url, \
-                    sync_playwright() as playwright:
+            with (
+                tempfile.TemporaryDirectory(prefix="edgekit-tfjs-browser-") as tmp,
+                running(make_model_server({name: self.artifact_dir}, extra={DATA_PREFIX: Path(tmp)})) as base_url,
+                sync_playwright() as playwright,
+            ):
                 model_input.astype("<f4").tofile(Path(tmp) / IMAGES_FILE)
                 browser = launch_chromium(playwright)
                 try:

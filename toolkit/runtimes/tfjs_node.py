@@ -57,8 +57,18 @@ class TFJSNodePredictor:
         with tempfile.TemporaryDirectory(prefix="edgekit-tfjs-node-") as tmp:
             images_path, outputs_path = Path(tmp) / "images.f32", Path(tmp) / "outputs.f32"
             model_input.astype("<f4").tofile(images_path)
-            command = [node_executable(), str(RUNNER), "--model", str(self.artifact_dir), "--images",
-                       str(images_path), "--count", str(count), "--out", str(outputs_path)]
+            command = [
+                node_executable(),
+                str(RUNNER),
+                "--model",
+                str(self.artifact_dir),
+                "--images",
+                str(images_path),
+                "--count",
+                str(count),
+                "--out",
+                str(outputs_path),
+            ]
             try:
                 done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=WEB_DEMO)
             except subprocess.TimeoutExpired:
@@ -66,8 +76,9 @@ class TFJSNodePredictor:
             if done.returncode != 0:
                 # The runner reports its error on a line of its own; TF.js messages continue on further lines.
                 lines = done.stderr.strip().splitlines()
-                detail = next((line for line in lines if line.startswith("evaluate.mjs:")), lines[-1] if lines
-                              else "no output")
+                detail = next(
+                    (line for line in lines if line.startswith("evaluate.mjs:")), lines[-1] if lines else "no output"
+                )
                 raise StepError(f"{RUNTIME}: {self.artifact.name} failed: {detail}")
             self.last_run = json.loads(done.stdout.strip().splitlines()[-1])
             outputs = np.fromfile(outputs_path, dtype="<f4")
