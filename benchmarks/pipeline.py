@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import toolkit  # noqa: F401
+from exporters.base import Format
 from toolkit.flow import default_run_dir, gate_images, load_run_data
 from toolkit.run import Run
 from toolkit.runtimes.base import to_model_input
@@ -62,13 +63,13 @@ def main() -> int:
     # all of them (Node and Chromium start a process or a browser per TF.js artifact).
     validate = [sys.executable, "-m", "toolkit", "validate", str(run_dir)]
     subprocess.call(validate + ["-r", "litert", "-r", "tfjs-python", "-r", "tensorflow"], stdout=subprocess.DEVNULL)
-    python_gate_seconds = json.loads((run_dir / "report.json").read_text())["gate_seconds"]
+    python_gate_seconds = Run.open(run_dir).report()["gate_seconds"]
     start = time.perf_counter()
     status = subprocess.call(validate, stdout=subprocess.DEVNULL)
     gate_process_seconds = time.perf_counter() - start
 
     run = Run.open(run_dir)
-    report = json.loads((run.path / "report.json").read_text())
+    report = run.report()
     steps = run.manifest["steps"]
     image = gate_images(load_run_data(run))[0]
     by_name = {(a["name"], a["runtime"]): a for a in report["artifacts"]}
@@ -77,7 +78,7 @@ def main() -> int:
 
     rows = []
     for artifact in run.artifacts():
-        if artifact.format.value != "tflite":
+        if artifact.format is not Format.TFLITE:
             continue
         entry = by_name[(artifact.name, "litert")]
         rows.append(

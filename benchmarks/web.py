@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import toolkit  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from exporters.base import Format
 from toolkit.errors import EdgekitError
 from toolkit.runtimes import tfjs_browser, tfjs_node
 
@@ -103,12 +104,11 @@ def main() -> int:
     run = Run.open(args.run_dir)
     data = load_run_data(run)
     images, labels = gate_images(data), data.y_test
-    artifacts = [a for a in run.artifacts() if a.format.value == "tfjs"]
+    artifacts = run.artifacts(Format.TFJS)
     if not artifacts:
         raise EdgekitError(f"{args.run_dir} has no TF.js artifact")
-    kind = run.manifest.get("output_kind", "probabilities")
     references = {
-        s: KerasPredictor(load_keras_model(run.model_path(s)), kind).predict(images)
+        s: KerasPredictor(load_keras_model(run.model_path(s)), run.output_kind).predict(images)
         for s in {a.source for a in artifacts}
     }
     for source, reference in references.items():
@@ -119,10 +119,10 @@ def main() -> int:
     runtimes = [r for r in (tfjs_node, tfjs_browser) if not r.unavailable()]
     for r in (tfjs_node, tfjs_browser):
         if r.unavailable():
-            print(f"{r.RUNTIME}: skipped ({r.unavailable()})")
+            print(f"{r.NAME}: skipped ({r.unavailable()})")
     header = f"{'artifact':<16} {'size':>9} {'gzip':>9}"
     for r in runtimes:
-        header += f" | {r.RUNTIME + ' acc':>22} {'agree':>8} {'max|dp|':>8} {'time':>6}"
+        header += f" | {r.NAME + ' acc':>22} {'agree':>8} {'max|dp|':>8} {'time':>6}"
     print(header)
     for artifact in artifacts:
         directory = run.path / artifact.path
@@ -130,7 +130,7 @@ def main() -> int:
         reference = references[artifact.source]
         for r in runtimes:
             predictor = r.load(directory, artifact)
-            count = predictor.max_images or len(images)
+            count = len(images)
             probabilities = predictor.predict(images[:count])
             agreement = (probabilities.argmax(1) == reference[:count].argmax(1)).mean()
             accuracy = (probabilities.argmax(1) == labels[:count]).mean()

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from exporters.base import Artifact, Format, TensorSpec, Variant, finish_artifact
-from toolkit.native_log import native_stderr_to_debug_log
+from exporters.native_log import native_stderr_to_debug_log
 
 MODEL_FILE = "model.tflite"
 

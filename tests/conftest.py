@@ -4,40 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
+from support import tiny_config, write_npz
 
 import toolkit  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from toolkit.config import Config
-
-
-def synthetic_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Learnable fake digits: class k is a bright bar at row 2 + 2k plus noise, so tiny models reach high accuracy."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, count).astype(np.uint8)
-    images = rng.integers(0, 40, (count, 28, 28)).astype(np.uint8)
-    for image, label in zip(images, labels, strict=True):
-        image[2 + 2 * label : 4 + 2 * label, 4:24] = 230
-    return images, labels
-
-
-def write_npz(path: Path, train: int = 240, test: int = 120) -> Path:
-    x_train, y_train = synthetic_digits(train, 1)
-    x_test, y_test = synthetic_digits(test, 2)
-    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    return path
-
-
-def tiny_config() -> Config:
-    """Seconds-long settings: a couple of epochs, a small validation split and representative set."""
-    config = Config()
-    config.train.epochs = 2
-    config.train.batch_size = 32
-    config.train.validation_size = 40
-    config.qat.epochs = 1
-    config.qat.batch_size = 32
-    config.export.representative_size = 50
-    return config
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import struct
 
 import numpy as np
 import pytest
-from conftest import synthetic_digits, write_npz
+from support import synthetic_digits, write_npz
 
 from toolkit import data as data_module
 from toolkit.data import IDX_FILES, Dataset, load_data

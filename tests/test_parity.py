@@ -8,7 +8,8 @@ import numpy as np
 
 from exporters.base import Artifact, Format, TensorSpec, Variant
 from toolkit.config import ParityConfig
-from toolkit.parity import accuracy, check_parity, compare
+from toolkit.metrics import accuracy
+from toolkit.parity import check_parity, compare
 
 
 def artifact(variant=Variant.INT8, source="float", fmt=Format.TFLITE) -> Artifact:

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from test_web_support import (
+from support import (
     DIGIT_STROKES,
     TINY_ARTIFACTS,
     PageErrors,

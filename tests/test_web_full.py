@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from test_web_support import DIGIT_STROKES, PageErrors, draw_strokes, save_screenshot, skip_unless
+from support import DIGIT_STROKES, PageErrors, draw_strokes, save_screenshot, skip_unless
 
 from toolkit.runtimes import tfjs_browser, tfjs_node
 
@@ -33,11 +33,11 @@ def test_tfjs_agrees_with_keras_on_10k_mnist(mnist_run, runtime):
     """The gate of the real pipeline evaluated every TF.js variant on all 10k images in this JavaScript runtime."""
     skip_unless(runtime.unavailable())
     report = json.loads((mnist_run / "report.json").read_text())
-    entries = {a["variant"]: a for a in report["artifacts"] if a["runtime"] == runtime.RUNTIME}
+    entries = {a["variant"]: a for a in report["artifacts"] if a["runtime"] == runtime.NAME}
     assert set(entries) == set(MIN_AGREEMENT)
     for variant, entry in entries.items():
         print(
-            f"{runtime.RUNTIME} {entry['name']}: agreement {entry['agreement']:.2f}%, "
+            f"{runtime.NAME} {entry['name']}: agreement {entry['agreement']:.2f}%, "
             f"max |delta p| {entry['max_abs_prob_delta']:.2e}, {entry['seconds']:.1f} s"
         )
         assert entry["passed"] and entry["images"] == 10000

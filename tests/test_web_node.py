@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_web_support import TINY_ARTIFACTS, build_tiny_run, keras_probabilities, sample_images, skip_unless
+from support import TINY_ARTIFACTS, build_tiny_run, keras_probabilities, sample_images, skip_unless
 
 from exporters.base import read_contract
 from toolkit.errors import StepError

@@ -10,12 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_web_support import skip_unless
+from support import skip_unless
 from typer.testing import CliRunner
 
 import toolkit.cli.serve  # noqa: F401  (registers the command on the app)
+from exporters.base import Format, TensorSpec, Variant, finish_artifact
 from toolkit.cli.app import app
 from toolkit.errors import InputError
+from toolkit.run import Run
 from toolkit.serve import make_server, running, tfjs_models, web_demo_missing
 
 SECRET = "do-not-serve-this"
@@ -26,19 +28,31 @@ def write_artifact(run: Path, name: str, fmt: str, files: dict[str, bytes]) -> N
     directory.mkdir(parents=True)
     for file, body in files.items():
         (directory / file).write_bytes(body)
-    (directory / "contract.json").write_text(json.dumps({"name": name, "format": fmt, "main_file": next(iter(files))}))
+    spec = TensorSpec(shape=[784], dtype="float32")
+    finish_artifact(
+        directory,
+        run,
+        name=name,
+        format=Format(fmt),
+        variant=Variant.FLOAT32,
+        source="float",
+        main_file=next(iter(files)),
+        input=spec,
+        output=spec,
+    )
 
 
 @pytest.fixture
 def run_dir(tmp_path) -> Path:
     """A run with two TF.js artifacts, a TFLite one, and secrets beside and above them."""
-    run = tmp_path / "run"
+    run = Run.create(tmp_path / "run").path
     write_artifact(
         run, "tfjs-a", "tfjs", {"model.json": b'{"format": "layers-model"}', "group1-shard1of1.bin": b"\0" * 8}
     )
     write_artifact(run, "tfjs-b", "tfjs", {"model.json": b"{}"})
     write_artifact(run, "tflite-c", "tflite", {"model.tflite": b"TFL3"})
-    (run / "manifest.json").write_text(SECRET)
+    manifest = json.loads((run / "manifest.json").read_text())
+    (run / "manifest.json").write_text(json.dumps({**manifest, "secret": SECRET}))
     (run / "artifacts" / "secret.txt").write_text(SECRET)
     (tmp_path / "secret.txt").write_text(SECRET)
     return run
@@ -152,7 +166,7 @@ def test_a_symlinked_artifact_folder_pointing_elsewhere_is_served_only_itself(ru
 
 
 def test_missing_run_and_run_without_tfjs_are_one_line_input_errors(tmp_path, run_dir):
-    with pytest.raises(InputError, match="run directory not found"):
+    with pytest.raises(InputError, match="no such run directory"):
         make_server(tmp_path / "nope", port=0)
     for name in ["tfjs-a", "tfjs-b"]:
         (run_dir / "artifacts" / name / "contract.json").unlink()
@@ -164,7 +178,7 @@ def test_missing_run_and_run_without_tfjs_are_one_line_input_errors(tmp_path, ru
 def test_cli_reports_a_missing_run_in_one_line_with_exit_code_2(tmp_path):
     result = CliRunner().invoke(app, ["serve", str(tmp_path / "nope")])
     assert result.exit_code == 2
-    assert result.output.strip().splitlines() == [f"error: run directory not found: {tmp_path / 'nope'}"]
+    assert result.output.strip().splitlines() == [f"error: {tmp_path / 'nope'}: no such run directory"]
 
 
 def test_cli_serves_until_stopped(run_dir):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from pathlib import Path
 
-from exporters.base import CONTRACT_FILE, Artifact, Format, read_contract, sha256_file
+from exporters.base import CONTRACT_FILE, Artifact, Format, sha256_file
 from toolkit.errors import InputError, ParityError
+from toolkit.run import Run
 
 DEFAULT_ARTIFACT = "tflite-int8-qat"
 # Relative to the Android project; the app loads contract.json from here, then the model file it names.
@@ -40,22 +40,22 @@ def install_model(
             that does not match its contract, or `app_dir` is not an Android project.
         ParityError: report.json records that this artifact failed the parity gate (and not `allow_failed`).
     """
-    run_dir, app_dir = Path(run_dir), Path(app_dir)
-    if not run_dir.is_dir():
-        raise InputError(f"{run_dir}: no such run directory")
-    source = run_dir / "artifacts" / artifact
-    if not (source / CONTRACT_FILE).is_file():
-        found = sorted(p.parent.name for p in (run_dir / "artifacts").glob(f"*/{CONTRACT_FILE}"))
-        raise InputError(f"{run_dir} has no artifact '{artifact}' (it has: {', '.join(found) or 'none'})")
-    contract = _read(source)
+    app_dir = Path(app_dir)
+    run = Run.open(run_dir)
+    contract = run.artifact(artifact)
+    source = run.artifact_dir(contract)
     _check_app_can_run(contract)
     model = source / contract.main_file
     if not model.is_file():
         raise InputError(f"{model}: model file missing (named by {CONTRACT_FILE})")
     if sha256_file(model) != contract.sha256:
         raise InputError(f"{model}: sha256 differs from its {CONTRACT_FILE}; export the artifact again")
-    if not allow_failed:
-        _check_gate(run_dir, artifact)
+    failed = [runtime for runtime, passed in run.gate_verdicts(artifact).items() if not passed]
+    if failed and not allow_failed:
+        raise ParityError(
+            f"'{artifact}' failed the parity gate ({', '.join(failed)}; see {run.path / 'report.md'}); "
+            "pass --allow-failed to install it anyway"
+        )
     main = app_dir / "app" / "src" / "main"
     if not (main / "AndroidManifest.xml").is_file():
         raise InputError(f"{app_dir} is not the Android sample (no app/src/main/AndroidManifest.xml)")
@@ -71,13 +71,6 @@ def install_model(
     return [dest / contract.main_file, dest / CONTRACT_FILE]
 
 
-def _read(source: Path) -> Artifact:
-    try:
-        return read_contract(source)
-    except (OSError, ValueError, KeyError, TypeError) as error:  # JSONDecodeError is a ValueError
-        raise InputError(f"{source / CONTRACT_FILE}: unreadable contract ({error})") from None
-
-
 def _check_app_can_run(contract: Artifact) -> None:
     if contract.format is not Format.TFLITE:
         raise InputError(f"'{contract.name}' is a {contract.format.value} artifact; the Android app runs TFLite models")
@@ -89,20 +82,3 @@ def _check_app_can_run(contract: Artifact) -> None:
         )
     if contract.output.dtype not in APP_DTYPES:
         raise InputError(f"'{contract.name}' returns {contract.output.dtype}; the app reads {'/'.join(APP_DTYPES)}")
-
-
-def _check_gate(run_dir: Path, artifact: str) -> None:
-    """Refuse an artifact that report.json records as failed; a run not yet validated has no verdict to check."""
-    report_path = run_dir / "report.json"
-    if not report_path.is_file():
-        return
-    try:
-        entries = json.loads(report_path.read_text())["artifacts"]
-        failed = [e.get("runtime", "?") for e in entries if e["name"] == artifact and not e["passed"]]
-    except (OSError, ValueError, LookupError, TypeError, AttributeError) as error:
-        raise InputError(f"{report_path}: unreadable ({error!r})") from None
-    if failed:
-        raise ParityError(
-            f"'{artifact}' failed the parity gate ({', '.join(failed)}; see {run_dir / 'report.md'}); "
-            "pass --allow-failed to install it anyway"
-        )

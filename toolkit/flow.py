@@ -15,7 +15,8 @@ from exporters import Variant
 from toolkit.config import Config
 from toolkit.data import Dataset, load_data, to_inputs
 from toolkit.errors import InputError, ParityError, StepError, first_line
-from toolkit.parity import ParityOutcome, accuracy, check_parity
+from toolkit.metrics import accuracy
+from toolkit.parity import ParityOutcome, check_parity
 from toolkit.report import build_report, write_report
 from toolkit.run import Run
 
@@ -38,7 +39,7 @@ def _record_data(run: Run, data: Dataset, path: Path | None) -> None:
 
 def load_run_data(run: Run) -> Dataset:
     """Reload the data a run was made with, and check it is still the same test set."""
-    recorded = run.manifest.get("data")
+    recorded = run.data_record
     if not recorded:
         raise InputError(f"{run.path}: the run records no data set")
     data = load_data(recorded["path"])
@@ -47,12 +48,29 @@ def load_run_data(run: Run) -> Dataset:
     return data
 
 
-def _load_float_model(run: Run):
+def _load_model(run: Run, source: str):
+    """The run's float or QAT Keras model."""
     from toolkit.keras_model import load_keras_model
 
-    if not run.has_model("float"):
-        raise InputError(f"{run.path} has no float model: run `edgekit train` first")
-    return load_keras_model(run.model_path("float"))
+    if not run.has_model(source):
+        step = "train" if source == "float" else "qat"
+        raise InputError(f"{run.path} has no {source} model: run `edgekit {step}` first")
+    return load_keras_model(run.model_path(source))
+
+
+def _seed(run: Run, config: Config) -> int:
+    """The seed the run was trained (or imported) with; the current config's only for a run that records none."""
+    for step in ("train", "import"):
+        if "seed" in run.step_settings(step):
+            return run.step_settings(step)["seed"]
+    return config.train.seed
+
+
+def _validation_size(run: Run, config: Config, data: Dataset) -> int:
+    """The training step's hold-out, so fine-tuning never trains on it; for an imported model, at most 10 % of
+    the data (a user's data set may be smaller than the default hold-out)."""
+    recorded = run.step_settings("train").get("validation_size")
+    return recorded or min(config.train.validation_size, len(data.x_train) // 10 or 1)
 
 
 def train(out: Path, config: Config, data_path: Path | None = None) -> Run:
@@ -98,26 +116,24 @@ def train(out: Path, config: Config, data_path: Path | None = None) -> Run:
 
 def qat(run_dir: Path, config: Config) -> Run:
     """Fine-tune a quantization-aware copy of the run's float model; both are kept."""
-    from toolkit.qat import quantize_and_finetune
+    from toolkit.qat_model import quantize_and_finetune
     from toolkit.runtimes.keras import KerasPredictor
 
     run = Run.open(run_dir)
     data = load_run_data(run)
-    float_model = _load_float_model(run)
+    float_model = _load_model(run, "float")
     log.info("quantization-aware fine-tuning: %d epoch(s)", config.qat.epochs)
     start = time.perf_counter()
-    # The training step's hold-out; an imported model's data set may be too small for it, then 10 % of it.
-    validation_size = min(config.train.validation_size, len(data.x_train) // 10 or 1)
     model, history = quantize_and_finetune(
         float_model,
         data,
         config.qat,
-        validation_size,
-        config.train.seed,
-        run.manifest.get("output_kind", "probabilities"),
+        _validation_size(run, config, data),
+        _seed(run, config),
+        run.output_kind,
     )
     run.save_model(model, "qat")
-    test_accuracy = accuracy(KerasPredictor(model, run.manifest["output_kind"]).predict(gate_images(data)), data.y_test)
+    test_accuracy = accuracy(KerasPredictor(model, run.output_kind).predict(gate_images(data)), data.y_test)
     run.record(
         "qat",
         {
@@ -175,18 +191,15 @@ def export(run_dir: Path, config: Config) -> Run:
     All artifacts are written to a staging directory first and replace the previous set only when every
     conversion succeeded, so a failed export never leaves a set that looks complete.
     """
-    from toolkit.qat import load_qat_model
-
     run = Run.open(run_dir)
     data = load_run_data(run)
-    float_model = _load_float_model(run)
-    kind = run.manifest.get("output_kind", "probabilities")
+    float_model = _load_model(run, "float")
     representative = representative_inputs(
-        data, config.export.representative_size, tuple(float_model.input_shape[1:]), config.train.seed
+        data, config.export.representative_size, tuple(float_model.input_shape[1:]), _seed(run, config)
     )
     models = {"float": float_model}
     if run.has_model("qat"):
-        models["qat"] = load_qat_model(run.model_path("qat"))
+        models["qat"] = _load_model(run, "qat")
     plan = _export_plan(config, list(models), representative)
     if not plan:
         raise InputError("nothing to export: every format is switched off")
@@ -202,7 +215,7 @@ def export(run_dir: Path, config: Config) -> Run:
                     name=name,
                     source=source,
                     run_dir=staging,
-                    output_kind=kind,
+                    output_kind=run.output_kind,
                     **options,
                 )
             except Exception as error:  # the converters raise many types; say which artifact failed and why
@@ -235,7 +248,6 @@ def validate(run_dir: Path, config: Config) -> dict:
     Raises:
         ParityError: an artifact is outside its tolerance (the report is written first).
     """
-    from toolkit.qat import load_qat_model
     from toolkit.runtimes.keras import KerasPredictor
 
     run = Run.open(run_dir)
@@ -244,13 +256,11 @@ def validate(run_dir: Path, config: Config) -> dict:
         raise InputError(f"{run.path} has no exported artifacts: run `edgekit export` first")
     data = load_run_data(run)
     images = gate_images(data)
-    kind = run.manifest.get("output_kind", "probabilities")
     start = time.perf_counter()
-    references = {"float": KerasPredictor(_load_float_model(run), kind).predict(images)}
-    if any(a.source == "qat" for a in artifacts):
-        if not run.has_model("qat"):
-            raise InputError(f"{run.path} has QAT artifacts but no QAT model")
-        references["qat"] = KerasPredictor(load_qat_model(run.model_path("qat")), kind).predict(images)
+    references = {
+        source: KerasPredictor(_load_model(run, source), run.output_kind).predict(images)
+        for source in sorted({"float"} | {a.source for a in artifacts})
+    }
     reference_accuracy = {name: round(accuracy(p, data.y_test), 4) for name, p in references.items()}
     log.info(
         "parity gate on %d test images (reference: %s)",
@@ -300,6 +310,7 @@ def import_model(
             "model": str(model_path.resolve()),
             "output_kind": kind,
             "sha256": sha256_file(model_path) if model_path.is_file() else None,
+            "config": {"seed": config.train.seed},  # calibration sample and fine-tuning of later steps
         },
     )
     log.info("imported %s (input %s, %s out) -> %s", model_path, model.input_shape, kind, run.path)

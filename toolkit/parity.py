@@ -11,7 +11,8 @@ import numpy as np
 from exporters.base import Artifact
 from toolkit.config import ParityConfig
 from toolkit.errors import InputError, first_line
-from toolkit.runtimes import RUNTIMES_BY_FORMAT, load_predictor, unavailable
+from toolkit.metrics import accuracy
+from toolkit.runtimes import RUNTIMES, Runtime, runtimes_for
 
 
 @dataclasses.dataclass
@@ -21,12 +22,11 @@ class ParityResult:
     name: str
     format: str
     variant: str
-    source: str
+    source: str  # the Keras model it was converted from and is compared with: "float" or "qat"
     path: str
     runtime: str
     images: int
     accuracy: float | None  # None only when the runtime failed (see error)
-    reference: str  # the Keras model it is compared with: "float" or "qat"
     reference_accuracy: float | None
     accuracy_delta: float | None  # artifact minus reference, in percentage points
     agreement: float | None  # share of images where artifact and reference pick the same class
@@ -57,7 +57,7 @@ class ParityResult:
         if -self.accuracy_delta > self.tolerance:
             reasons.append(
                 f"accuracy {self.accuracy:.2f}% is {-self.accuracy_delta:.2f} points below the "
-                f"{self.reference} model ({self.reference_accuracy:.2f}%), tolerance {self.tolerance}"
+                f"{self.source} model ({self.reference_accuracy:.2f}%), tolerance {self.tolerance}"
             )
         if self.agreement < self.min_agreement:
             reasons.append(f"top-1 agreement {self.agreement:.2f}% < {self.min_agreement}%")
@@ -82,11 +82,6 @@ class ParityOutcome:
 
     def breaches(self) -> list[str]:
         return [r.breach() for r in self.results if not r.passed]
-
-
-def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """Top-1 accuracy in percent."""
-    return float(np.mean(np.argmax(probabilities, axis=1) == labels) * 100)
 
 
 def compare(
@@ -117,7 +112,6 @@ def compare(
         runtime=runtime,
         images=len(labels),
         accuracy=round(acc, 4),
-        reference=artifact.source,
         reference_accuracy=round(ref_acc, 4),
         accuracy_delta=round(delta, 4),
         agreement=round(agreement, 4),
@@ -151,19 +145,18 @@ def check_parity(
         config: tolerances, agreement thresholds and (optionally) the runtimes to use.
         progress: called with one line per evaluation.
     """
-    known = {name for names in RUNTIMES_BY_FORMAT.values() for name in names}
-    unknown = sorted(set(config.runtimes or []) - known)
+    unknown = sorted(set(config.runtimes or []) - set(RUNTIMES))
     if unknown:
-        raise InputError(f"unknown runtime {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        raise InputError(f"unknown runtime {', '.join(unknown)} (known: {', '.join(RUNTIMES)})")
     results, skipped = [], []
     for artifact in artifacts:
-        for runtime in RUNTIMES_BY_FORMAT[artifact.format]:
-            if config.runtimes is not None and runtime not in config.runtimes:
+        for runtime in runtimes_for(artifact.format):
+            if config.runtimes is not None and runtime.name not in config.runtimes:
                 continue
-            reason = unavailable(runtime)
+            reason = runtime.unavailable()
             if reason:
-                skipped.append(Skipped(artifact.name, runtime, reason))
-                progress(f"skip  {artifact.name:<18} {runtime:<18} {reason}")
+                skipped.append(Skipped(artifact.name, runtime.name, reason))
+                progress(f"skip  {artifact.name:<18} {runtime.name:<18} {reason}")
                 continue
             result = _evaluate(artifact, runtime, run_path, images, labels, references, config)
             results.append(result)
@@ -171,17 +164,23 @@ def check_parity(
     return ParityOutcome(results, skipped)
 
 
-def _evaluate(artifact, runtime, run_path, images, labels, references, config) -> ParityResult:
+def _evaluate(
+    artifact: Artifact,
+    runtime: Runtime,
+    run_path,
+    images: np.ndarray,
+    labels: np.ndarray,
+    references: dict[str, np.ndarray],
+    config: ParityConfig,
+) -> ParityResult:
     tolerance = config.tolerances[artifact.variant.value]
     min_agreement = config.min_agreement[artifact.variant.value]
     reference = references[artifact.source]
     start = time.perf_counter()
     try:
-        predictor = load_predictor(runtime, run_path / artifact.path, artifact)
-        count = len(images) if predictor.max_images is None else min(len(images), predictor.max_images)
-        probabilities = predictor.predict(images[:count])
-        if probabilities.shape != (count, reference.shape[1]):
-            raise ValueError(f"returned shape {probabilities.shape}, expected {(count, reference.shape[1])}")
+        probabilities = runtime.load(run_path / artifact.path, artifact).predict(images)
+        if probabilities.shape != reference.shape:
+            raise ValueError(f"returned shape {probabilities.shape}, expected {reference.shape}")
     except Exception as error:  # a runtime that cannot load or run the artifact fails its gate, with the reason
         return ParityResult(
             name=artifact.name,
@@ -189,10 +188,9 @@ def _evaluate(artifact, runtime, run_path, images, labels, references, config) -
             variant=artifact.variant.value,
             source=artifact.source,
             path=artifact.path,
-            runtime=runtime,
+            runtime=runtime.name,
             images=0,
             accuracy=None,
-            reference=artifact.source,
             reference_accuracy=None,
             accuracy_delta=None,
             agreement=None,
@@ -204,13 +202,13 @@ def _evaluate(artifact, runtime, run_path, images, labels, references, config) -
             seconds=round(time.perf_counter() - start, 3),
             error=f"{type(error).__name__}: {first_line(error)}",
         )
-    float_reference = references["float"][:count] if artifact.source != "float" else None
+    float_reference = references["float"] if artifact.source != "float" else None
     return compare(
         artifact,
-        runtime,
+        runtime.name,
         probabilities,
-        reference[:count],
-        labels[:count],
+        reference,
+        labels,
         tolerance,
         min_agreement,
         float_reference,

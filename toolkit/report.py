@@ -23,7 +23,7 @@ def build_report(run: Run, outcome: ParityOutcome, references: dict[str, float],
         "passed": outcome.passed,
         "created": now(),
         "edgekit_version": toolkit.__version__,
-        "data": run.manifest.get("data"),
+        "data": run.data_record,
         "reference_accuracy": references,
         "gate_seconds": round(seconds, 2),
         "units": UNITS,
@@ -56,7 +56,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     for a in report["artifacts"]:
         lines.append(
             f"| {a['name']} | {a['runtime']} | {a['images']} | {_cell(a['accuracy'])} | "
-            f"{_cell(a['reference_accuracy'])} ({a['reference']}) | {_cell(a['accuracy_delta'])} | {a['tolerance']} | "
+            f"{_cell(a['reference_accuracy'])} ({a['source']}) | {_cell(a['accuracy_delta'])} | {a['tolerance']} | "
             f"{_cell(a['agreement'])} | {_cell(a['max_abs_prob_delta'], 5)} | {a['size_bytes'] / 1024:.0f} | "
             f"{'pass' if a['passed'] else 'FAIL'} |"
         )

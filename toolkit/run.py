@@ -1,4 +1,4 @@
-"""The run directory every step reads and writes: its layout, manifest.json, and atomic writes.
+"""The run directory every step reads and writes, and the only code that reads it: layout, manifest, atomic writes.
 
 RUN/manifest.json          data fingerprint, each finished step with its settings, figures and history
 RUN/models/float.h5        the reference Keras model (trained here, or the user's)
@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from exporters.base import CONTRACT_FILE, Artifact, read_contract
+from exporters.base import CONTRACT_FILE, Artifact, Format, read_contract
 from toolkit.errors import InputError
 
 MANIFEST = "manifest.json"
+REPORT = "report.json"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -61,6 +62,8 @@ class Run:
     @classmethod
     def open(cls, path: Path) -> Run:
         path = Path(path)
+        if not path.is_dir():
+            raise InputError(f"{path}: no such run directory")
         try:
             manifest = json.loads((path / MANIFEST).read_text())
         except FileNotFoundError:
@@ -76,6 +79,20 @@ class Run:
         """Mark a step finished, with what it used and measured."""
         self.manifest["steps"][step] = {"finished": now(), **info}
         self.save()
+
+    def step_settings(self, step: str) -> dict[str, Any]:
+        """The settings a finished step recorded (its config section), so later steps use what it really used."""
+        return self.manifest["steps"].get(step, {}).get("config", {})
+
+    @property
+    def data_record(self) -> dict[str, Any] | None:
+        """Where the run's data came from and its fingerprint, as recorded when the run was made."""
+        return self.manifest.get("data")
+
+    @property
+    def output_kind(self) -> str:
+        """Whether the run's models return "probabilities" or "logits"."""
+        return self.manifest.get("output_kind", "probabilities")
 
     def model_path(self, source: str) -> Path:
         return self.path / "models" / f"{source}.h5"
@@ -96,9 +113,53 @@ class Run:
     def artifacts_dir(self) -> Path:
         return self.path / "artifacts"
 
-    def artifacts(self) -> list[Artifact]:
-        """Every exported artifact, in name order; an artifact directory without a contract is not one."""
-        return [read_contract(p.parent) for p in sorted(self.artifacts_dir.glob(f"*/{CONTRACT_FILE}"))]
+    def artifacts(self, format: Format | None = None) -> list[Artifact]:
+        """Every exported artifact (of one format, if given), in name order.
+
+        Raises:
+            InputError: a contract.json is unreadable or not a contract.
+        """
+        found = [_read_contract(p.parent) for p in sorted(self.artifacts_dir.glob(f"*/{CONTRACT_FILE}"))]
+        return [a for a in found if format is None or a.format is format]
+
+    def artifact(self, name: str) -> Artifact:
+        """One artifact by name.
+
+        Raises:
+            InputError: the run has no such artifact (the message lists those it has), or its contract is unreadable.
+        """
+        if not (self.artifacts_dir / name / CONTRACT_FILE).is_file():
+            have = ", ".join(a.name for a in self.artifacts()) or "none"
+            raise InputError(f"{self.path} has no artifact '{name}' (it has: {have})")
+        return _read_contract(self.artifacts_dir / name)
+
+    def artifact_dir(self, artifact: Artifact) -> Path:
+        return self.path / artifact.path
+
+    def report(self) -> dict[str, Any] | None:
+        """The parity gate's last report.json, or None when the run has not been validated since its export.
+
+        Raises:
+            InputError: report.json exists but is unreadable or not a report.
+        """
+        path = self.path / REPORT
+        try:
+            report = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise InputError(f"{path}: unreadable ({error})") from None
+        if not isinstance(report, dict) or not isinstance(report.get("artifacts"), list):
+            raise InputError(f"{path}: not an edgekit report (no artifacts list)")
+        return report
+
+    def gate_verdicts(self, name: str) -> dict[str, bool]:
+        """runtime -> passed, for one artifact in the last report (empty when not validated)."""
+        report = self.report() or {"artifacts": []}
+        try:
+            return {e["runtime"]: bool(e["passed"]) for e in report["artifacts"] if e["name"] == name}
+        except (KeyError, TypeError):
+            raise InputError(f"{self.path / REPORT}: an artifact entry lacks name, runtime or passed") from None
 
     def staging(self) -> Path:
         """An empty directory laid out like the run, for writing artifacts before they replace the current ones."""
@@ -112,3 +173,12 @@ class Run:
         shutil.rmtree(self.artifacts_dir, ignore_errors=True)
         os.replace(staging / "artifacts", self.artifacts_dir)
         shutil.rmtree(staging)
+
+
+def _read_contract(directory: Path) -> Artifact:
+    try:
+        return read_contract(directory)
+    except (OSError, ValueError, KeyError, TypeError) as error:  # JSONDecodeError and bad enum values: ValueError
+        raise InputError(
+            f"{directory / CONTRACT_FILE}: unreadable contract ({type(error).__name__}: {error})"
+        ) from None

@@ -12,7 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from exporters.base import Format
 from toolkit.errors import InputError
+from toolkit.run import Run
 
 WEB_DEMO = Path(__file__).resolve().parent.parent / "web_demo"
 SITE = WEB_DEMO / "site"
@@ -60,22 +62,10 @@ def tfjs_models(run_dir: Path) -> dict[str, Path]:
     Raises:
         InputError: the run directory does not exist or holds no TF.js artifact.
     """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise InputError(f"run directory not found: {run_dir}")
-    models = {}
-    for contract_path in sorted((run_dir / "artifacts").glob("*/contract.json")):
-        try:
-            contract = json.loads(contract_path.read_text())
-        except (OSError, ValueError) as error:
-            raise InputError(f"{contract_path}: unreadable contract ({error})") from None
-        if contract.get("format") == "tfjs":
-            models[contract_path.parent.name] = contract_path.parent
+    run = Run.open(run_dir)
+    models = {a.name: run.artifact_dir(a) for a in run.artifacts(Format.TFJS)}
     if not models:
-        raise InputError(
-            f"{run_dir} has no TF.js model (expected artifacts/<name>/contract.json with format tfjs); "
-            "run `edgekit export` first"
-        )
+        raise InputError(f"{run.path} has no TF.js model; run `edgekit export` first")
     return models
 
 

@@ -12,8 +12,8 @@ from typing import Annotated
 import typer
 
 import toolkit
+from exporters.native_log import native_stderr_to_debug_log
 from toolkit.errors import EdgekitError
-from toolkit.native_log import native_stderr_to_debug_log
 
 app = typer.Typer(
     name="edgekit",

@@ -33,7 +33,8 @@ Data = Annotated[
 ]
 Out = Annotated[Path | None, typer.Option("--out", "-o", help="New run directory. Default: runs/<date-time>.")]
 RunDir = Annotated[Path, typer.Argument(help="A run directory made by `edgekit train` or `edgekit pipeline`.")]
-Model = Annotated[Architecture | None, typer.Option("--model", "-m", help="Architecture to train.")]
+# `--arch`, not `--model`: in `export`, --model is a model file of the user's.
+Arch = Annotated[Architecture | None, typer.Option("--arch", "-a", help="Architecture to train: dense, cnn, cnn-bn.")]
 Epochs = Annotated[int | None, typer.Option("--epochs", min=1, help="Training epochs (early stopping may end sooner).")]
 BatchSize = Annotated[int | None, typer.Option("--batch-size", min=1, help="Training batch size.")]
 LearningRate = Annotated[float | None, typer.Option("--learning-rate", min=0.0, help="Adam's initial learning rate.")]

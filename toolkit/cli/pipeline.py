@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from toolkit.cli.app import command
 from toolkit.cli.options import (
+    Arch,
     Augment,
     BatchSize,
     ConfigFile,
     Data,
     Epochs,
     LearningRate,
-    Model,
     Out,
     Preset,
     QatEpochs,
@@ -24,7 +24,7 @@ from toolkit.cli.options import (
 def pipeline(
     out: Out = None,
     data: Data = None,
-    model: Model = None,
+    arch: Arch = None,
     epochs: Epochs = None,
     batch_size: BatchSize = None,
     learning_rate: LearningRate = None,
@@ -45,7 +45,7 @@ def pipeline(
         config,
         preset,
         train=dict(
-            architecture=model,
+            architecture=arch,
             epochs=epochs,
             batch_size=batch_size,
             learning_rate=learning_rate,

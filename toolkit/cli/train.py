@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from toolkit.cli.app import command
-from toolkit.cli.options import Augment, BatchSize, ConfigFile, Data, Epochs, LearningRate, Model, Out, Preset, Seed
+from toolkit.cli.options import Arch, Augment, BatchSize, ConfigFile, Data, Epochs, LearningRate, Out, Preset, Seed
 
 
 @command(uses_tensorflow=True)
 def train(
     out: Out = None,
     data: Data = None,
-    model: Model = None,
+    arch: Arch = None,
     epochs: Epochs = None,
     batch_size: BatchSize = None,
     learning_rate: LearningRate = None,
@@ -28,7 +28,7 @@ def train(
         config,
         preset,
         train=dict(
-            architecture=model,
+            architecture=arch,
             epochs=epochs,
             batch_size=batch_size,
             learning_rate=learning_rate,

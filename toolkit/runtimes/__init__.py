@@ -1,36 +1,21 @@
-"""Runtimes by name, and which of them evaluate each artifact format."""
+"""The registry of runtimes: which exist, which formats each evaluates, and loading an artifact into one."""
 
 from __future__ import annotations
 
-import importlib
-from pathlib import Path
+from exporters.base import Format
+from toolkit.runtimes import litert, saved_model, tfjs_browser, tfjs_node, tfjs_python
+from toolkit.runtimes.base import Predictor, Runtime
 
-from exporters.base import Artifact, Format
-from toolkit.runtimes.base import Predictor
-
-# name -> module with RUNTIME, unavailable() -> reason | None, and load(artifact_dir, artifact) -> Predictor
-_MODULES = {
-    "litert": "toolkit.runtimes.litert",
-    "tfjs-python": "toolkit.runtimes.tfjs_python",
-    "tensorflow": "toolkit.runtimes.saved_model",
-    "tfjs-node-wasm": "toolkit.runtimes.tfjs_node",
-    "tfjs-browser-wasm": "toolkit.runtimes.tfjs_browser",
-}
-RUNTIMES_BY_FORMAT = {
-    Format.TFLITE: ["litert"],
-    # The Python reload checks the files; Node and Chromium check the JavaScript kernels users actually run.
-    Format.TFJS: ["tfjs-python", "tfjs-node-wasm", "tfjs-browser-wasm"],
-    Format.SAVED_MODEL: ["tensorflow"],
+# In evaluation order. Each module imports its engine (LiteRT, TensorFlow, Node, Playwright) only when used.
+RUNTIMES: dict[str, Runtime] = {
+    r.name: r
+    for r in (litert.RUNTIME, tfjs_python.RUNTIME, tfjs_node.RUNTIME, tfjs_browser.RUNTIME, saved_model.RUNTIME)
 }
 
 
-def unavailable(runtime: str) -> str | None:
-    """Why `runtime` cannot run on this machine, or None when it can."""
-    return importlib.import_module(_MODULES[runtime]).unavailable()
+def runtimes_for(format: Format) -> list[Runtime]:
+    """The runtimes that evaluate artifacts of `format`, in evaluation order."""
+    return [r for r in RUNTIMES.values() if format in r.formats]
 
 
-def load_predictor(runtime: str, artifact_dir: Path, artifact: Artifact) -> Predictor:
-    return importlib.import_module(_MODULES[runtime]).load(artifact_dir, artifact)
-
-
-__all__ = ["Predictor", "RUNTIMES_BY_FORMAT", "load_predictor", "unavailable"]
+__all__ = ["Predictor", "RUNTIMES", "Runtime", "runtimes_for"]

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from exporters.base import TensorSpec
+from exporters.base import Artifact, Format, TensorSpec
 from toolkit.quantization import dequantize, quantize, softmax
+
+# Images per call into a runtime: one LiteRT invoke or Keras batch of 1000 takes the 10k test set in ~1 s, where
+# one image at a time takes minutes; larger batches gain nothing and cost memory.
+BATCH_SIZE = 1000
 
 
 class Predictor(Protocol):
@@ -15,14 +22,22 @@ class Predictor(Protocol):
 
     `predict` takes MNIST images as float32 (N, 28, 28) in [0, 1] and returns float32 (N, 10) probabilities;
     the predictor reshapes to the model's input, (de)quantizes integer tensors and applies softmax to logits, so
-    callers never handle a format's details. `max_images` caps how many images one evaluation may use
-    (None: all), for runtimes too slow for the full test set.
+    callers never handle a format's details.
     """
 
     runtime: str
-    max_images: int | None
 
     def predict(self, images: np.ndarray) -> np.ndarray: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Runtime:
+    """A place where artifacts run: the formats it evaluates, why it cannot run here (None when it can), a loader."""
+
+    name: str
+    formats: tuple[Format, ...]
+    unavailable: Callable[[], str | None]
+    load: Callable[[Path, Artifact], Predictor]  # (artifact directory, artifact) -> Predictor
 
 
 def to_model_input(images: np.ndarray, spec: TensorSpec) -> np.ndarray:

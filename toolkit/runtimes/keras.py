@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from exporters.base import keras_spec
-from toolkit.runtimes.base import to_model_input, to_probabilities
+from toolkit.runtimes.base import BATCH_SIZE, to_model_input, to_probabilities
 
-RUNTIME = "keras"
+NAME = "keras"
 
 
 class KerasPredictor:
-    runtime = RUNTIME
-    max_images = None
+    runtime = NAME
 
     def __init__(self, model, output_kind: str = "probabilities"):
         self.model = model
@@ -20,5 +19,5 @@ class KerasPredictor:
         self.input, self.output = keras_spec(model.input_shape), keras_spec(model.output_shape)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        outputs = self.model.predict(to_model_input(images, self.input), batch_size=1000, verbose=0)
+        outputs = self.model.predict(to_model_input(images, self.input), batch_size=BATCH_SIZE, verbose=0)
         return to_probabilities(outputs, self.output, self.output_kind)

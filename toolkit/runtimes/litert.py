@@ -6,11 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters.base import Artifact
-from toolkit.runtimes.base import to_model_input, to_probabilities
+from exporters.base import Artifact, Format
+from toolkit.runtimes.base import BATCH_SIZE, Runtime, to_model_input, to_probabilities
 
-RUNTIME = "litert"
-BATCH = 1000  # one interpreter call per 1000 images: ~1 s for the 10k test set instead of minutes one by one
+NAME = "litert"
 
 
 def _interpreter_class():
@@ -32,8 +31,7 @@ def unavailable() -> str | None:
 class LiteRTPredictor:
     """A .tflite model whose batch dimension is resized so that whole batches run in one invoke()."""
 
-    runtime = RUNTIME
-    max_images = None
+    runtime = NAME
 
     def __init__(self, model_path: Path, artifact: Artifact, num_threads: int | None = None):
         self.artifact = artifact
@@ -54,9 +52,14 @@ class LiteRTPredictor:
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         spec = self.artifact
-        outputs = [self.run(to_model_input(images[i : i + BATCH], spec.input)) for i in range(0, len(images), BATCH)]
+        outputs = [
+            self.run(to_model_input(images[i : i + BATCH_SIZE], spec.input)) for i in range(0, len(images), BATCH_SIZE)
+        ]
         return to_probabilities(np.concatenate(outputs), spec.output, spec.output_kind)
 
 
 def load(artifact_dir: Path, artifact: Artifact) -> LiteRTPredictor:
     return LiteRTPredictor(artifact_dir / artifact.main_file, artifact)
+
+
+RUNTIME = Runtime(NAME, (Format.TFLITE,), unavailable, load)

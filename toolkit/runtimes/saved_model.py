@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters.base import Artifact
-from toolkit.runtimes.base import to_model_input, to_probabilities
+from exporters.base import Artifact, Format
+from toolkit.runtimes.base import BATCH_SIZE, Runtime, to_model_input, to_probabilities
 
-RUNTIME = "tensorflow"
+NAME = "tensorflow"
 
 
 def unavailable() -> str | None:
@@ -17,8 +17,7 @@ def unavailable() -> str | None:
 
 
 class SavedModelPredictor:
-    runtime = RUNTIME
-    max_images = None
+    runtime = NAME
 
     def __init__(self, directory: Path, artifact: Artifact):
         import tensorflow as tf
@@ -29,11 +28,14 @@ class SavedModelPredictor:
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         outputs = []
-        for i in range(0, len(images), 1000):
-            batch = to_model_input(images[i : i + 1000], self.artifact.input)
+        for i in range(0, len(images), BATCH_SIZE):
+            batch = to_model_input(images[i : i + BATCH_SIZE], self.artifact.input)
             outputs.append(next(iter(self.signature(**{self.input_name: batch}).values())).numpy())
         return to_probabilities(np.concatenate(outputs), self.artifact.output, self.artifact.output_kind)
 
 
 def load(artifact_dir: Path, artifact: Artifact) -> SavedModelPredictor:
     return SavedModelPredictor(artifact_dir, artifact)
+
+
+RUNTIME = Runtime(NAME, (Format.SAVED_MODEL,), unavailable, load)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters.base import Artifact
+from exporters.base import Artifact, Format
 from toolkit.errors import StepError
-from toolkit.runtimes.base import to_model_input, to_probabilities
+from toolkit.runtimes.base import Runtime, to_model_input, to_probabilities
 
-RUNTIME = "tfjs-browser-wasm"
+NAME = "tfjs-browser-wasm"
 CHROMIUM = "/usr/bin/chromium"
 # Debian's Chromium, not a Playwright download (none can be fetched here); the flags keep it off the network.
 CHROMIUM_ARGS = [
@@ -29,8 +29,6 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--metrics-recording-only",
 ]
-# All 10k MNIST test images take ~8 s here (4-5 s of it in the page, measured): well inside a minute, so no cap.
-MAX_IMAGES = None
 TIMEOUT_MS = 180_000
 DATA_PREFIX, IMAGES_FILE = "eval-data", "images.f32"
 
@@ -65,13 +63,12 @@ class TFJSBrowserPredictor:
     (handing 31 MB to the page through Playwright's protocol takes ~25 s, fetching it from loopback well under 1 s).
     """
 
-    runtime = RUNTIME
-    max_images = MAX_IMAGES
+    runtime = NAME
 
     def __init__(self, artifact_dir: Path, artifact: Artifact):
         reason = unavailable()
         if reason:
-            raise StepError(f"{RUNTIME}: {reason}")
+            raise StepError(f"{NAME}: {reason}")
         self.artifact_dir = Path(artifact_dir)
         self.artifact = artifact
         self.last_run: dict = {}  # backend, count and seconds spent in the page by the last call
@@ -116,7 +113,7 @@ class TFJSBrowserPredictor:
                     browser.close()
         except PlaywrightError as error:
             detail = errors[-1] if errors else str(error).splitlines()[0]
-            raise StepError(f"{RUNTIME}: {name} failed in Chromium: {detail}") from None
+            raise StepError(f"{NAME}: {name} failed in Chromium: {detail}") from None
         self.last_run = {"backend": result["backend"], "count": count, "seconds": result["seconds"]}
         outputs = np.frombuffer(base64.b64decode(result["outputs"]), dtype="<f4")
         return to_probabilities(outputs.reshape(count, -1), self.artifact.output, self.artifact.output_kind)
@@ -124,3 +121,6 @@ class TFJSBrowserPredictor:
 
 def load(artifact_dir: Path, artifact: Artifact) -> TFJSBrowserPredictor:
     return TFJSBrowserPredictor(artifact_dir, artifact)
+
+
+RUNTIME = Runtime(NAME, (Format.TFJS,), unavailable, load)

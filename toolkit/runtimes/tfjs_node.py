@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters.base import Artifact
+from exporters.base import Artifact, Format
 from toolkit.errors import StepError
-from toolkit.runtimes.base import to_model_input, to_probabilities
+from toolkit.runtimes.base import Runtime, to_model_input, to_probabilities
 
-RUNTIME = "tfjs-node-wasm"
+NAME = "tfjs-node-wasm"
 WEB_DEMO = Path(__file__).resolve().parents[2] / "web_demo"
 RUNNER = WEB_DEMO / "node" / "evaluate.mjs"
 PACKAGES = ("@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm")
@@ -38,13 +38,12 @@ def unavailable() -> str | None:
 class TFJSNodePredictor:
     """Each predict() call is one Node process: images and outputs cross as raw little-endian float32 files."""
 
-    runtime = RUNTIME
-    max_images = None
+    runtime = NAME
 
     def __init__(self, artifact_dir: Path, artifact: Artifact):
         reason = unavailable()
         if reason:
-            raise StepError(f"{RUNTIME}: {reason}")
+            raise StepError(f"{NAME}: {reason}")
         self.artifact_dir = Path(artifact_dir).resolve()  # the runner works in web_demo/, not in our cwd
         self.artifact = artifact
         self.last_run: dict = {}  # the runner's summary of the last call: backend, count, seconds
@@ -72,14 +71,14 @@ class TFJSNodePredictor:
             try:
                 done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=WEB_DEMO)
             except subprocess.TimeoutExpired:
-                raise StepError(f"{RUNTIME}: {self.artifact.name} took longer than {TIMEOUT_S} s") from None
+                raise StepError(f"{NAME}: {self.artifact.name} took longer than {TIMEOUT_S} s") from None
             if done.returncode != 0:
                 # The runner reports its error on a line of its own; TF.js messages continue on further lines.
                 lines = done.stderr.strip().splitlines()
                 detail = next(
                     (line for line in lines if line.startswith("evaluate.mjs:")), lines[-1] if lines else "no output"
                 )
-                raise StepError(f"{RUNTIME}: {self.artifact.name} failed: {detail}")
+                raise StepError(f"{NAME}: {self.artifact.name} failed: {detail}")
             self.last_run = json.loads(done.stdout.strip().splitlines()[-1])
             outputs = np.fromfile(outputs_path, dtype="<f4")
         return to_probabilities(outputs.reshape(count, -1), self.artifact.output, self.artifact.output_kind)
@@ -87,3 +86,6 @@ class TFJSNodePredictor:
 
 def load(artifact_dir: Path, artifact: Artifact) -> TFJSNodePredictor:
     return TFJSNodePredictor(artifact_dir, artifact)
+
+
+RUNTIME = Runtime(NAME, (Format.TFJS,), unavailable, load)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters.base import Artifact
-from toolkit.runtimes.base import to_model_input, to_probabilities
+from exporters.base import Artifact, Format
+from toolkit.runtimes.base import BATCH_SIZE, Runtime, to_model_input, to_probabilities
 
-RUNTIME = "tfjs-python"
+NAME = "tfjs-python"
 
 
 def unavailable() -> str | None:
@@ -17,8 +17,7 @@ def unavailable() -> str | None:
 
 
 class TFJSPythonPredictor:
-    runtime = RUNTIME
-    max_images = None
+    runtime = NAME
 
     def __init__(self, model_json: Path, artifact: Artifact):
         import tensorflowjs as tfjs
@@ -27,9 +26,13 @@ class TFJSPythonPredictor:
         self.model = tfjs.converters.load_keras_model(str(model_json))
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        outputs = self.model.predict(to_model_input(images, self.artifact.input), batch_size=1000, verbose=0)
+        outputs = self.model.predict(to_model_input(images, self.artifact.input), batch_size=BATCH_SIZE, verbose=0)
         return to_probabilities(outputs, self.artifact.output, self.artifact.output_kind)
 
 
 def load(artifact_dir: Path, artifact: Artifact) -> TFJSPythonPredictor:
     return TFJSPythonPredictor(artifact_dir / artifact.main_file, artifact)
+
+
+# Loads the files back in Python: a diagnostic of the files, not of the JavaScript kernels users run.
+RUNTIME = Runtime(NAME, (Format.TFJS,), unavailable, load)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from toolkit.config import QATConfig
 from toolkit.data import Dataset
 from toolkit.errors import InputError
@@ -86,12 +84,3 @@ def quantize_and_finetune(
         verbose=progress_verbosity(),
     )
     return qat_model, plain_history(history.history)
-
-
-def load_qat_model(path: Path):
-    """Load a saved QAT model (its quantize wrappers need tfmot's custom-object scope)."""
-    import tensorflow_model_optimization as tfmot
-    import tf_keras as keras
-
-    with tfmot.quantization.keras.quantize_scope():
-        return keras.models.load_model(path)

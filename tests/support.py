@@ -1,4 +1,4 @@
-"""Shared pieces of the web tests: a tiny TF.js run built once per session, Keras references, skips with reasons."""
+"""Helpers shared by the tests: synthetic digits and data files, tiny settings, a tiny TF.js run, Keras references."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import toolkit  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from toolkit.config import Config
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 # name -> (architecture, TF.js variant, output kind) of the tiny run's artifacts.
@@ -46,8 +47,9 @@ def tiny_model(kind: str, seed: int):
 def build_tiny_run(base: Path) -> tuple[Path, dict]:
     """A run directory holding TINY_ARTIFACTS and the Keras models they came from (built once per process)."""
     from exporters import Variant, tfjs
+    from toolkit.run import Run
 
-    run = base / "tiny-web-run"
+    run = Run.create(base / "tiny-web-run").path
     models = {"cnn": tiny_model("cnn", 3), "flat": tiny_model("flat", 4)}
     for name, (kind, variant, output_kind) in TINY_ARTIFACTS.items():
         tfjs.export(
@@ -122,3 +124,32 @@ class PageErrors:
         self.messages: list[str] = []
         page.on("console", lambda m: m.type == "error" and self.messages.append(f"console: {m.text}"))
         page.on("pageerror", lambda e: self.messages.append(f"pageerror: {e}"))
+
+
+def synthetic_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable fake digits: class k is a bright bar at row 2 + 2k plus noise, so tiny models reach high accuracy."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, count).astype(np.uint8)
+    images = rng.integers(0, 40, (count, 28, 28)).astype(np.uint8)
+    for image, label in zip(images, labels, strict=True):
+        image[2 + 2 * label : 4 + 2 * label, 4:24] = 230
+    return images, labels
+
+
+def write_npz(path: Path, train: int = 240, test: int = 120) -> Path:
+    x_train, y_train = synthetic_digits(train, 1)
+    x_test, y_test = synthetic_digits(test, 2)
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return path
+
+
+def tiny_config() -> Config:
+    """Seconds-long settings: a couple of epochs, a small validation split and representative set."""
+    config = Config()
+    config.train.epochs = 2
+    config.train.batch_size = 32
+    config.train.validation_size = 40
+    config.qat.epochs = 1
+    config.qat.batch_size = 32
+    config.export.representative_size = 50
+    return config
