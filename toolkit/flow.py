@@ -19,6 +19,7 @@ from toolkit.metrics import accuracy
 from toolkit.parity import ParityOutcome, check_parity
 from toolkit.report import build_report, write_report
 from toolkit.run import Run
+from toolkit.runtimes import RUNTIMES
 
 log = logging.getLogger("edgekit")
 
@@ -95,7 +96,9 @@ def train(out: Path, config: Config, data_path: Path | None = None) -> Run:
         run.path,
     )
     start = time.perf_counter()
-    model, history = train_model(data, config.train, run.path / "checkpoints" / "best.h5")
+    model, history = train_model(
+        data, config.train, run.path / "checkpoints" / "best.h5", tensorboard=run.path / "tensorboard" / "train"
+    )
     run.save_model(model, "float")
     from toolkit.runtimes.keras import KerasPredictor
 
@@ -131,6 +134,7 @@ def qat(run_dir: Path, config: Config) -> Run:
         _validation_size(run, config, data),
         _seed(run, config),
         run.output_kind,
+        tensorboard=run.path / "tensorboard" / "qat",
     )
     run.save_model(model, "qat")
     test_accuracy = accuracy(KerasPredictor(model, run.output_kind).predict(gate_images(data)), data.y_test)
@@ -240,43 +244,78 @@ def export(run_dir: Path, config: Config) -> Run:
 
 
 def validate(run_dir: Path, config: Config) -> dict:
-    """Run the parity gate over every artifact of the run, write report.json and report.md.
+    """Run the parity gate over every artifact of the run; write report.json, report.md, report.html and the
+    predictions they are drawn from (predictions.npz).
+
+    With `config.parity.runtimes` set, the previous report's results in the other runtimes are kept, marked as
+    from the previous run, so a partial re-run never silently shrinks a full report.
 
     Returns:
         The report (also written to the run directory).
 
     Raises:
-        ParityError: an artifact is outside its tolerance (the report is written first).
+        ParityError: an evaluation is outside its tolerance (the report is written first); its `verdict` is
+            "FAILED (n)".
     """
+    from exporters.native_log import native_stderr_to_debug_log
+    from toolkit.evidence import Predictions, per_class_report
+    from toolkit.parity import plan
+    from toolkit.report import keep_previous
+    from toolkit.report_html import environment, write_html
     from toolkit.runtimes.keras import KerasPredictor
 
     run = Run.open(run_dir)
     artifacts = run.artifacts()
     if not artifacts:
         raise InputError(f"{run.path} has no exported artifacts: run `edgekit export` first")
-    data = load_run_data(run)
-    images = gate_images(data)
-    start = time.perf_counter()
-    references = {
-        source: KerasPredictor(_load_model(run, source), run.output_kind).predict(images)
-        for source in sorted({"float"} | {a.source for a in artifacts})
-    }
-    reference_accuracy = {name: round(accuracy(p, data.y_test), 4) for name, p in references.items()}
+    evaluations, skipped = plan(artifacts, config.parity)
+    runtimes = sorted({runtime.name for _, runtime in evaluations}, key=list(RUNTIMES).index)
     log.info(
-        "parity gate on %d test images (reference: %s)",
-        len(images),
-        ", ".join(f"{k} {v:.2f}%" for k, v in reference_accuracy.items()),
+        "parity gate: %d evaluations of %d artifacts in %s%s",
+        len(evaluations),
+        len(artifacts),
+        ", ".join(runtimes) or "no runtime",
+        f" ({len(skipped)} not possible here)" if skipped else "",
     )
-    outcome: ParityOutcome = check_parity(
-        artifacts, run.path, images, data.y_test.astype(np.int64), references, config.parity, progress=log.info
-    )
+    start = time.perf_counter()
+    # TensorFlow, LiteRT and XNNPACK print to file descriptor 2 ("Created TensorFlow Lite XNNPACK delegate");
+    # kept for --verbose.
+    with native_stderr_to_debug_log():
+        data = load_run_data(run)
+        images = gate_images(data)
+        log.info("Keras references on %d test images", len(images))
+        references = {
+            source: KerasPredictor(_load_model(run, source), run.output_kind).predict(images)
+            for source in sorted({"float"} | {a.source for a in artifacts})
+        }
+        reference_accuracy = {name: round(accuracy(p, data.y_test), 4) for name, p in references.items()}
+        log.info("reference: %s", ", ".join(f"{k} {v:.2f}%" for k, v in reference_accuracy.items()))
+        labels = data.y_test.astype(np.int64)
+        outcome: ParityOutcome = check_parity(
+            artifacts, run.path, images, labels, references, config.parity, progress=log.info
+        )
     report = build_report(run, outcome, reference_accuracy, time.perf_counter() - start)
+    report["environment"] = environment()
+    predictions = Predictions.from_probabilities(labels, references, outcome.predictions)
+    if config.parity.runtimes is not None:
+        kept = keep_previous(report, run.report(), set(config.parity.runtimes))
+        if kept:
+            log.info("kept %d result(s) in other runtimes from the previous report", kept)
+        predictions.keep_previous(Predictions.load(run.path), set(config.parity.runtimes))
+    predictions.save(run.path)
+    report["per_class"] = per_class_report(
+        predictions, {a.name: a.source for a in artifacts}, references["float"].shape[1]
+    )
     write_report(run, report)
-    run.record("validate", {"passed": outcome.passed, "seconds": report["gate_seconds"]})
-    log.info("report: %s", run.path / "report.md")
-    if not outcome.passed:
-        breaches = outcome.breaches() or ["no artifact could be evaluated"]
-        raise ParityError(f"parity gate failed for {len(breaches)} evaluation(s): " + " | ".join(breaches))
+    write_html(run, report, predictions)
+    run.record("validate", {"passed": report["passed"], "seconds": report["gate_seconds"]})
+    log.info("report: %s (and report.md, report.html)", run.path / "report.json")
+    if not report["passed"]:
+        breaches = report["breaches"] or ["no artifact could be evaluated"]
+        error = ParityError(f"parity gate failed for {len(breaches)} evaluation(s): " + " | ".join(breaches))
+        error.verdict = f"FAILED ({len(breaches)})"
+        raise error
+    log.info("PASSED")
     return report
 
 

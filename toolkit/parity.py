@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import threading
 import time
 from collections.abc import Callable
 
@@ -75,6 +77,8 @@ class Skipped:
 class ParityOutcome:
     results: list[ParityResult]
     skipped: list[Skipped]
+    # Each evaluation's probabilities by (artifact name, runtime): what the HTML report is drawn from.
+    predictions: dict[tuple[str, str], np.ndarray] = dataclasses.field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -126,6 +130,24 @@ def compare(
     )
 
 
+def plan(artifacts: list[Artifact], config: ParityConfig) -> tuple[list[tuple[Artifact, Runtime]], list[Skipped]]:
+    """The evaluations the gate will run, (artifact, runtime) in report order, and those that cannot run here."""
+    unknown = sorted(set(config.runtimes or []) - set(RUNTIMES))
+    if unknown:
+        raise InputError(f"unknown runtime {', '.join(unknown)} (known: {', '.join(RUNTIMES)})")
+    evaluations, skipped = [], []
+    for artifact in artifacts:
+        for runtime in runtimes_for(artifact.format):
+            if config.runtimes is not None and runtime.name not in config.runtimes:
+                continue
+            reason = runtime.unavailable()
+            if reason:
+                skipped.append(Skipped(artifact.name, runtime.name, reason))
+            else:
+                evaluations.append((artifact, runtime))
+    return evaluations, skipped
+
+
 def check_parity(
     artifacts: list[Artifact],
     run_path,
@@ -137,71 +159,85 @@ def check_parity(
 ) -> ParityOutcome:
     """Evaluate every artifact in every runtime that can run its format here, and gate each evaluation.
 
+    Runtimes that start an engine of their own (Node, Chromium) get all their artifacts at once, in a thread
+    each, so they run beside the in-process runtimes on another core.
+
     Args:
         artifacts: the run's artifacts.
         run_path: the run directory the artifact paths are relative to.
         images: float32 (N, 28, 28) test images in [0, 1]; labels: (N,) ints.
         references: Keras probabilities on `images` by model name ("float", "qat").
         config: tolerances, agreement thresholds and (optionally) the runtimes to use.
-        progress: called with one line per evaluation.
+        progress: called with one line per evaluation, as each finishes.
     """
-    unknown = sorted(set(config.runtimes or []) - set(RUNTIMES))
-    if unknown:
-        raise InputError(f"unknown runtime {', '.join(unknown)} (known: {', '.join(RUNTIMES)})")
-    results, skipped = [], []
-    for artifact in artifacts:
-        for runtime in runtimes_for(artifact.format):
-            if config.runtimes is not None and runtime.name not in config.runtimes:
-                continue
-            reason = runtime.unavailable()
-            if reason:
-                skipped.append(Skipped(artifact.name, runtime.name, reason))
-                progress(f"skip  {artifact.name:<18} {runtime.name:<18} {reason}")
-                continue
-            result = _evaluate(artifact, runtime, run_path, images, labels, references, config)
-            results.append(result)
-            progress(result.summary())
-    return ParityOutcome(results, skipped)
+    evaluations, skipped = plan(artifacts, config)
+    for s in skipped:
+        progress(f"skip  {s.name:<18} {s.runtime:<18} {s.reason}")
+    done: dict[int, ParityResult] = {}
+    predictions: dict[tuple[str, str], np.ndarray] = {}
+    lock = threading.Lock()
+
+    def finish(index: int, result: ParityResult, probabilities: np.ndarray | None) -> None:
+        with lock:
+            done[index] = result
+            if probabilities is not None:
+                predictions[(result.name, result.runtime)] = probabilities
+            progress(f"[{len(done)}/{len(evaluations)}] {result.summary()}")
+
+    def gate(index: int, probabilities: np.ndarray | Exception, seconds: float) -> None:
+        artifact, runtime = evaluations[index]
+        result = _score(artifact, runtime, probabilities, labels, references, config, seconds)
+        finish(index, result, None if result.error else probabilities)
+
+    def one_by_one(indices: list[int]) -> None:
+        for index in indices:
+            artifact, runtime = evaluations[index]
+            start = time.perf_counter()
+            try:
+                probabilities = runtime.load(run_path / artifact.path, artifact).predict(images)
+            except Exception as error:  # a runtime that cannot load or run the artifact fails its gate
+                probabilities = error
+            gate(index, probabilities, time.perf_counter() - start)
+
+    def all_at_once(runtime: Runtime, indices: list[int]) -> None:
+        start = time.perf_counter()
+        try:
+            predictors = [runtime.load(run_path / evaluations[i][0].path, evaluations[i][0]) for i in indices]
+            outputs = runtime.predict_many(predictors, images)
+        except Exception as error:
+            outputs = [error] * len(indices)
+        seconds = (time.perf_counter() - start) / max(len(indices), 1)  # the engine's start-up shared out
+        for index, probabilities in zip(indices, outputs, strict=True):
+            gate(index, probabilities, seconds)
+
+    by_runtime: dict[str, list[int]] = {}
+    for index, (_, runtime) in enumerate(evaluations):
+        by_runtime.setdefault(runtime.name, []).append(index)
+    batched = [name for name in by_runtime if RUNTIMES[name].predict_many is not None]
+    in_process = [i for name, indices in by_runtime.items() if name not in batched for i in indices]
+    with concurrent.futures.ThreadPoolExecutor(max(len(batched), 1), thread_name_prefix="edgekit-gate") as pool:
+        futures = [pool.submit(all_at_once, RUNTIMES[name], by_runtime[name]) for name in batched]
+        one_by_one(in_process)
+        for future in futures:
+            future.result()
+    return ParityOutcome([done[i] for i in range(len(evaluations))], skipped, predictions)
 
 
-def _evaluate(
+def _score(
     artifact: Artifact,
     runtime: Runtime,
-    run_path,
-    images: np.ndarray,
+    probabilities: np.ndarray | Exception,
     labels: np.ndarray,
     references: dict[str, np.ndarray],
     config: ParityConfig,
+    seconds: float,
 ) -> ParityResult:
-    tolerance = config.tolerances[artifact.variant.value]
-    min_agreement = config.min_agreement[artifact.variant.value]
+    """Gate one evaluation: its probabilities, or the exception its runtime raised."""
     reference = references[artifact.source]
-    start = time.perf_counter()
-    try:
-        probabilities = runtime.load(run_path / artifact.path, artifact).predict(images)
-        if probabilities.shape != reference.shape:
-            raise ValueError(f"returned shape {probabilities.shape}, expected {reference.shape}")
-    except Exception as error:  # a runtime that cannot load or run the artifact fails its gate, with the reason
-        return ParityResult(
-            name=artifact.name,
-            format=artifact.format.value,
-            variant=artifact.variant.value,
-            source=artifact.source,
-            path=artifact.path,
-            runtime=runtime.name,
-            images=0,
-            accuracy=None,
-            reference_accuracy=None,
-            accuracy_delta=None,
-            agreement=None,
-            max_abs_prob_delta=None,
-            tolerance=tolerance,
-            min_agreement=min_agreement,
-            passed=False,
-            size_bytes=artifact.size_bytes,
-            seconds=round(time.perf_counter() - start, 3),
-            error=f"{type(error).__name__}: {first_line(error)}",
-        )
+    if not isinstance(probabilities, Exception) and probabilities.shape != reference.shape:
+        probabilities = ValueError(f"returned shape {probabilities.shape}, expected {reference.shape}")
+    if isinstance(probabilities, Exception):
+        return _failed(artifact, runtime, probabilities, config, seconds)
     float_reference = references["float"] if artifact.source != "float" else None
     return compare(
         artifact,
@@ -209,8 +245,32 @@ def _evaluate(
         probabilities,
         reference,
         labels,
-        tolerance,
-        min_agreement,
+        config.tolerances[artifact.variant.value],
+        config.min_agreement[artifact.variant.value],
         float_reference,
-        time.perf_counter() - start,
+        seconds,
+    )
+
+
+def _failed(artifact: Artifact, runtime: Runtime, error: Exception, config: ParityConfig, seconds: float):
+    """A runtime that cannot load or run the artifact fails its gate, with the reason."""
+    return ParityResult(
+        name=artifact.name,
+        format=artifact.format.value,
+        variant=artifact.variant.value,
+        source=artifact.source,
+        path=artifact.path,
+        runtime=runtime.name,
+        images=0,
+        accuracy=None,
+        reference_accuracy=None,
+        accuracy_delta=None,
+        agreement=None,
+        max_abs_prob_delta=None,
+        tolerance=config.tolerances[artifact.variant.value],
+        min_agreement=config.min_agreement[artifact.variant.value],
+        passed=False,
+        size_bytes=artifact.size_bytes,
+        seconds=round(seconds, 3),
+        error=f"{type(error).__name__}: {first_line(error)}",
     )

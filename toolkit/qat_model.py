@@ -5,7 +5,7 @@ from __future__ import annotations
 from toolkit.config import QATConfig
 from toolkit.data import Dataset
 from toolkit.errors import InputError
-from toolkit.training import make_dataset, plain_history, progress_verbosity, split_validation
+from toolkit.training import epoch_callbacks, make_dataset, plain_history, progress_verbosity, split_validation
 
 
 def fold_dense_batch_norm(model):
@@ -56,7 +56,13 @@ def fold_dense_batch_norm(model):
 
 
 def quantize_and_finetune(
-    float_model, data: Dataset, config: QATConfig, validation_size: int, seed: int, output_kind: str = "probabilities"
+    float_model,
+    data: Dataset,
+    config: QATConfig,
+    validation_size: int,
+    seed: int,
+    output_kind: str = "probabilities",
+    tensorboard=None,
 ):
     """Return (QAT model, history): fake-quantized copy of `float_model`, fine-tuned on the training split.
 
@@ -81,6 +87,7 @@ def quantize_and_finetune(
         make_dataset(x_train, y_train, shape, config.batch_size, seed),
         validation_data=make_dataset(x_val, y_val, shape, config.batch_size, seed, shuffle=False),
         epochs=config.epochs,
+        callbacks=epoch_callbacks(tensorboard),
         verbose=progress_verbosity(),
     )
     return qat_model, plain_history(history.history)

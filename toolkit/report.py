@@ -33,6 +33,30 @@ def build_report(run: Run, outcome: ParityOutcome, references: dict[str, float],
     }
 
 
+def keep_previous(report: dict[str, Any], previous: dict[str, Any] | None, runtimes: set[str]) -> int:
+    """Add the previous report's results in runtimes other than `runtimes` to `report` (a gate restricted with
+    `-r`), each marked with `from_previous_run` (when that report was made); the verdict then covers them too.
+
+    Returns:
+        How many results were kept.
+    """
+    if not previous:
+        return 0
+    created = previous.get("created")
+    kept = [
+        {**entry, "from_previous_run": entry.get("from_previous_run") or created}
+        for entry in previous.get("artifacts", [])
+        if entry.get("runtime") not in runtimes
+    ]
+    report["artifacts"] += kept
+    report["skipped"] += [s for s in previous.get("skipped", []) if s.get("runtime") not in runtimes]
+    report["breaches"] += [
+        f"{e['name']} [{e['runtime']}]: failed in the previous run ({created})" for e in kept if not e.get("passed")
+    ]
+    report["passed"] = bool(report["artifacts"]) and all(e.get("passed") for e in report["artifacts"])
+    return len(kept)
+
+
 def _cell(value: Any, digits: int = 2) -> str:
     if value is None:
         return "-"
@@ -58,7 +82,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| {a['name']} | {a['runtime']} | {a['images']} | {_cell(a['accuracy'])} | "
             f"{_cell(a['reference_accuracy'])} ({a['source']}) | {_cell(a['accuracy_delta'])} | {a['tolerance']} | "
             f"{_cell(a['agreement'])} | {_cell(a['max_abs_prob_delta'], 5)} | {a['size_bytes'] / 1024:.0f} | "
-            f"{'pass' if a['passed'] else 'FAIL'} |"
+            f"{'pass' if a['passed'] else 'FAIL'}{' (previous run)' if a.get('from_previous_run') else ''} |"
         )
     if report["breaches"]:
         lines += ["", "## Breaches", ""] + [f"- {b}" for b in report["breaches"]]

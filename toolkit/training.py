@@ -63,13 +63,29 @@ def make_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def train_model(data: Dataset, config: TrainConfig, checkpoint: Path):
+def epoch_callbacks(tensorboard: Path | None) -> list:
+    """Callbacks both training and QAT use: the learning rate in the history, TensorBoard logs when asked for."""
+    import tf_keras as keras
+
+    class LearningRate(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None and "lr" not in logs:
+                logs["lr"] = float(keras.backend.get_value(self.model.optimizer.learning_rate))
+
+    callbacks = [LearningRate()]
+    if tensorboard is not None:
+        callbacks.append(keras.callbacks.TensorBoard(str(tensorboard), histogram_freq=0, profile_batch=0))
+    return callbacks
+
+
+def train_model(data: Dataset, config: TrainConfig, checkpoint: Path, tensorboard: Path | None = None):
     """Train the configured architecture and return (model with the best validation weights, history dict).
 
     Args:
         data: the training set (a validation split is taken from its end).
         config: architecture and hyper-parameters.
         checkpoint: where the best-so-far model (lowest validation loss) is written during training.
+        tensorboard: a directory for TensorBoard logs, or None.
     """
     import tf_keras as keras
 
@@ -87,6 +103,7 @@ def train_model(data: Dataset, config: TrainConfig, checkpoint: Path):
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True),
         keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_loss", save_best_only=True),
         keras.callbacks.LearningRateScheduler(lambda epoch: config.learning_rate * config.lr_decay**epoch),
+        *epoch_callbacks(tensorboard),
     ]
     history = model.fit(
         make_dataset(x_train, y_train, shape, config.batch_size, config.seed, augment=config.augment),

@@ -82,6 +82,8 @@ def command(func=None, *, uses_tensorflow: bool = False):
             if state["verbose"]:
                 raise
             typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+            if getattr(error, "verdict", None):  # the gate's last word: `FAILED (n)`
+                typer.secho(error.verdict, fg=typer.colors.RED)
             raise typer.Exit(error.exit_code) from None
 
     return app.command(no_args_is_help=_has_required_args(func))(run)

@@ -38,6 +38,9 @@ class Runtime:
     formats: tuple[Format, ...]
     unavailable: Callable[[], str | None]
     load: Callable[[Path, Artifact], Predictor]  # (artifact directory, artifact) -> Predictor
+    # Where starting the engine costs more than a model (a Node process, a browser): evaluate several loaded
+    # predictors of this runtime in one go -> each one's probabilities, or the exception it met.
+    predict_many: Callable[[list[Predictor], np.ndarray], list[np.ndarray | Exception]] | None = None
 
 
 def to_model_input(images: np.ndarray, spec: TensorSpec) -> np.ndarray:

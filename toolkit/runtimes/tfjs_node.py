@@ -36,7 +36,7 @@ def unavailable() -> str | None:
 
 
 class TFJSNodePredictor:
-    """Each predict() call is one Node process: images and outputs cross as raw little-endian float32 files."""
+    """A TF.js artifact evaluated by the Node runner: images and outputs cross as raw little-endian float32 files."""
 
     runtime = NAME
 
@@ -49,43 +49,56 @@ class TFJSNodePredictor:
         self.last_run: dict = {}  # the runner's summary of the last call: backend, count, seconds
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        model_input = to_model_input(images, self.artifact.input)
-        count = len(model_input)
-        if count == 0:
-            return np.zeros((0, *self.artifact.output.shape), dtype=np.float32)
-        with tempfile.TemporaryDirectory(prefix="edgekit-tfjs-node-") as tmp:
-            images_path, outputs_path = Path(tmp) / "images.f32", Path(tmp) / "outputs.f32"
-            model_input.astype("<f4").tofile(images_path)
-            command = [
-                node_executable(),
-                str(RUNNER),
-                "--model",
-                str(self.artifact_dir),
-                "--images",
-                str(images_path),
-                "--count",
-                str(count),
-                "--out",
-                str(outputs_path),
-            ]
-            try:
-                done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=WEB_DEMO)
-            except subprocess.TimeoutExpired:
-                raise StepError(f"{NAME}: {self.artifact.name} took longer than {TIMEOUT_S} s") from None
-            if done.returncode != 0:
-                # The runner reports its error on a line of its own; TF.js messages continue on further lines.
-                lines = done.stderr.strip().splitlines()
-                detail = next(
-                    (line for line in lines if line.startswith("evaluate.mjs:")), lines[-1] if lines else "no output"
-                )
-                raise StepError(f"{NAME}: {self.artifact.name} failed: {detail}")
-            self.last_run = json.loads(done.stdout.strip().splitlines()[-1])
-            outputs = np.fromfile(outputs_path, dtype="<f4")
-        return to_probabilities(outputs.reshape(count, -1), self.artifact.output, self.artifact.output_kind)
+        result = predict_many([self], images)[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+
+def predict_many(predictors: list[TFJSNodePredictor], images: np.ndarray) -> list[np.ndarray | Exception]:
+    """Evaluate several artifacts in one Node process (start-up and the wasm backend cost more than a model).
+
+    Returns each artifact's probabilities, or the error that artifact met, in the order given.
+    """
+    model_input = to_model_input(images, predictors[0].artifact.input) if predictors else None
+    if not predictors or len(model_input) == 0:
+        return [np.zeros((0, *p.artifact.output.shape), dtype=np.float32) for p in predictors]
+    count = len(model_input)
+    with tempfile.TemporaryDirectory(prefix="edgekit-tfjs-node-") as tmp:
+        images_path = Path(tmp) / "images.f32"
+        model_input.astype("<f4").tofile(images_path)
+        command = [node_executable(), str(RUNNER), "--images", str(images_path), "--count", str(count)]
+        for i, predictor in enumerate(predictors):
+            command += ["--model", str(predictor.artifact_dir), "--out", str(Path(tmp) / f"{i}.f32")]
+        names = ", ".join(p.artifact.name for p in predictors)
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=TIMEOUT_S * len(predictors), cwd=WEB_DEMO
+            )
+        except subprocess.TimeoutExpired:
+            raise StepError(f"{NAME}: {names} took longer than {TIMEOUT_S} s each") from None
+        summaries = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode != 0 or len(summaries) != len(predictors):
+            # The runner reports its error on a line of its own; TF.js messages continue on further lines.
+            lines = done.stderr.strip().splitlines()
+            detail = next(
+                (line for line in lines if line.startswith("evaluate.mjs:")), lines[-1] if lines else "no output"
+            )
+            raise StepError(f"{NAME}: {names} failed: {detail}")
+        results: list[np.ndarray | Exception] = []
+        for i, (predictor, summary) in enumerate(zip(predictors, summaries, strict=True)):
+            if "error" in summary:
+                results.append(StepError(f"{NAME}: {predictor.artifact.name} failed: {summary['error']}"))
+                continue
+            predictor.last_run = {k: summary[k] for k in ("backend", "count", "seconds")}
+            outputs = np.fromfile(Path(tmp) / f"{i}.f32", dtype="<f4").reshape(count, -1)
+            artifact = predictor.artifact
+            results.append(to_probabilities(outputs, artifact.output, artifact.output_kind))
+    return results
 
 
 def load(artifact_dir: Path, artifact: Artifact) -> TFJSNodePredictor:
     return TFJSNodePredictor(artifact_dir, artifact)
 
 
-RUNTIME = Runtime(NAME, (Format.TFJS,), unavailable, load)
+RUNTIME = Runtime(NAME, (Format.TFJS,), unavailable, load, predict_many)

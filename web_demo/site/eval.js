@@ -1,4 +1,5 @@
 // Batch evaluation inside the page for the tfjs-browser-wasm runtime: raw float32 images in, raw outputs out.
+import { benchmarkModel } from './bench.js';
 import { DigitModel, initBackend } from './model.js';
 
 const tf = window.tf;
@@ -17,6 +18,17 @@ const ready = (async () => {
   return backend;
 })();
 
+const images = new Map(); // URL -> Float32Array: several models are evaluated on the same images in one page
+
+async function fetchImages(url) {
+  if (!images.has(url)) {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    images.set(url, new Float32Array(await response.arrayBuffer()));
+  }
+  return images.get(url);
+}
+
 /**
  * Evaluate `count` model inputs fetched from `imagesUrl` (float32, 784 per image) with the model at `modelUrl`.
  * @returns {Promise<{backend: string, seconds: number, outputs: string}>} outputs: base64 of float32 rows
@@ -25,9 +37,7 @@ async function evaluate(modelUrl, imagesUrl, count, batchSize = 500) {
   const backend = await ready;
   const model = await DigitModel.fromUrl(tf, modelUrl);
   try {
-    const response = await fetch(imagesUrl);
-    if (!response.ok) throw new Error(`${imagesUrl}: HTTP ${response.status}`);
-    const pixels = new Float32Array(await response.arrayBuffer());
+    const pixels = await fetchImages(imagesUrl);
     if (pixels.length !== count * 784) throw new Error(`got ${pixels.length / 784} images, expected ${count}`);
     const started = performance.now();
     const outputs = model.predictBatches(pixels, count, batchSize);
@@ -38,4 +48,15 @@ async function evaluate(modelUrl, imagesUrl, count, batchSize = 500) {
   }
 }
 
-window.edgekitEval = { ready, evaluate };
+/**
+ * Benchmark the model at `modelUrl` on `backend` ('wasm' or 'webgl'): see bench.js. Adds the JS heap in use (MB),
+ * the memory figure a page can read about itself.
+ */
+async function benchmark(modelUrl, backend, options) {
+  await ready;
+  if ((await initBackend(tf, [backend])) !== backend) throw new Error(`backend ${backend} not offered`);
+  const result = await benchmarkModel(tf, () => DigitModel.fromUrl(tf, modelUrl), options);
+  return { ...result, js_heap_mb: performance.memory ? performance.memory.usedJSHeapSize / 2 ** 20 : null };
+}
+
+window.edgekitEval = { ready, evaluate, benchmark };
