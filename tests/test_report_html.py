@@ -149,3 +149,21 @@ def test_report_page_opens_offline_in_chromium(tiny_run: Path):
     assert external == [] and errors == [] and broken == 0
     for heading in ("Recommendation", "Artifacts", "Confusion matrices", "Per-class", "Training", "Provenance"):
         assert any(h.startswith(heading) for h in headings), headings
+
+
+@pytest.mark.unit
+def test_kept_references_are_used_only_for_the_same_models_and_test_set(tmp_path: Path):
+    from toolkit import references
+    from toolkit.run import Run
+
+    run = Run.create(tmp_path / "run")
+    run.manifest["data"] = {"x_test_sha256": "abc"}
+    (run.path / "models").mkdir()
+    run.model_path("float").write_bytes(b"model one")
+    probabilities = np.full((4, 10), 0.1, dtype=np.float32)
+    references.store(run, {"float": probabilities})
+    assert np.array_equal(references.load(run, ["float"], 4)["float"], probabilities)
+    assert references.load(run, ["float"], 5) is None  # other images
+    assert references.load(run, ["float", "qat"], 4) is None  # a model it never saw
+    run.model_path("float").write_bytes(b"model two")  # retrained or tampered with
+    assert references.load(run, ["float"], 4) is None

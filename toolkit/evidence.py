@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from toolkit.errors import InputError
+from toolkit.run import atomic_write_bytes
 
 PREDICTIONS = "predictions.npz"
 TOP = 3  # classes kept per image: enough to show what an artifact hesitated between
@@ -63,10 +62,7 @@ class Predictions:
                 arrays[f"{_key(name, runtime)}|{field}"] = values
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)
-        fd, tmp = tempfile.mkstemp(dir=run_path, prefix=f".{PREDICTIONS}.")
-        with os.fdopen(fd, "wb") as f:
-            f.write(buffer.getvalue())
-        os.replace(tmp, run_path / PREDICTIONS)
+        atomic_write_bytes(run_path / PREDICTIONS, buffer.getvalue())
 
     @classmethod
     def load(cls, run_path: Path) -> Predictions | None:

@@ -230,8 +230,10 @@ def export(run_dir: Path, config: Config) -> Run:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     run.commit_artifacts(staging)
+    _keep_references(run, models, data)
     (run.path / "report.json").unlink(missing_ok=True)  # the old verdict no longer describes these files
     (run.path / "report.md").unlink(missing_ok=True)
+    (run.path / "predictions.npz").unlink(missing_ok=True)
     run.record(
         "export",
         {
@@ -241,6 +243,28 @@ def export(run_dir: Path, config: Config) -> Run:
         },
     )
     return run
+
+
+def _keep_references(run: Run, models: dict, data: Dataset) -> None:
+    """The Keras models' test-set probabilities, computed while the models are loaded, for the gate to reuse."""
+    from toolkit import references
+    from toolkit.runtimes.keras import KerasPredictor
+
+    images = gate_images(data)
+    references.store(run, {s: KerasPredictor(m, run.output_kind).predict(images) for s, m in models.items()})
+
+
+def _references(run: Run, sources: list[str], images: np.ndarray) -> dict[str, np.ndarray]:
+    """Those kept by export when still valid for these models and images; else computed here."""
+    from toolkit import references
+    from toolkit.runtimes.keras import KerasPredictor
+
+    kept = references.load(run, sources, len(images))
+    if kept is not None:
+        log.info("Keras references: kept by export (model files and test set unchanged)")
+        return kept
+    log.info("Keras references on %d test images", len(images))
+    return {s: KerasPredictor(_load_model(run, s), run.output_kind).predict(images) for s in sources}
 
 
 def validate(run_dir: Path, config: Config) -> dict:
@@ -262,7 +286,6 @@ def validate(run_dir: Path, config: Config) -> dict:
     from toolkit.parity import plan
     from toolkit.report import keep_previous
     from toolkit.report_html import environment, write_html
-    from toolkit.runtimes.keras import KerasPredictor
 
     run = Run.open(run_dir)
     artifacts = run.artifacts()
@@ -283,11 +306,7 @@ def validate(run_dir: Path, config: Config) -> dict:
     with native_stderr_to_debug_log():
         data = load_run_data(run)
         images = gate_images(data)
-        log.info("Keras references on %d test images", len(images))
-        references = {
-            source: KerasPredictor(_load_model(run, source), run.output_kind).predict(images)
-            for source in sorted({"float"} | {a.source for a in artifacts})
-        }
+        references = _references(run, sorted({"float"} | {a.source for a in artifacts}), images)
         reference_accuracy = {name: round(accuracy(p, data.y_test), 4) for name, p in references.items()}
         log.info("reference: %s", ", ".join(f"{k} {v:.2f}%" for k, v in reference_accuracy.items()))
         labels = data.y_test.astype(np.int64)

@@ -91,7 +91,7 @@ def environment() -> dict[str, Any]:
 
 def _png(figure) -> str:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=80)  # no bbox_inches="tight": it draws every figure twice
     import matplotlib.pyplot as plt
 
     plt.close(figure)
@@ -112,7 +112,7 @@ def _matrices(titles_and_matrices: list[tuple[str, np.ndarray, bool]], labels: l
     import matplotlib.pyplot as plt
 
     count = len(titles_and_matrices)
-    figure, axes = plt.subplots(1, count, figsize=(4.2 * count, 4), squeeze=False)
+    figure, axes = plt.subplots(1, count, figsize=(4.2 * count, 4.3), squeeze=False, layout="constrained")
     for ax, (title, matrix, difference) in zip(axes[0], titles_and_matrices, strict=True):
         if difference:
             limit = max(1, int(np.abs(matrix).max()))
@@ -137,7 +137,7 @@ def _curves(steps: dict[str, Any]) -> str | None:
     histories = {step: steps[step]["history"] for step in ("train", "qat") if steps.get(step, {}).get("history")}
     if not histories:
         return None
-    figure, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
     for step, history in histories.items():
         for ax, metric in zip(axes[:2], ("loss", "accuracy"), strict=True):
             for key, style in ((metric, "-"), (f"val_{metric}", "--")):
@@ -240,13 +240,16 @@ def render(run: Run, report: dict[str, Any], predictions: Predictions | None) ->
                     "runtime": runtime,
                     "source": source,
                     "disagreements": len(disagree),
+                    # Without a disagreement the matrix is the reference's, drawn above: no figure to draw.
                     "matrix": _matrices(
                         [
                             (f"{name} ({runtime})", matrix, False),
                             (f"{name} minus Keras {source}", matrix - ref_matrices[source], True),
                         ],
                         labels,
-                    ),
+                    )
+                    if len(disagree)
+                    else None,
                     "classes": [
                         {
                             "label": labels[c],
