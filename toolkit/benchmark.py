@@ -71,7 +71,10 @@ def plan(run: Run, runtimes: list[str] | None = None) -> tuple[list[Setting], li
     for name, reason in reasons.items():
         if reason and (wanted is None or name in wanted):
             skipped.append(f"{name}: {reason}")
-    ok = {name for name, reason in reasons.items() if not reason and (wanted is None or name in wanted)}
+    # No GPU here: Chromium's WebGL is SwiftShader, software rendering that takes ~50x wasm's time and the CPU with
+    # it; measured only when asked for by name.
+    default = set(reasons) - {"tfjs-browser-webgl"}
+    ok = {name for name, reason in reasons.items() if not reason and name in (wanted or default)}
     for artifact in run.artifacts():
         if artifact.format is Format.TFLITE and "litert" in ok:
             settings += [Setting(artifact, "litert", t, x) for x in (True, False) for t in (1, 2)]

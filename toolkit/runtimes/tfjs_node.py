@@ -88,7 +88,7 @@ def predict_many(predictors: list[TFJSNodePredictor], images: np.ndarray) -> lis
         results: list[np.ndarray | Exception] = []
         for i, (predictor, summary) in enumerate(zip(predictors, summaries, strict=True)):
             if "error" in summary:
-                results.append(StepError(f"{NAME}: {predictor.artifact.name} failed: {summary['error']}"))
+                results.append(StepError(f"{NAME}: {predictor.artifact.name} failed: evaluate.mjs: {summary['error']}"))
                 continue
             predictor.last_run = {k: summary[k] for k in ("backend", "count", "seconds")}
             outputs = np.fromfile(Path(tmp) / f"{i}.f32", dtype="<f4").reshape(count, -1)
