@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.golden import preprocess_cases, write_golden_vectors
+from toolkit.golden import preprocess_cases, target_cases, write_golden_vectors
 
 WEB_DEMO = Path(__file__).resolve().parent.parent / "web_demo"
 
@@ -33,8 +33,10 @@ def test_js_preprocessing_matches_python_golden_vectors(tmp_path):
     counts = {
         key: int(value) for key, value in re.findall(r"^# (pass|fail|skipped|cancelled) (\d+)$", done.stdout, re.M)
     }
-    # Two checks per case (uint8 and [0, 1] input) plus the one that the file was given: all ran, none skipped.
-    assert counts == {"pass": 2 * len(preprocess_cases()) + 1, "fail": 0, "skipped": 0, "cancelled": 0}, done.stdout
+    # Two checks per MNIST case (uint8 and [0, 1] input), one per other field (grey picture and model values), and
+    # the one that the file was given: all ran, none skipped.
+    expected = 2 * len(preprocess_cases()) + len(target_cases()) + 1
+    assert counts == {"pass": expected, "fail": 0, "skipped": 0, "cancelled": 0}, done.stdout
 
 
 @pytest.mark.node
