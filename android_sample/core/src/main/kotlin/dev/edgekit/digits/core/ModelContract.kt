@@ -1,9 +1,9 @@
 package dev.edgekit.digits.core
 
+import com.google.gson.Gson
 import com.google.gson.JsonElement
 import com.google.gson.JsonObject
 import com.google.gson.JsonParseException
-import com.google.gson.Gson
 import com.google.gson.stream.JsonReader
 import com.google.gson.stream.JsonToken
 import java.io.IOException
@@ -21,9 +21,8 @@ enum class DType(val jsonName: String, val byteSize: Int, val minValue: Int, val
     val isInteger: Boolean get() = this != FLOAT32
 
     companion object {
-        fun fromJson(name: String): DType =
-            values().firstOrNull { it.jsonName == name }
-                ?: throw ContractException("unsupported dtype '$name' (expected float32, int8 or uint8)")
+        fun fromJson(name: String): DType = values().firstOrNull { it.jsonName == name }
+            ?: throw ContractException("unsupported dtype '$name' (expected float32, int8 or uint8)")
     }
 }
 
@@ -104,7 +103,7 @@ data class ModelContract(
         }
 
         /** Strict JSON (no comments, no unquoted names, nothing after the value), unlike Gson's lenient default. */
-        fun parseJson(text: String): JsonElement {
+        internal fun parseJson(text: String): JsonElement {
             val reader = JsonReader(StringReader(text))
             try {
                 val value = Gson().getAdapter(JsonElement::class.java).read(reader)
@@ -126,16 +125,18 @@ data class ModelContract(
             return image
         }
 
-        private fun normalization(
-            spec: JsonObject,
-            version: Int,
-            channels: Int
-        ): Normalization {
+        private fun normalization(spec: JsonObject, version: Int, channels: Int): Normalization {
             if (version == 1) {
                 // value = range[0] + pixel / divide_by
                 val divideBy = spec.double("divide_by")
-                val range = spec.list("range").map { it.asDoubleOrNull() ?: throw ContractException("normalization.range holds non-numbers") }
-                if (!(divideBy > 0.0) || range.size != 2) throw ContractException("normalization needs a positive divide_by and a [min, max] range")
+                val range = spec.list("range").map {
+                    it.asDoubleOrNull() ?: throw ContractException("normalization.range holds non-numbers")
+                }
+                if (!(divideBy > 0.0) ||
+                    range.size != 2
+                ) {
+                    throw ContractException("normalization needs a positive divide_by and a [min, max] range")
+                }
                 return Normalization("unit", List(channels) { 1.0 / divideBy }, List(channels) { range[0] })
             }
             fun perChannel(key: String): List<Double> {
@@ -149,10 +150,7 @@ data class ModelContract(
             return Normalization(spec.string("kind"), perChannel("scale"), perChannel("offset"))
         }
 
-        private fun tensor(
-            spec: JsonObject,
-            where: String
-        ): TensorSpec {
+        private fun tensor(spec: JsonObject, where: String): TensorSpec {
             val shape =
                 spec.list("shape").map {
                     val d = it.asDoubleOrNull()
@@ -170,11 +168,9 @@ data class ModelContract(
             return TensorSpec(shape, dtype, scale, zeroPoint.toInt())
         }
 
-        private fun JsonElement.asDoubleOrNull(): Double? =
-            if (isJsonPrimitive && asJsonPrimitive.isNumber) asDouble else null
+        private fun JsonElement.asDoubleOrNull(): Double? = if (isJsonPrimitive && asJsonPrimitive.isNumber) asDouble else null
 
-        private fun JsonElement.asStringOrNull(): String? =
-            if (isJsonPrimitive && asJsonPrimitive.isString) asString else null
+        private fun JsonElement.asStringOrNull(): String? = if (isJsonPrimitive && asJsonPrimitive.isString) asString else null
 
         private fun JsonObject.field(key: String): JsonElement {
             val value = get(key)

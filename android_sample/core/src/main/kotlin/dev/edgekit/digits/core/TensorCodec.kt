@@ -11,6 +11,7 @@ class TensorCodec(val contract: ModelContract) {
     private val input = contract.input
     private val output = contract.output
     private val channels = contract.image.channels
+
     // 255 * scale: exactly 1.0 for the unit normalization, so [0, 1] pictures pass unchanged (as in Python and JS).
     private val factor = DoubleArray(channels) { 255.0 * contract.normalization.scale[it] }
     private val offset = DoubleArray(channels) { contract.normalization.offset[it] }

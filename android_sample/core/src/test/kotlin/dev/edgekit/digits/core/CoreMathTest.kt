@@ -1,9 +1,9 @@
 package dev.edgekit.digits.core
 
+import java.nio.ByteOrder
 import org.junit.Assert.assertArrayEquals
 import org.junit.Assert.assertEquals
 import org.junit.Test
-import java.nio.ByteOrder
 
 class CoreMathTest {
     private val floatIo = """{"shape": [28, 28, 1], "dtype": "float32", "scale": null, "zero_point": null}"""
@@ -22,9 +22,11 @@ class CoreMathTest {
         val pixels = IntArray(width * height)
         for (y in 30 until 130) for (x in 200 until 250) pixels[y * width + x] = 255
         val out = DigitPreprocessor.preprocess(pixels, width, height, mnist)
-        for (y in 0 until 28) for (x in 0 until 28) {
-            val inside = y in 4 until 24 && x in 9 until 19
-            assertEquals("pixel ($y, $x)", if (inside) 1f else 0f, out[y * 28 + x], 1e-6f)
+        for (y in 0 until 28) {
+            for (x in 0 until 28) {
+                val inside = y in 4 until 24 && x in 9 until 19
+                assertEquals("pixel ($y, $x)", if (inside) 1f else 0f, out[y * 28 + x], 1e-6f)
+            }
         }
     }
 
@@ -88,16 +90,28 @@ class CoreMathTest {
     @Test
     fun symmetricNormalizationMapsPixelsOntoMinusOneToOne() {
         val contract = ModelContract.parse(contractJson(input = floatIo, normalization = """{"divide_by": 127.5, "range": [-1.0, 1.0]}"""))
-        val normalized = TensorCodec(contract).normalize(FloatArray(784) { if (it == 0) 0f else if (it == 1) 0.5f else 1f })
+        val normalized = TensorCodec(contract).normalize(
+            FloatArray(784) {
+                if (it == 0) {
+                    0f
+                } else if (it == 1) {
+                    0.5f
+                } else {
+                    1f
+                }
+            }
+        )
         assertArrayEquals(floatArrayOf(-1f, 0f, 1f), normalized.copyOf(3), 1e-6f)
     }
 
     @Test
     fun uint8TensorsKeepTheirBitPatterns() {
-        val contract = ModelContract.parse(contractJson(
-            input = """{"shape": [784], "dtype": "uint8", "scale": 0.00392156862745098, "zero_point": 0}""",
-            output = """{"shape": [10], "dtype": "uint8", "scale": 0.00390625, "zero_point": 0}"""
-        ))
+        val contract = ModelContract.parse(
+            contractJson(
+                input = """{"shape": [784], "dtype": "uint8", "scale": 0.00392156862745098, "zero_point": 0}""",
+                output = """{"shape": [10], "dtype": "uint8", "scale": 0.00390625, "zero_point": 0}"""
+            )
+        )
         val codec = TensorCodec(contract)
         val input = codec.encodeInput(FloatArray(784) { 1f })
         assertEquals(255, input.get(0).toInt() and 0xFF)
@@ -108,9 +122,13 @@ class CoreMathTest {
 
     @Test
     fun logitsGoThroughSoftmax() {
-        val contract = ModelContract.parse(contractJson(
-            input = floatIo, output = """{"shape": [10], "dtype": "float32", "scale": null, "zero_point": null}""", outputKind = "logits"
-        ))
+        val contract = ModelContract.parse(
+            contractJson(
+                input = floatIo,
+                output = """{"shape": [10], "dtype": "float32", "scale": null, "zero_point": null}""",
+                outputKind = "logits"
+            )
+        )
         val codec = TensorCodec(contract)
         val output = codec.newOutputBuffer()
         for (i in 0 until 10) output.putFloat(if (i == 7) 5f else 0f)

@@ -2,13 +2,13 @@ package dev.edgekit.digits.core
 
 import com.google.gson.JsonArray
 import com.google.gson.JsonObject
+import java.io.File
 import org.junit.Assert.assertArrayEquals
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertTrue
 import org.junit.Assume.assumeTrue
 import org.junit.BeforeClass
 import org.junit.Test
-import java.io.File
 
 /**
  * The core against golden vectors written by edgekit's Python reference (toolkit/golden.py):
@@ -59,7 +59,9 @@ class GoldenVectorsTest {
         val input = quantization.obj("input")
         val output = quantization.obj("output")
         val tensor = { spec: JsonObject, shape: String ->
-            """{"shape": $shape, "dtype": "${spec.get("dtype").asString}", "scale": ${spec.double("scale")}, "zero_point": ${spec.int("zero_point")}}"""
+            """{"shape": $shape, "dtype": "${spec.get(
+                "dtype"
+            ).asString}", "scale": ${spec.double("scale")}, "zero_point": ${spec.int("zero_point")}}"""
         }
         return ModelContract.parse(contractJson(tensor(input, "[28, 28, 1]"), tensor(output, "[10]"), outputKind))
     }
@@ -82,12 +84,14 @@ class GoldenVectorsTest {
             val grey = preprocessCase(case, field)
             assertClose("$name, grey", case.floats("expected_grey"), grey)
             // The normalization exactly as a v2 contract carries it, through the codec the app feeds the model with.
-            val contract = ModelContract.parse(contractJson(
-                input = """{"shape": [${field.height}, ${field.width}, ${field.channels}], "dtype": "float32", "scale": null, "zero_point": null}""",
-                normalization = case.obj("normalization").toString(),
-                version = 2,
-                extra = """"image": ${image},"""
-            ))
+            val contract = ModelContract.parse(
+                contractJson(
+                    input = floatTensor("[${field.height}, ${field.width}, ${field.channels}]"),
+                    normalization = case.obj("normalization").toString(),
+                    version = 2,
+                    extra = """"image": $image,"""
+                )
+            )
             assertClose("$name, model values", case.floats("expected"), TensorCodec(contract).normalize(grey))
         }
     }

@@ -7,6 +7,9 @@ import org.junit.Assert.assertTrue
 import org.junit.Assert.fail
 import org.junit.Test
 
+/** A float32 tensor of the contract with this shape. */
+fun floatTensor(shape: String) = """{"shape": $shape, "dtype": "float32", "scale": null, "zero_point": null}"""
+
 /** A contract as exporters/base.py writes version 1, with fields the tests can replace. */
 fun contractJson(
     input: String = """{"shape": [28, 28, 1], "dtype": "int8", "scale": 0.003921568859368563, "zero_point": -128}""",
@@ -56,11 +59,13 @@ class ModelContractTest {
 
     @Test
     fun readsAFloatContractWithNullQuantization() {
-        val contract = ModelContract.parse(contractJson(
-            input = """{"shape": [28, 28, 1], "dtype": "float32", "scale": null, "zero_point": null}""",
-            output = """{"shape": [10], "dtype": "float32", "scale": null, "zero_point": null}""",
-            outputKind = "logits"
-        ))
+        val contract = ModelContract.parse(
+            contractJson(
+                input = """{"shape": [28, 28, 1], "dtype": "float32", "scale": null, "zero_point": null}""",
+                output = """{"shape": [10], "dtype": "float32", "scale": null, "zero_point": null}""",
+                outputKind = "logits"
+            )
+        )
         assertEquals(DType.FLOAT32, contract.input.dtype)
         assertNull(contract.input.scale)
         assertEquals(784 * 4, contract.input.byteSize)
@@ -69,10 +74,12 @@ class ModelContractTest {
 
     @Test
     fun readsUint8AndFlatInputs() {
-        val contract = ModelContract.parse(contractJson(
-            input = """{"shape": [784], "dtype": "uint8", "scale": 0.00392156862745098, "zero_point": 0}""",
-            output = """{"shape": [10], "dtype": "uint8", "scale": 0.00390625, "zero_point": 0}"""
-        ))
+        val contract = ModelContract.parse(
+            contractJson(
+                input = """{"shape": [784], "dtype": "uint8", "scale": 0.00392156862745098, "zero_point": 0}""",
+                output = """{"shape": [10], "dtype": "uint8", "scale": 0.00390625, "zero_point": 0}"""
+            )
+        )
         assertEquals(DType.UINT8, contract.input.dtype)
         assertEquals(784, contract.input.elementCount)
     }
@@ -98,7 +105,8 @@ class ModelContractTest {
             "picture not input" to v2Json(image = """{"height": 32, "width": 32, "channels": 3}"""),
             "scale per channel" to v2Json(normalization = """{"kind": "mean_std", "scale": [1, 2], "offset": [0]}"""),
             "no normalization numbers" to v2Json(normalization = """{"kind": "unit"}"""),
-            "one class" to contractJson(output = """{"shape": [1], "dtype": "float32", "scale": null, "zero_point": null}""", labels = """["0"]"""),
+            "one class" to
+                contractJson(output = """{"shape": [1], "dtype": "float32", "scale": null, "zero_point": null}""", labels = """["0"]"""),
             "lenient JSON" to contractJson().replace("\"name\"", "name"),
             "trailing data" to contractJson() + "{}",
             "shape" to contractJson(input = """{"shape": [32, 32, 1], "dtype": "float32", "scale": null, "zero_point": null}"""),
@@ -123,19 +131,38 @@ class ModelContractTest {
 
     @Test
     fun acceptsSymmetricNormalization() {
-        val contract = ModelContract.parse(contractJson(
-            input = """{"shape": [28, 28, 1], "dtype": "float32", "scale": null, "zero_point": null}""",
-            normalization = """{"divide_by": 127.5, "range": [-1.0, 1.0]}"""
-        ))
+        val contract = ModelContract.parse(
+            contractJson(
+                input = """{"shape": [28, 28, 1], "dtype": "float32", "scale": null, "zero_point": null}""",
+                normalization = """{"divide_by": 127.5, "range": [-1.0, 1.0]}"""
+            )
+        )
         assertEquals(Normalization("unit", listOf(1 / 127.5), listOf(-1.0)), contract.normalization)
-        assertArrayEquals(floatArrayOf(-1f, 0f, 1f), TensorCodec(contract).normalize(FloatArray(784) { if (it == 0) 0f else if (it == 1) 0.5f else 1f }).copyOf(3), 1e-6f)
+        assertArrayEquals(
+            floatArrayOf(-1f, 0f, 1f),
+            TensorCodec(contract).normalize(
+                FloatArray(784) {
+                    if (it ==
+                        0
+                    ) {
+                        0f
+                    } else if (it == 1) {
+                        0.5f
+                    } else {
+                        1f
+                    }
+                }
+            ).copyOf(3),
+            1e-6f
+        )
     }
 }
 
 /** A version 2 contract of a colour model: 32x24x3 picture, flattened input, three classes, mean/std. */
 fun v2Json(
     image: String = """{"height": 32, "width": 24, "channels": 3}""",
-    normalization: String = """{"kind": "mean_std", "scale": [0.1, 0.2, 0.4], "offset": [-1, -2, -3], "mean": [0.1, 0.2, 0.3], "std": [0.4, 0.5, 0.6]}"""
+    normalization: String =
+        """{"kind": "mean_std", "scale": [0.1, 0.2, 0.4], "offset": [-1, -2, -3], "mean": [0.1, 0.2, 0.3], "std": [0.4, 0.5, 0.6]}"""
 ) = contractJson(
     input = """{"shape": [2304], "dtype": "float32", "scale": null, "zero_point": null}""",
     output = """{"shape": [3], "dtype": "float32", "scale": null, "zero_point": null}""",
