@@ -1,6 +1,7 @@
 // Starts the downloads that the first prediction waits for (the model index, then the default model's contract,
 // model.json and weights) before the browser spends its time parsing TF.js; main.js picks them up. A classic script
-// placed before TF.js, so that the network and the parser work at the same time.
+// placed before TF.js, run twice: in the page it starts itself again as a Web Worker, which walks that chain of
+// requests on its own thread while the page's thread is busy parsing TF.js (each step needs a turn of JavaScript).
 (function boot(global) {
   'use strict';
 
@@ -52,8 +53,46 @@
     return { contract, modelJson, shards: Object.fromEntries(paths.map((path, i) => [path, shards[i]])) };
   }
 
-  const models = catalog();
-  const first = models.then((c) => download(c.models.find((m) => m.name === c.selected)));
+  const chosen = (found) => download(found.models.find((m) => m.name === found.selected));
+
+  if (typeof global.document === 'undefined' && typeof global.postMessage === 'function') {
+    // In the worker: post the catalog, then the chosen model's files (the weight bytes moved, not copied).
+    catalog()
+      .then((found) => {
+        global.postMessage({ catalog: found });
+        return chosen(found);
+      })
+      .then(
+        (first) => global.postMessage({ first }, Object.values(first.shards).map((shard) => shard.buffer)),
+        (error) => global.postMessage({ error: error.message }),
+      );
+    return;
+  }
+
+  let models, first;
+  const script = global.document?.currentScript;
+  if (typeof global.Worker === 'function' && script) {
+    const settle = {};
+    models = new Promise((resolve, reject) => Object.assign(settle, { models: [resolve, reject] }));
+    first = new Promise((resolve, reject) => Object.assign(settle, { first: [resolve, reject] }));
+    const worker = new global.Worker(script.src);
+    const fail = (message) => {
+      for (const [, reject] of Object.values(settle)) reject(new Error(message)); // no-op once resolved
+      worker.terminate();
+    };
+    worker.onmessage = ({ data }) => {
+      if (data.catalog) settle.models[0](data.catalog);
+      else if (data.first) {
+        settle.first[0](data.first);
+        worker.terminate();
+      } else fail(data.error);
+    };
+    worker.onerror = (event) => fail(event.message);
+  } else {
+    models = catalog();
+    first = models.then(chosen);
+  }
   first.catch(() => {}); // main.js reports failures; this only keeps them from being logged twice
+  models.catch(() => {});
   global.edgekitBoot = { models, first, download, defaultModel };
 })(globalThis);

@@ -29,7 +29,7 @@ function tensorSpec(contract, which) {
 function normalization(contract, channels) {
   const n = contract.normalization ?? {};
   if (contract.edgekit_contract === 1) {
-    // Version 1: value = range[0] + pixel / divide_by (edgekit wrote pixels / 255 into [0, 1], the unit kind).
+    // Version 1: value = range[0] + pixel / divide_by (edgekit always wrote the unit kind: [0, 1]).
     if (!(n.divide_by > 0) || !Array.isArray(n.range)) fail(contract, 'normalization needs divide_by and range');
     return { kind: 'unit', scale: [1 / n.divide_by], offset: [n.range[0]] };
   }
