@@ -40,7 +40,10 @@ def first_prediction(browser, url: str, digit: np.ndarray) -> dict[str, float]:
     """One fresh page (no cache): ms from navigation to the first prediction of a drawn digit, and to each stage."""
     context = browser.new_context()
     page = context.new_page()
-    page.goto(url)
+    # Not waiting for the load event: the page is asked for its first prediction as soon as its script runs, so
+    # Playwright's own round trips do not count.
+    page.goto(url, wait_until="commit")
+    page.wait_for_function("() => window.edgekitDemo !== undefined", polling=5)
     # performance.now() counts from the start of navigation: load, TF.js + wasm start, model fetch and its warm-up
     # call, then one digit drawn into the pad, preprocessed and classified.
     timing = page.evaluate(

@@ -9,6 +9,25 @@ const boot = window.edgekitBoot; // boot.js: downloads started before TF.js was 
 const requested = new URLSearchParams(location.search).get('backend');
 const preferred = requested ? [requested] : BACKENDS;
 
+// TF.js parts the page loads only when needed (index.html loads core, layers and the wasm backend).
+const SCRIPTS = {
+  webgl: 'tfjs-backend-webgl/tf-backend-webgl.es2017.min.js',
+  cpu: 'tfjs-backend-cpu/tf-backend-cpu.es2017.min.js',
+  'graph-model': 'tfjs-converter/tf-converter.es2017.min.js',
+};
+const loading = {};
+
+/** Load one of SCRIPTS once (a same-origin script element, as the page's Content-Security-Policy allows). */
+function loadScript(key) {
+  loading[key] ??= new Promise((resolve, reject) => {
+    const script = Object.assign(document.createElement('script'), { src: SCRIPTS[key] });
+    script.onload = resolve;
+    script.onerror = () => reject(new Error(`could not load ${SCRIPTS[key]}`));
+    document.head.append(script);
+  });
+  return loading[key];
+}
+
 const state = { model: null, models: [], backend: null, predictions: 0, last: null, loadedAt: null };
 const pad = ui.drawingPad();
 
@@ -38,7 +57,9 @@ async function selectModel(name, downloaded = null) {
   try {
     const entry = state.models.find((m) => m.name === name);
     if (!entry) throw new Error(`no model ${name}`);
-    const next = await ImageClassifier.fromDownload(tf, await (downloaded ?? boot.download(entry)));
+    const download = await (downloaded ?? boot.download(entry));
+    if (download.contract.model_type === 'graph-model' && !tf.loadGraphModel) await loadScript('graph-model');
+    const next = await ImageClassifier.fromDownload(tf, download);
     performance.mark('edgekit:model-loaded');
     // The first call sets up the kernels: pay for it now rather than on the user's first stroke.
     next.classify(new Float32Array(next.image.height * next.image.width));
@@ -60,7 +81,8 @@ async function selectModel(name, downloaded = null) {
 async function start() {
   tf.wasm?.setWasmPaths(new URL('tfjs-backend-wasm/', location.href).href);
   // The backend compiles its wasm while the model downloads: neither waits for the other.
-  const [backend, catalog] = await Promise.all([initBackend(tf, preferred), boot.models]);
+  const prepare = async (name) => name in SCRIPTS && !tf.findBackend(name) && loadScript(name);
+  const [backend, catalog] = await Promise.all([initBackend(tf, preferred, prepare), boot.models]);
   performance.mark('edgekit:backend-ready');
   state.backend = backend;
   ui.showBackend(backend, preferred[0]);

@@ -6,12 +6,14 @@ import { encodeInput, readContract, toModelValues, toProbabilities } from './con
 export const BACKENDS = ['wasm', 'webgl', 'cpu'];
 
 /**
- * Switch TF.js to the first backend of `preferred` that initialises here.
+ * Switch TF.js to the first backend of `preferred` that initialises here; `prepare(name)` may first load the
+ * backend's code (the page loads the fallbacks only when wasm fails).
  * @returns {Promise<string>} the backend in use
  */
-export async function initBackend(tf, preferred = BACKENDS) {
+export async function initBackend(tf, preferred = BACKENDS, prepare = async () => {}) {
   for (const name of preferred) {
     try {
+      await prepare(name);
       if (await tf.setBackend(name)) {
         await tf.ready();
         return tf.getBackend();
