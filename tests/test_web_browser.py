@@ -237,3 +237,17 @@ def test_a_v2_graph_model_of_colour_pictures_classifies_the_drawing(page, demo_u
     )
     save_screenshot(page, "web-demo-graph-rgb.png")
     assert errors.messages == []
+
+
+def test_evaluation_page_runs_a_v2_graph_model(graph_run):
+    """The tfjs-browser-wasm runtime's page loads a graph model from its contract and returns its raw logits."""
+    run, model = graph_run
+    directory = run / "artifacts" / GRAPH_ARTIFACT
+    values = graph_model_values(np.random.default_rng(8).random((6, 32, 32)))
+    # Model values go in as they are: this runtime normalizes nothing itself (Python does, from the contract).
+    probabilities = tfjs_browser.load(directory, read_contract(directory)).predict(values)
+    logits = model.predict(values, verbose=0)
+    reference = np.exp(logits - logits.max(1, keepdims=True))
+    reference /= reference.sum(1, keepdims=True)
+    assert probabilities.shape == (6, len(GRAPH_LABELS))
+    assert np.abs(probabilities - reference).max() <= 1e-5
