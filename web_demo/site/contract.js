@@ -16,7 +16,7 @@ function tensorSpec(contract, which) {
   if (!spec || !Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isInteger(d) && d > 0)) {
     fail(contract, `${which}.shape must be a list of positive integers`);
   }
-  if (!(spec.dtype in DTYPES)) fail(contract, `${which}.dtype ${spec.dtype} is not float32, int8 or uint8`);
+  if (!Object.hasOwn(DTYPES, spec.dtype)) fail(contract, `${which}.dtype ${spec.dtype} is not float32, int8 or uint8`);
   const range = DTYPES[spec.dtype];
   if (range === null) return { shape: spec.shape, size: product(spec.shape), dtype: spec.dtype, scale: null, zeroPoint: null, range };
   if (!(spec.scale > 0) || !Number.isInteger(spec.zero_point) || spec.zero_point < range[0] || spec.zero_point > range[1]) {

@@ -84,6 +84,7 @@ test('contracts the consumers cannot honour are refused with the reason', () => 
     'int8 without scale': [v1({ input: tensor([28, 28, 1], 'int8', null, -128) }), /positive scale/],
     'zero point out of range': [v1({ input: tensor([28, 28, 1], 'int8', 0.1, 200) }), /in-range zero_point/],
     'float16 input': [v1({ input: tensor([28, 28, 1], 'float16') }), /float16 is not/],
+    'inherited name as dtype': [v1({ input: tensor([28, 28, 1], 'toString') }), /toString is not/],
   };
   for (const [what, [contract, message]] of Object.entries(bad)) {
     assert.throws(() => readContract(contract), message, what);
