@@ -3,8 +3,10 @@
 //
 //   node web_demo/node/evaluate.mjs --model DIR --images IN.f32 --count N --out OUT.f32 [--batch 500]
 //
-// IN.f32 holds N model inputs (little-endian float32, already shaped by the contract: 784 values each);
-// OUT.f32 receives N rows of raw model outputs. A one-line JSON summary goes to stdout.
+// IN.f32 holds N model inputs as the contract describes them (little-endian float32: normalized values, or the
+// integers of an int8/uint8 input; input.shape's product per input); OUT.f32 receives N rows of raw model outputs
+// (logits stay logits, integer outputs stay integers). A one-line JSON summary goes to stdout. Layers and graph
+// models both load, as the contract's model_type says (contract v1 means a layers model).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,26 +14,8 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 
-import { DigitModel, initBackend } from '../site/model.js';
-
-/** A TF.js IO handler reading model.json and its weight shards from a directory. */
-function fileHandler(directory, modelFile) {
-  return {
-    load: async () => {
-      const modelJSON = JSON.parse(readFileSync(join(directory, modelFile), 'utf8'));
-      return tf.io.getModelArtifactsForJSON(modelJSON, async (manifest) => {
-        const specs = [];
-        const buffers = [];
-        for (const group of manifest) {
-          specs.push(...group.weights);
-          for (const shard of group.paths) buffers.push(readFileSync(join(directory, shard)));
-        }
-        const joined = Buffer.concat(buffers);
-        return [specs, joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength)];
-      });
-    },
-  };
-}
+import { ImageClassifier, initBackend, loadTfjsModel, modelHandler } from '../site/model.js';
+import { readContract } from '../site/contract.js';
 
 function readFloat32(path, expected) {
   const bytes = readFileSync(path);
@@ -59,13 +43,17 @@ async function main() {
   const count = Number.parseInt(values.count, 10);
   const backend = await initBackend(tf, [values.backend]);
   const contract = JSON.parse(readFileSync(join(values.model, 'contract.json'), 'utf8'));
-  const model = new DigitModel(tf, await tf.loadLayersModel(fileHandler(values.model, contract.main_file)), contract);
-  const pixels = readFloat32(values.images, count * 28 * 28);
+  const spec = readContract(contract);
+  const modelJson = JSON.parse(readFileSync(join(values.model, spec.mainFile), 'utf8'));
+  const handler = modelHandler(tf, modelJson, (path) => readFileSync(join(values.model, path)));
+  const model = new ImageClassifier(tf, await loadTfjsModel(tf, spec, handler), contract);
+  const floats = readFloat32(values.images, count * spec.input.size);
+  const inputs = spec.input.scale === null ? floats : Int32Array.from(floats);
   const started = performance.now();
-  const outputs = model.predictBatches(pixels, count, Number.parseInt(values.batch, 10));
+  const outputs = model.predictBatches(inputs, count, Number.parseInt(values.batch, 10));
   const seconds = (performance.now() - started) / 1000;
   writeFileSync(values.out, new Uint8Array(outputs.buffer, outputs.byteOffset, outputs.byteLength));
-  console.log(JSON.stringify({ backend, count, outputs_per_image: outputs.length / Math.max(count, 1), seconds }));
+  console.log(JSON.stringify({ backend, count, outputs_per_image: spec.output.size, model_type: spec.modelType, seconds }));
 }
 
 main().catch((error) => {
