@@ -98,7 +98,9 @@ def build_graph_run(base: Path) -> tuple[Path, object]:
             keras.layers.Dense(len(GRAPH_LABELS)),
         ]
     )
-    run = base / "graph-web-run"
+    from toolkit.run import Run
+
+    run = Run.create(base / "graph-web-run").path
     saved, dest = base / "graph-saved-model", run / "artifacts" / GRAPH_ARTIFACT
     tf.saved_model.save(model, str(saved))
     convert_tf_saved_model(str(saved), str(dest))
