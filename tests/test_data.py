@@ -15,6 +15,8 @@ from toolkit import data as data_module
 from toolkit.data import IDX_FILES, Dataset, load_data
 from toolkit.errors import InputError
 
+pytestmark = pytest.mark.unit
+
 
 def write_idx(directory, x_train, y_train, x_test, y_test):
     directory.mkdir(exist_ok=True)

@@ -167,9 +167,9 @@ def test_version_and_help():
 
 
 def test_validate_accepts_a_relative_run_path(tiny_run_copy: Path, monkeypatch):
-    from toolkit.runtimes import unavailable
+    from toolkit.runtimes import RUNTIMES
 
-    reason = unavailable("tfjs-node-wasm")
+    reason = RUNTIMES["tfjs-node-wasm"].unavailable()
     if reason:
         pytest.skip(reason)
     monkeypatch.chdir(tiny_run_copy.parent)  # runtimes that work in another directory must not lose the run

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from exporters.base import Artifact, Format, TensorSpec, Variant
 from toolkit.config import ParityConfig
 from toolkit.metrics import accuracy
 from toolkit.parity import check_parity, compare
+
+pytestmark = pytest.mark.unit
 
 
 def artifact(variant=Variant.INT8, source="float", fmt=Format.TFLITE) -> Artifact:

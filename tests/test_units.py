@@ -12,6 +12,8 @@ from toolkit.models import Architecture
 from toolkit.preprocess import area_weights, preprocess_digit
 from toolkit.quantization import dequantize, quantize, softmax
 
+pytestmark = pytest.mark.unit
+
 
 def test_empty_drawing_gives_zeros():
     assert not preprocess_digit(np.zeros((50, 50), np.uint8)).any()

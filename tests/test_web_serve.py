@@ -20,6 +20,8 @@ from toolkit.errors import InputError
 from toolkit.run import Run
 from toolkit.serve import make_server, running, tfjs_models, web_demo_missing
 
+pytestmark = pytest.mark.unit
+
 SECRET = "do-not-serve-this"
 
 

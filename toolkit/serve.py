@@ -23,6 +23,12 @@ NODE_MODULES = WEB_DEMO / "node_modules"
 VENDOR = {
     "tfjs": "@tensorflow/tfjs/dist",
     "tfjs-backend-wasm": "@tensorflow/tfjs-backend-wasm/dist",
+    # The demo page loads TF.js in parts (core + layers + wasm first, the rest when needed): less to parse at start.
+    "tfjs-core": "@tensorflow/tfjs-core/dist",
+    "tfjs-layers": "@tensorflow/tfjs-layers/dist",
+    "tfjs-converter": "@tensorflow/tfjs-converter/dist",
+    "tfjs-backend-webgl": "@tensorflow/tfjs-backend-webgl/dist",
+    "tfjs-backend-cpu": "@tensorflow/tfjs-backend-cpu/dist",
 }
 NPM_HINT = "run `npm ci --prefix web_demo`"
 

@@ -43,6 +43,23 @@ class Runtime:
     predict_many: Callable[[list[Predictor], np.ndarray], list[np.ndarray | Exception]] | None = None
 
 
+def by_input(run_group: Callable[[list, np.ndarray], list]) -> Callable[[list, np.ndarray], list]:
+    """A predict_many that hands `run_group` only predictors whose artifacts take the same input (one input file
+    serves them all), and returns the results in the order given."""
+
+    def predict_many(items: list, images: np.ndarray) -> list:
+        groups: dict[str, list[int]] = {}
+        for i, predictor in enumerate(items):
+            groups.setdefault(repr(predictor.artifact.input), []).append(i)
+        results: list = [None] * len(items)
+        for indices in groups.values():
+            for i, result in zip(indices, run_group([items[i] for i in indices], images), strict=True):
+                results[i] = result
+        return results
+
+    return predict_many
+
+
 def to_model_input(images: np.ndarray, spec: TensorSpec) -> np.ndarray:
     """Reshape [0, 1] images to the model's input shape and quantize them if the input is integer."""
     batch = np.asarray(images, dtype=np.float32).reshape((len(images), *spec.shape))

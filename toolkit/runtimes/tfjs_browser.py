@@ -12,7 +12,7 @@ import numpy as np
 
 from exporters.base import Artifact, Format
 from toolkit.errors import StepError
-from toolkit.runtimes.base import Runtime, to_model_input, to_probabilities
+from toolkit.runtimes.base import Runtime, by_input, to_model_input, to_probabilities
 
 NAME = "tfjs-browser-wasm"
 CHROMIUM = "/usr/bin/chromium"
@@ -147,4 +147,4 @@ def load(artifact_dir: Path, artifact: Artifact) -> TFJSBrowserPredictor:
     return TFJSBrowserPredictor(artifact_dir, artifact)
 
 
-RUNTIME = Runtime(NAME, (Format.TFJS,), unavailable, load, predict_many)
+RUNTIME = Runtime(NAME, (Format.TFJS,), unavailable, load, by_input(predict_many))

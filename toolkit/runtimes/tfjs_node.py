@@ -12,7 +12,7 @@ import numpy as np
 
 from exporters.base import Artifact, Format
 from toolkit.errors import StepError
-from toolkit.runtimes.base import Runtime, to_model_input, to_probabilities
+from toolkit.runtimes.base import Runtime, by_input, to_model_input, to_probabilities
 
 NAME = "tfjs-node-wasm"
 WEB_DEMO = Path(__file__).resolve().parents[2] / "web_demo"
@@ -101,4 +101,4 @@ def load(artifact_dir: Path, artifact: Artifact) -> TFJSNodePredictor:
     return TFJSNodePredictor(artifact_dir, artifact)
 
 
-RUNTIME = Runtime(NAME, (Format.TFJS,), unavailable, load, predict_many)
+RUNTIME = Runtime(NAME, (Format.TFJS,), unavailable, load, by_input(predict_many))

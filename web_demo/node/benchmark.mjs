@@ -10,8 +10,8 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 
 import { benchmarkModel } from '../site/bench.js';
-import { DigitModel, initBackend } from '../site/model.js';
-import { fileHandler } from './files.mjs';
+import { readContract } from '../site/contract.js';
+import { ImageClassifier, initBackend, loadTfjsModel, modelHandler } from '../site/model.js';
 
 /** Peak resident memory of this process in MB: VmHWM (its own address space; maxRSS would carry the parent's
  * peak across fork and exec on Linux), else maxRSS. */
@@ -38,8 +38,12 @@ async function main() {
   const baselineRss = peakRssMb();
   await initBackend(tf, ['wasm']);
   const contract = JSON.parse(readFileSync(join(values.model, 'contract.json'), 'utf8'));
-  const load = async () =>
-    new DigitModel(tf, await tf.loadLayersModel(fileHandler(tf, values.model, contract.main_file)), contract);
+  const spec = readContract(contract);
+  const load = async () => {
+    const modelJson = JSON.parse(readFileSync(join(values.model, spec.mainFile), 'utf8'));
+    const handler = modelHandler(tf, modelJson, (path) => readFileSync(join(values.model, path)));
+    return new ImageClassifier(tf, await loadTfjsModel(tf, spec, handler), contract);
+  };
   const result = await benchmarkModel(tf, load, {
     runs: Number.parseInt(values.runs, 10),
     warmup: Number.parseInt(values.warmup, 10),

@@ -16,7 +16,10 @@ export async function benchmarkModel(tf, load, { runs = 1000, warmup = 100, batc
   let started = performance.now();
   const model = await load();
   const loadMs = performance.now() - started;
-  const image = new Float32Array(784).fill(0.5);
+  const { size, scale } = model.spec.input;
+  // A mid-grey input in the tensor's type: float values, or the integers of an int8/uint8 input.
+  const inputs = (n) => (scale === null ? new Float32Array(size * n).fill(0.5) : new Int32Array(size * n));
+  const image = inputs(1);
   try {
     started = performance.now();
     model.predictRaw(image, 1);
@@ -29,7 +32,7 @@ export async function benchmarkModel(tf, load, { runs = 1000, warmup = 100, batc
       times[i] = (performance.now() - t) * 1000;
     }
     times.sort();
-    const pixels = new Float32Array(784 * batch).fill(0.5);
+    const pixels = inputs(batch);
     model.predictRaw(pixels, batch);
     started = performance.now();
     for (let i = 0; i < batchRepeats; i += 1) model.predictRaw(pixels, batch);

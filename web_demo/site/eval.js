@@ -1,6 +1,6 @@
 // Batch evaluation inside the page for the tfjs-browser-wasm runtime: raw float32 images in, raw outputs out.
 import { benchmarkModel } from './bench.js';
-import { DigitModel, initBackend } from './model.js';
+import { ImageClassifier, initBackend } from './model.js';
 
 const tf = window.tf;
 
@@ -30,17 +30,20 @@ async function fetchImages(url) {
 }
 
 /**
- * Evaluate `count` model inputs fetched from `imagesUrl` (float32, 784 per image) with the model at `modelUrl`.
+ * Evaluate `count` model inputs fetched from `imagesUrl` with the model at `modelUrl`: float32 values as the
+ * contract's input describes them (normalized, or the integers of an integer input), input.shape's product each.
  * @returns {Promise<{backend: string, seconds: number, outputs: string}>} outputs: base64 of float32 rows
  */
 async function evaluate(modelUrl, imagesUrl, count, batchSize = 500) {
   const backend = await ready;
-  const model = await DigitModel.fromUrl(tf, modelUrl);
+  const model = await ImageClassifier.fromUrl(tf, modelUrl);
   try {
-    const pixels = await fetchImages(imagesUrl);
-    if (pixels.length !== count * 784) throw new Error(`got ${pixels.length / 784} images, expected ${count}`);
+    const floats = await fetchImages(imagesUrl);
+    const size = model.spec.input.size;
+    if (floats.length !== count * size) throw new Error(`got ${floats.length / size} inputs, expected ${count}`);
+    const inputs = model.spec.input.scale === null ? floats : Int32Array.from(floats);
     const started = performance.now();
-    const outputs = model.predictBatches(pixels, count, batchSize);
+    const outputs = model.predictBatches(inputs, count, batchSize);
     const seconds = (performance.now() - started) / 1000;
     return { backend, seconds, outputs: toBase64(new Uint8Array(outputs.buffer)) };
   } finally {
@@ -55,7 +58,7 @@ async function evaluate(modelUrl, imagesUrl, count, batchSize = 500) {
 async function benchmark(modelUrl, backend, options) {
   await ready;
   if ((await initBackend(tf, [backend])) !== backend) throw new Error(`backend ${backend} not offered`);
-  const result = await benchmarkModel(tf, () => DigitModel.fromUrl(tf, modelUrl), options);
+  const result = await benchmarkModel(tf, () => ImageClassifier.fromUrl(tf, modelUrl), options);
   return { ...result, js_heap_mb: performance.memory ? performance.memory.usedJSHeapSize / 2 ** 20 : null };
 }
 
