@@ -167,3 +167,41 @@ def test_kept_references_are_used_only_for_the_same_models_and_test_set(tmp_path
     assert references.load(run, ["float", "qat"], 4) is None  # a model it never saw
     run.model_path("float").write_bytes(b"model two")  # retrained or tampered with
     assert references.load(run, ["float"], 4) is None
+
+
+def test_benchmark_measures_litert_in_rounds_and_feeds_the_report(tiny_run_copy: Path):
+    import json
+
+    from toolkit.benchmark import benchmark, render_table
+    from toolkit.report_html import rewrite_html
+
+    lines = []
+    result = benchmark(tiny_run_copy, runs=30, warmup=5, rounds=2, batch=8, runtimes=["litert"], progress=lines.append)
+    assert json.loads((tiny_run_copy / "benchmark.json").read_text()) == json.loads(json.dumps(result))
+    rows = {(r["artifact"], r["setting"]): r for r in result["results"]}
+    assert len(lines) == 2 * len(rows) and lines[-1].startswith(f"[{len(lines)}/{len(lines)}]")
+    assert {r["runtime"] for r in rows.values()} == {"litert"}
+    float32 = rows[("tflite-float32", "1 thread, XNNPACK")]
+    assert float32["rounds"] == 2 and float32["p50_vs_float32"] == 1.0 and float32["error"] is None
+    assert float32["p50_us_min"] <= float32["p50_us"] <= float32["p50_us_max"] <= float32["p99_us"] * 2
+    assert 0 < float32["peak_rss_mb"] < 2000 and float32["gzip_bytes"] < float32["size_bytes"]
+    assert "DELEGATE" in float32["ops"] and "DELEGATE" not in rows[("tflite-float32", "1 thread, no XNNPACK")]["ops"]
+    assert "tflite-int8-qat" in render_table(result)
+    html = rewrite_html(tiny_run_copy).read_text()
+    assert "Not benchmarked yet" not in html and "1 thread, no XNNPACK" in html
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["report", "{empty}"], "no report.json"), (["benchmark", "{run}", "--runs", "0"], "at least 1")],
+)
+def test_report_and_benchmark_bad_input_is_one_line_and_exit_2(tmp_path: Path, tiny_run_copy: Path, args, message):
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+    from toolkit.run import Run
+
+    Run.create(tmp_path / "empty")
+    args = [a.format(empty=tmp_path / "empty", run=tiny_run_copy) for a in args]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
