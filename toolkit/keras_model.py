@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import zipfile
 from collections.abc import Iterator
@@ -49,27 +48,22 @@ def _h5_config(path: Path) -> str | None:
     return config.decode() if isinstance(config, bytes) else config
 
 
-def _proto_strings(data: bytes) -> Iterator[bytes]:
-    """Every length-delimited field of a protobuf message, recursively (enough to read keras_metadata.pb)."""
+def _proto_fields(data: bytes) -> Iterator[tuple[int, bytes | int]]:
+    """(field number, value) of one protobuf message's fields; enough to read keras_metadata.pb."""
     pos = 0
     while pos < len(data):
         key, pos = _varint(data, pos)
         wire = key & 7
         if wire == 0:
-            _, pos = _varint(data, pos)
-        elif wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
+            value, pos = _varint(data, pos)
         elif wire == 2:
             size, pos = _varint(data, pos)
-            chunk = data[pos : pos + size]
-            pos += size
-            yield chunk
-            with contextlib.suppress(ValueError, IndexError):
-                yield from list(_proto_strings(chunk))
+            value, pos = data[pos : pos + size], pos + size
+        elif wire in (1, 5):
+            value, pos = data[pos : pos + (8 if wire == 1 else 4)], pos + (8 if wire == 1 else 4)
         else:
             raise ValueError("not a protobuf message")
+        yield key >> 3, value
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -93,11 +87,12 @@ def model_configs(path: Path) -> list[Any]:
         metadata = path / "keras_metadata.pb"
         if not metadata.is_file():
             return []
+        # SavedMetadata: repeated SavedObject nodes = 1; SavedObject: identifier = 4, metadata = 5 (JSON)
         configs = []
-        for chunk in _proto_strings(metadata.read_bytes()):
-            if chunk.startswith(b"{"):
-                with contextlib.suppress(ValueError):
-                    configs.append(json.loads(chunk))
+        for number, node in _proto_fields(metadata.read_bytes()):
+            fields = dict(_proto_fields(node)) if number == 1 and isinstance(node, bytes) else {}
+            if fields.get(4) != b"_tf_keras_metric" and isinstance(fields.get(5), bytes):
+                configs.append(json.loads(fields[5]))
         return configs
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
@@ -126,19 +121,22 @@ def _code_in(config: Any, where: str = "model") -> str | None:
     return next((r for value in config.values() if (r := _code_in(value, name))), None)
 
 
+def _readable_configs(path: Path) -> list[Any]:
+    try:
+        return model_configs(path)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return []  # not a readable model: the loader says why
+
+
 def refuse_code(path: Path | str, trust: bool) -> None:
     """Refuse a model file that would run Python code when loaded (a Lambda, a custom object), unless trusted.
 
     Decided from the file's config alone, before anything is deserialized and before TensorFlow is imported.
     """
     path = Path(path).expanduser()
-    if trust or not path.exists():
-        return
-    try:
-        configs = model_configs(path)
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return  # not a readable model: the loader says why
-    reason = _code_in(configs)
+    if not path.exists():
+        raise InputError(f"model not found: {path}")
+    reason = None if trust else _code_in(_readable_configs(path))
     if reason:
         raise InputError(
             f"{path}: refusing to load a model that carries Python code ({reason}); "
@@ -166,7 +164,7 @@ def load_keras_model(path: Path | str, trust_model: bool = False):
             "quantization-aware training only supports Keras 2: save it with `import tf_keras` instead of `keras`"
         )
     refuse_code(path, trust_model)
-    unknown = None if trust_model else _unknown_layers(model_configs(path))
+    unknown = None if trust_model else _unknown_layers(_readable_configs(path))
     if unknown:
         raise InputError(
             f"{path}: refusing custom layer class {', '.join(unknown)} (not tf-keras or tfmot); "

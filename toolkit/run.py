@@ -101,7 +101,8 @@ class Run:
                 for child in path.iterdir():
                     shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
             if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
-                raise InputError(f"{error.filename or path}: {error.strerror}; removed the unfinished run") from None
+                # (h5py's strerror holds HDF5's whole error stack: the errno's own text is the one line)
+                raise InputError(f"{path}: {os.strerror(error.errno)}; removed the unfinished run") from None
             raise
 
     @classmethod

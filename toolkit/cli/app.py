@@ -111,7 +111,7 @@ def command(func):
             if state["verbose"] or error.errno not in _ENVIRONMENT_ERRNOS:
                 raise
             where = f"{error.filename}: " if error.filename else ""
-            _fail(f"{where}{error.strerror}", 2)
+            _fail(f"{where}{os.strerror(error.errno)}", 2)
 
     return app.command(no_args_is_help=_has_required_args(func))(run)
 
