@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -66,20 +68,31 @@ def make_dataset(
 STATE_FILE = "state.json"  # in the checkpoint directory: the last completed epoch and how to go on from it
 
 
-def _epoch_checkpoint(keras, directory: Path, history: dict[str, list[float]], early_stopping, best_checkpoint):
-    """A callback that, after every epoch, saves the whole model with its optimizer state, then state.json.
+def _epoch_checkpoint(keras, directory: Path, history: dict[str, list[float]], early_stopping, best: float):
+    """A callback that, after every epoch, saves best.h5 if validation loss improved, the whole model with its
+    optimizer state, then state.json.
 
-    The model goes to a new file per epoch and state.json (written atomically) names it, so a kill at any instant
-    leaves state.json pointing at a complete checkpoint; older epoch files are removed afterwards.
+    Every file is written under a temporary name and renamed, and state.json (written last) names the epoch's
+    model file, so a kill at any instant leaves state.json pointing at complete checkpoints.
     """
     from toolkit.run import atomic_write_json
 
+    def save(model, name: str, **options) -> None:
+        tmp = directory / f".{name}.tmp"
+        model.save(tmp, save_format="h5", **options)
+        os.replace(tmp, directory / name)
+
     class EpochCheckpoint(keras.callbacks.Callback):
+        best_loss = best
+
         def on_epoch_end(self, epoch, logs=None):
             for key, value in (logs or {}).items():
                 history.setdefault(key, []).append(float(value))
+            if history["val_loss"][-1] < self.best_loss:
+                self.best_loss = history["val_loss"][-1]
+                save(self.model, "best.h5", include_optimizer=False)
             name = f"epoch-{epoch + 1:03d}.h5"
-            self.model.save(directory / name, include_optimizer=True)
+            save(self.model, name, include_optimizer=True)
             state = {
                 "epochs_done": epoch + 1,
                 "model": name,
@@ -89,7 +102,7 @@ def _epoch_checkpoint(keras, directory: Path, history: dict[str, list[float]], e
                     "wait": early_stopping.wait,
                     "best_epoch": early_stopping.best_epoch,
                 },
-                "best_checkpoint": float(best_checkpoint.best),
+                "best_checkpoint": self.best_loss if math.isfinite(self.best_loss) else None,  # strict JSON
             }
             atomic_write_json(directory / STATE_FILE, state)
             for old in directory.glob("epoch-*.h5"):
@@ -166,17 +179,11 @@ def train_model(data: Dataset, config: TrainConfig, directory: Path, resume: boo
         best_weights, history = None, {}
     shape = tuple(model.input_shape[1:])
     early_stopping = _resumable_early_stopping(keras, config.patience, state and state["early_stopping"], best_weights)
-    best_checkpoint = keras.callbacks.ModelCheckpoint(
-        str(best_path),
-        monitor="val_loss",
-        save_best_only=True,
-        initial_value_threshold=state["best_checkpoint"] if state else None,
-    )
     callbacks = [
         early_stopping,
-        best_checkpoint,
         keras.callbacks.LearningRateScheduler(lambda epoch: config.learning_rate * config.lr_decay**epoch),
-        _epoch_checkpoint(keras, directory, history, early_stopping, best_checkpoint),  # last: sees the others' state
+        # last, so that it saves the state the others reached at this epoch
+        _epoch_checkpoint(keras, directory, history, early_stopping, (state or {}).get("best_checkpoint") or math.inf),
     ]
     done = state["epochs_done"] if state else 0
     stopped = state is not None and early_stopping_done(state, config.patience)
