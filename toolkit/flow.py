@@ -275,6 +275,7 @@ def validate(run_dir: Path, config: Config) -> dict:
     data = load_run_data(run)
     images = gate_images(data)
     kind = run.manifest.get("output_kind", "probabilities")
+    run.start("validate")
     start = time.perf_counter()
     references = {"float": KerasPredictor(_load_float_model(run), kind).predict(images)}
     if any(a.source == "qat" for a in artifacts):

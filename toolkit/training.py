@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -127,8 +128,6 @@ def _resumable_early_stopping(keras, patience: int, state: dict | None, best_wei
 
 def read_training_state(directory: Path) -> dict | None:
     """The last completed epoch's state.json in a checkpoint directory, or None if no epoch completed."""
-    import json
-
     path = directory / STATE_FILE
     if not path.is_file():
         return None

@@ -12,7 +12,7 @@ from toolkit.errors import InputError
 from toolkit.models import Architecture
 
 ConfigFile = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML file with [train], [qat], [export], [parity] sections.")
+    Path | None, typer.Option("--config", "-c", help=r"TOML file with \[train], \[qat], \[export], \[parity] sections.")
 ]
 Preset = Annotated[
     str,
