@@ -1,9 +1,10 @@
 """The run directory every step reads and writes: its layout, manifest.json, and atomic writes.
 
-RUN/manifest.json          data fingerprint, each finished step with its settings, figures and history
+RUN/manifest.json          data fingerprint, each step's start and finish with its settings, figures and history
 RUN/models/float.h5        the reference Keras model (trained here, or the user's)
 RUN/models/qat.h5          the quantization-aware fine-tuned model, when made
 RUN/checkpoints/best.h5    best validation checkpoint written during training
+RUN/checkpoints/epoch-NNN.h5, state.json   the last completed epoch, with optimizer state: `train --resume`
 RUN/artifacts/NAME/        one directory per exported artifact, with contract.json
 RUN/report.json, report.md the parity gate's verdict
 """
