@@ -111,6 +111,49 @@ def run_dir(steps: dict | None = None, contract: str | None = None, manifest: st
     return make
 
 
+def h5_with_config(config: dict) -> Callable[[Path], None]:
+    """An .h5 model file as far as its config goes (no weights): what the trust check reads."""
+
+    def make(path: Path) -> None:
+        import h5py
+
+        with h5py.File(path, "w") as f:
+            f.attrs["model_config"] = json.dumps(config)
+            f.attrs["keras_version"] = "2.19.0"
+
+    return make
+
+
+def keras_zip_with_config(config: dict) -> Callable[[Path], None]:
+    def make(path: Path) -> None:
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("config.json", json.dumps(config))
+            archive.writestr("metadata.json", json.dumps({"keras_version": "2.19.0"}))
+
+    return make
+
+
+def saved_model_dir(metadata: bytes) -> Callable[[Path], None]:
+    def make(path: Path) -> None:
+        path.mkdir()
+        (path / "keras_metadata.pb").write_bytes(metadata)
+        (path / "saved_model.pb").write_bytes(b"")
+
+    return make
+
+
+LAMBDA = {
+    "class_name": "Sequential",
+    "config": {
+        "name": "m",
+        "layers": [{"class_name": "Lambda", "config": {"name": "payload", "function": ["4wEAAAA=", None, None]}}],
+    },
+}
+FOREIGN_MODULE = {
+    "class_name": "Sequential",
+    "config": {"layers": [{"class_name": "system", "module": "os", "config": {"name": "x"}}]},
+}
+
 UNFINISHED = {"started": "2026-11-28T04:00:00+00:00"}
 
 # ---- the cases: (id, command line, files to make first, text the one-line error must contain) ---------------
@@ -281,6 +324,24 @@ CASES: list[tuple[str, list[str], dict[str, Callable[[Path], None]], str]] = [
     ("export-both", ["export", "{t}/run", "--model", "{t}/m.h5"], {"m.h5": text("x")}, "RUN_DIR or --model"),
     ("export-run-with-data", ["export", "{t}/run", "--data", "{data}"], {"run": run_dir()}, "--data"),
     ("export-run-trust", ["export", "{t}/run", "--trust-model"], {"run": run_dir()}, "--trust-model"),
+    (
+        "export-lambda-h5",
+        ["export", "--model", "{t}/m.h5", "--out", "{t}/run"],
+        {"m.h5": h5_with_config(LAMBDA)},
+        "Lambda",
+    ),
+    (
+        "export-foreign-module",
+        ["export", "--model", "{t}/m.keras", "--out", "{t}/run"],
+        {"m.keras": keras_zip_with_config(FOREIGN_MODULE)},
+        "module 'os'",
+    ),
+    (
+        "export-unreadable-metadata",
+        ["export", "--model", "{t}/sm", "--out", "{t}/run"],
+        {"sm": saved_model_dir(b"\x0a\xff\xff")},
+        "keras_metadata.pb",
+    ),
     ("export-model-garbage!", ["export", "--model", "{t}/m.h5", "--out", "{t}/run"], {"m.h5": text("x" * 64)}, "m.h5"),
     # run directories: contracts, manifests, unfinished steps
     ("validate-not-a-run", ["validate", "{t}"], {}, "not an edgekit run directory"),

@@ -89,10 +89,14 @@ def model_configs(path: Path) -> list[Any]:
             return []
         # SavedMetadata: repeated SavedObject nodes = 1; SavedObject: identifier = 4, metadata = 5 (JSON)
         configs = []
-        for number, node in _proto_fields(metadata.read_bytes()):
-            fields = dict(_proto_fields(node)) if number == 1 and isinstance(node, bytes) else {}
-            if fields.get(4) != b"_tf_keras_metric" and isinstance(fields.get(5), bytes):
-                configs.append(json.loads(fields[5]))
+        try:
+            for number, node in _proto_fields(metadata.read_bytes()):
+                fields = dict(_proto_fields(node)) if number == 1 and isinstance(node, bytes) else {}
+                if fields.get(4) != b"_tf_keras_metric" and isinstance(fields.get(5), bytes):
+                    configs.append(json.loads(fields[5]))
+        except (IndexError, ValueError, UnicodeDecodeError):
+            # fail closed: what this cannot read, TensorFlow's own parser might still load
+            raise InputError(f"{metadata}: unreadable Keras metadata; refusing to load the model") from None
         return configs
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
