@@ -386,7 +386,8 @@ def snapshot(root: Path) -> dict[str, str]:
     }
 
 
-def check_bad_input(tmp_path: Path, args: list[str], files: dict, expect: str, monkeypatch) -> None:
+def check_bad_input(tmp_path: Path, args: list[str], files: dict, expect: str, monkeypatch) -> bool:
+    """Run one bad command line; return whether TensorFlow was already imported before it."""
     write_npz(tmp_path / "data.npz", train=60, test=20)
     for name, make in files.items():
         make(tmp_path / name)
