@@ -139,3 +139,22 @@ def test_artifact_sets_are_swapped_by_rename(tmp_path, monkeypatch):
     assert replaced == [("artifacts", ".artifacts-old"), ("artifacts", "artifacts")]
     assert [p.name for p in (tmp_path / "artifacts").iterdir()] == ["new"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["artifacts"]
+
+
+def test_killed_export_keeps_the_previous_set_and_leaves_no_staging(tiny_run_copy):
+    """SIGKILL a real `edgekit export` mid-way: the old artifacts stay whole; the next export cleans up."""
+    run = tiny_run_copy
+    before = {p.parent.name: p.read_bytes() for p in (run / "artifacts").glob("*/contract.json")}
+    process = edgekit("export", run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 900
+    while not list((run / ".staging" / "artifacts").glob("*/contract.json")) and time.monotonic() < deadline:
+        assert process.poll() is None, "export ended before it could be killed"
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert {p.parent.name: p.read_bytes() for p in (run / "artifacts").glob("*/contract.json")} == before
+    result = runner.invoke(app, ["validate", str(run)])
+    assert result.exit_code == 2 and f"edgekit export {run}" in result.output, result.output
+    assert edgekit("export", run, stdout=subprocess.DEVNULL).wait() == 0
+    assert not (run / ".staging").exists() and not (run / ".artifacts-old").exists()
+    assert sorted(p.parent.name for p in (run / "artifacts").glob("*/contract.json")) == sorted(before)
