@@ -58,7 +58,6 @@ GZIP_MIN_SAVING = 0.9  # keep the gzip body only when it is at most 90 % of the 
 
 IDLE_TIMEOUT_S = 5.0  # a kept-alive connection with no new request is closed after this (Apache's default)
 HEADER_TIMEOUT_S = 10.0  # from the first byte of a request to the end of its headers, however slowly they trickle
-SEND_TIMEOUT_S = 30.0  # a client that stops reading its response
 MAX_WORKERS = 64  # connections served at once; more wait, accepted, in a bounded queue
 MAX_PENDING = 1024  # accepted connections waiting for a worker; beyond this new ones are closed at once
 LISTEN_BACKLOG = 1024  # the kernel caps it at net.core.somaxconn
@@ -208,7 +207,7 @@ class Handler(BaseHTTPRequestHandler):
     # Headers and body leave in two writes; with Nagle's algorithm on, the second waits for the client's delayed
     # ACK (~40 ms) on every keep-alive request, which the page's chain of small JSON fetches would pay each time.
     disable_nagle_algorithm = True
-    timeout = SEND_TIMEOUT_S
+    timeout = IDLE_TIMEOUT_S  # also bounds each write to a client that stopped reading
     mounts: dict[str, Path] = {}
     generated: dict[str, Entity | Path] = {}  # exact path -> entity built at start, or one file served as itself
     policies: dict[str, str] = {}  # exact path -> its own Content-Security-Policy
@@ -219,19 +218,20 @@ class Handler(BaseHTTPRequestHandler):
         return "edgekit"
 
     def handle_one_request(self) -> None:
-        # Wait for the next request at most IDLE_TIMEOUT_S, then give its request line and headers HEADER_TIMEOUT_S
-        # in total (the server's watchdog closes the socket); the body of the reply gets SEND_TIMEOUT_S per write.
-        self.connection.settimeout(IDLE_TIMEOUT_S)
+        # Wait for the next request at most IDLE_TIMEOUT_S (the socket's timeout), then give its request line and
+        # headers HEADER_TIMEOUT_S in total, however slowly they trickle (the server's watchdog closes the socket).
         try:
             if not self.rfile.peek(1):
                 self.close_connection = True
                 return
-        except (TimeoutError, OSError):
+        except OSError:  # TimeoutError included
             self.close_connection = True
             return
-        self.connection.settimeout(SEND_TIMEOUT_S)
-        with self.server.deadline(self.connection, HEADER_TIMEOUT_S):
+        self.server.set_deadline(self.connection, HEADER_TIMEOUT_S)
+        try:
             super().handle_one_request()
+        finally:
+            self.server.clear_deadline(self.connection)
 
     def parse_request(self) -> bool:
         # Called once the headers are in: the header deadline ends here, whatever the handler then does.
@@ -254,7 +254,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def end_headers(self) -> None:
         # Every response, errors and 304s included, carries the security headers.
-        policy = self.policies.get(urlsplit(self.path).path) if self.command in ("GET", "HEAD") else None
+        policy = self.policies and self.command in ("GET", "HEAD") and self.policies.get(urlsplit(self.path).path)
         for name, value in SECURITY_HEADERS.items():
             self.send_header(name, policy if policy and name == "Content-Security-Policy" else value)
         super().end_headers()
@@ -348,7 +348,6 @@ class StaticServer(socketserver.TCPServer):
         self.workers = workers or self.workers
         self._pending: queue.Queue = queue.Queue(MAX_PENDING)
         self._deadlines: dict[socket.socket, float] = {}
-        self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         super().__init__(address, handler_class)
@@ -385,27 +384,18 @@ class StaticServer(socketserver.TCPServer):
                 self.clear_deadline(request)
                 self.shutdown_request(request)
 
-    @contextlib.contextmanager
-    def deadline(self, connection: socket.socket, seconds: float) -> Iterator[None]:
-        with self._lock:
-            self._deadlines[connection] = time.monotonic() + seconds
-        try:
-            yield
-        finally:
-            self.clear_deadline(connection)
+    def set_deadline(self, connection: socket.socket, seconds: float) -> None:
+        self._deadlines[connection] = time.monotonic() + seconds  # one dict store: atomic under the GIL
 
     def clear_deadline(self, connection: socket.socket) -> None:
-        with self._lock:
-            self._deadlines.pop(connection, None)
+        self._deadlines.pop(connection, None)
 
     def _watch(self) -> None:
         while not self._stopping.wait(0.25):
             now = time.monotonic()
-            with self._lock:
-                late = [c for c, deadline in self._deadlines.items() if deadline < now]
-                for connection in late:
-                    del self._deadlines[connection]
+            late = [c for c, deadline in list(self._deadlines.items()) if deadline < now]
             for connection in late:
+                self._deadlines.pop(connection, None)
                 with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)  # the blocked read returns, the worker closes it
 
