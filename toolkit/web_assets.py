@@ -64,9 +64,9 @@ def cache_root() -> Path:
     return Path(base) / "edgekit"
 
 
-def shipped_hash(source: Path = PACKAGED) -> str:
+def shipped_hash() -> str:
     """A digest of every shipped web file: a new release with other JS or another lock gets a cache of its own."""
-    digest = hashlib.sha256()
+    source, digest = PACKAGED, hashlib.sha256()
     for name in SHIPPED:
         top = source / name
         files = sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else [top]
