@@ -273,15 +273,16 @@ def closed_by_server(connection: socket.socket) -> bool:
         return True
 
 
-def test_held_idle_connections_use_a_bounded_pool_and_are_closed_after_the_idle_timeout(run_dir):
+def test_held_idle_connections_use_a_bounded_pool_and_are_closed_after_the_idle_timeout(run_dir, monkeypatch):
     skip_unless(web_demo_missing())
+    monkeypatch.setattr(static_files, "IDLE_TIMEOUT_S", 0.5)
     server = make_server(run_dir, port=0)
-    server.RequestHandlerClass.timeout = 0.5  # the idle timeout, short for the test
     with running(server) as url:
         threads = threading.active_count()
         held = [raw_connection(url) for _ in range(3 * server.workers)]
         time.sleep(0.3)
-        assert threading.active_count() == threads  # 192 idle connections, not one more thread
+        # 192 idle connections, not one more thread (fewer only when an earlier test's workers finish exiting).
+        assert threading.active_count() <= threads
         # Every connection gets its turn and is closed after 0.5 s of silence: 3 batches of 64, ~1.5 s.
         assert all(closed_by_server(connection) for connection in held)
         for connection in held:
