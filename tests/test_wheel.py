@@ -107,8 +107,8 @@ def test_node_runtime_from_the_wheel_matches_the_checkout(venv, tmp_path):
     images = sample_images(16, seed=5)
     np.save(tmp_path / "images.npy", images)
     code = (
-        "import sys, numpy as np; from exporters.base import read_contract; from toolkit.runtimes import tfjs_node; "
-        "p = tfjs_node.load(sys.argv[1], read_contract(sys.argv[1])); "
+        "import sys, numpy as np; from pathlib import Path; from exporters.base import read_contract; "
+        "from toolkit.runtimes import tfjs_node; d = Path(sys.argv[1]); p = tfjs_node.load(d, read_contract(d)); "
         "np.save(sys.argv[3], p.predict(np.load(sys.argv[2]))); print(tfjs_node.__file__)"
     )
     done = run(
