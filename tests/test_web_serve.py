@@ -346,12 +346,14 @@ def test_index_holds_variant_size_and_gate_verdict_and_links_the_report(run_dir)
     contract = run_dir / "artifacts" / "tfjs-b" / "contract.json"
     contract.write_text(json.dumps({"format": "tfjs", "variant": "float16", "size_bytes": 1234}))
     with running(make_server(run_dir, port=0)) as url:
-        index = json.loads(request(url, "/models/index.json")[2])
+        _, first_headers, body = request(url, "/models/index.json")
+        index = json.loads(body)
         assert index["report"] is None and request(url, "/report.html")[0] == 404
         assert index["models"][0]["gate"] == {"passed": None, "accuracy": None, "runtime": None}
     write_report(run_dir)
     with running(make_server(run_dir, port=0)) as url:
-        index = json.loads(request(url, "/models/index.json")[2])
+        _, index_headers, body = request(url, "/models/index.json", headers={"If-None-Match": first_headers["etag"]})
+        index = json.loads(body)  # a new index is a new entity: not a 304 for the old one's tag
         status, headers, body = request(url, "/report.html")
     assert index == {
         "models": [

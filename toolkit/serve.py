@@ -112,7 +112,7 @@ def make_model_server(
     # Each model is its own mount, so a name can only reach its own folder, not the run directory around it.
     mounts = {**assets.mounts(), **{f"models/{name}": Path(directory) for name, directory in models.items()}}
     index = model_index(models, run_dir)
-    generated = {"/models/index.json": make_entity(json.dumps(index).encode(), "application/json", "index")}
+    generated = {"/models/index.json": make_entity(json.dumps(index).encode(), "application/json")}
     if index["report"]:
         generated[f"/{REPORT}"] = (Path(run_dir) / REPORT).resolve()  # read per request: a new report shows at once
     return make_static_server(mounts, generated, host, port, quiet, allow_hosts, {f"/{REPORT}": REPORT_POLICY})

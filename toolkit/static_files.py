@@ -6,6 +6,7 @@ import contextlib
 import email.utils
 import functools
 import gzip
+import hashlib
 import ipaddress
 import os
 import queue
@@ -124,7 +125,11 @@ def _file_entity(path: str, mtime_ns: int, size: int) -> Entity:
     )
 
 
-def make_entity(body: bytes, content_type: str, etag: str, mtime: int | None = None, compress: bool = True) -> Entity:
+def make_entity(
+    body: bytes, content_type: str, etag: str | None = None, mtime: int | None = None, compress: bool = True
+) -> Entity:
+    """An entity for `body`; without an explicit tag its validator is a digest of the body."""
+    etag = etag or hashlib.sha256(body).hexdigest()[:20]
     zipped = None
     if compress and len(body) <= GZIP_MAX_BYTES:
         zipped = gzip.compress(body, compresslevel=6, mtime=0)
