@@ -27,14 +27,19 @@ def conflict() -> str | None:
             f"package, which overwrites or mixes with edgekit's: `pip uninstall {name}` (then reinstall edgekit), or "
             "give edgekit a virtualenv of its own"
         )
-    # A package of the same name earlier on sys.path (a folder in the working directory, another install) shadows ours.
     here = Path(__file__).resolve().parent.parent
+    overwritten = _overwritten(here)
+    if overwritten:
+        return overwritten
+    # A package of the same name earlier on sys.path (a folder in the working directory, another install) shadows ours.
     for name in PACKAGES:
         spec = importlib.util.find_spec(name)
-        origin = Path(spec.origin).resolve().parent.parent if spec and spec.origin else None
+        if spec is None or spec.origin is None:  # gone, or a namespace package without our __init__.py
+            return f"`{name}` is not a complete package in {here}: reinstall edgekit"
+        origin = Path(spec.origin).resolve().parent.parent
         if origin != here:
             return f"`{name}` is imported from {origin}, not from edgekit's installation in {here}: rename or move it"
-    return _overwritten(here)
+    return None
 
 
 def _overwritten(here: Path) -> str | None:
