@@ -100,7 +100,12 @@ def test_a_killed_install_leaves_nothing_that_looks_complete(installed, tmp_path
     assert not root.exists()
     assert [p.name.startswith(f"{root.name}.partial-") for p in root.parent.iterdir()] == [True]
     assert web_assets.missing() is None  # so the next use installs again, and succeeds
+    (partial,) = root.parent.iterdir()
     assert web_assets.locate(progress=lambda line: None).root == root and (root / "node_modules").is_dir()
+    assert partial.exists()  # young enough to be another process's live install: left alone
+    os.utime(partial, (0, 0))
+    web_assets.install(root.parent / "web-other", progress=lambda line: None)
+    assert sorted(p.name for p in root.parent.iterdir()) == sorted([root.name, "web-other"])  # the dead one went
 
 
 @pytest.mark.unit

@@ -3,12 +3,14 @@ data with its locked npm packages installed on first use into a user cache."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +125,11 @@ def install(root: Path, progress: Callable[[str], None]) -> None:
         InputError: npm failed (its last line is in the message).
     """
     root.parent.mkdir(parents=True, exist_ok=True)
+    # What a killed install left (~300 MB each): older than the npm timeout, so no live install still owns it.
+    for stale in root.parent.glob("web-*.partial-*"):
+        with contextlib.suppress(OSError):
+            if time.time() - stale.stat().st_mtime > NPM_TIMEOUT_S:
+                shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{root.name}.partial-", dir=root.parent))
     try:
         for name in SHIPPED:
