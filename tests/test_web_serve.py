@@ -423,3 +423,23 @@ def test_chromium_loads_the_demo_gzipped_and_a_reload_downloads_almost_nothing(t
     assert errors.messages == []
     assert first["tfjs/tf.es2017.min.js"] == 200 and first_bytes < 1_000_000, (first, first_bytes)  # gzip: ~0.5 MB
     assert again["tfjs/tf.es2017.min.js"] == 304 and again_bytes < 20_000, (again, again_bytes)
+
+
+@pytest.mark.unit
+def test_allowed_hosts_for_loopback_a_lan_address_and_a_wildcard():
+    loopback = static_files.allowed_hosts("127.0.0.1")
+    lan = static_files.allowed_hosts("192.168.1.7", ["Demo.Lan"])
+    wildcard = static_files.allowed_hosts("0.0.0.0")
+    cases = [
+        (loopback, "localhost", True),
+        (loopback, "192.168.1.7", False),
+        (lan, "192.168.1.7", True),
+        (lan, "demo.lan", True),
+        (lan, "localhost", False),  # bound to the LAN address only: a local page under `localhost` cannot reach it
+        (wildcard, "10.0.0.5", True),  # any of the machine's addresses, typed by a user
+        (wildcard, "fe80::1", True),
+        (wildcard, "rebind.example", False),
+    ]
+    for allowed, name, expected in cases:
+        assert static_files.host_allowed(name, allowed) is expected, (sorted(allowed), name)
+    assert static_files.host_name("[::1]:8000") == "::1" and static_files.host_name("a b") is None

@@ -66,6 +66,7 @@ RESPONSE_TIMEOUT_S = 60.0  # to send one response: 1.1 MB needs ~9 s at 1 Mbit/s
 MAX_WORKERS = 64  # connections served at once; more wait, accepted, in a bounded queue
 MAX_PENDING = 1024  # accepted connections waiting for a worker; beyond this new ones are closed at once
 LISTEN_BACKLOG = 1024  # the kernel caps it at net.core.somaxconn
+ANY_IP = "*ip"  # in an allow-list: every IP literal (not a valid host name, so it cannot clash with one)
 # A client that goes away mid-response is normal on a network, not an error worth a traceback.
 DISCONNECTS = (ConnectionError, TimeoutError)
 
@@ -190,11 +191,16 @@ def _is_ip(name: str) -> bool:
     return True
 
 
+def host_allowed(name: str, allowed: frozenset[str]) -> bool:
+    """Whether a Host name may be answered; ANY_IP in `allowed` admits every IP literal."""
+    return name in allowed or (ANY_IP in allowed and _is_ip(name))
+
+
 def allowed_hosts(bound_host: str, extra: Iterable[str] = ()) -> frozenset[str]:
     """Host names a request may carry: the bound address, localhost names when on loopback, and `extra`.
 
-    Bound to a wildcard address, any IP literal is also accepted: a page can only send a name that resolves to us
-    (DNS rebinding) by using that name, so literal addresses are safe and names stay allow-listed.
+    Bound to a wildcard address, any IP literal is also accepted (ANY_IP): a DNS-rebinding page can only reach us
+    under its own name, never under an address, so literal addresses are safe and names stay allow-listed.
     """
     names = {bound_host.lower().strip("[]")}
     try:
@@ -204,7 +210,7 @@ def allowed_hosts(bound_host: str, extra: Iterable[str] = ()) -> frozenset[str]:
     if address is None or address.is_loopback or address.is_unspecified:
         names |= {"localhost", "127.0.0.1", "::1"}
     if address is not None and address.is_unspecified:
-        names |= {socket.gethostname().lower(), socket.getfqdn().lower(), "*ip"}
+        names |= {socket.gethostname().lower(), socket.getfqdn().lower(), ANY_IP}
     names |= {name.lower().strip("[]") for name in extra}
     return frozenset(names)
 
@@ -258,7 +264,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_error(HTTPStatus.BAD_REQUEST, "missing or invalid Host header")
             return False
         name = host_name(values[0])
-        if name not in self.hosts and not ("*ip" in self.hosts and _is_ip(name)):
+        if not host_allowed(name, self.hosts):
             # 421 Misdirected Request (RFC 9110 15.5.20): well-formed, but not an authority this server answers
             # for; this is what stops a DNS-rebinding page from reading the models.
             self.send_error(HTTPStatus.MISDIRECTED_REQUEST, "unknown Host; start edgekit serve with --allow-host")
