@@ -291,9 +291,12 @@ class Handler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _refuse(self) -> None:
+        # The request's body is never read, so the connection cannot carry another request after it.
+        self.close_connection = True
         self.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
         self.send_header("Allow", "GET, HEAD")
         self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
         self.end_headers()
 
     def _send(self, head: bool) -> None:
