@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from exporters.base import Artifact
-from toolkit.errors import StepError
+from toolkit.errors import InputError, StepError
 from toolkit.runtimes.base import to_model_input, to_probabilities
 
 RUNTIME = "tfjs-browser-wasm"
@@ -95,7 +95,10 @@ class TFJSBrowserPredictor:
             return np.zeros((0, *self.artifact.output.shape), dtype=np.float32)
         name = self.artifact.name
         errors: list[str] = []
-        assets = web_assets.locate()
+        try:
+            assets = web_assets.locate()
+        except InputError as error:
+            raise StepError(f"{RUNTIME}: {error}") from None
         try:
             with (
                 tempfile.TemporaryDirectory(prefix="edgekit-tfjs-browser-") as tmp,
