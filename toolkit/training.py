@@ -151,8 +151,8 @@ def train_model(data: Dataset, config: TrainConfig, directory: Path, resume: boo
         resume: continue from the last completed epoch in `directory` (optimizer state, learning-rate schedule,
             early stopping and history carry over); without a completed epoch, start from scratch.
     """
-    from toolkit.keras_model import refuse_code
     from exporters.native_log import import_tensorflow
+    from toolkit.keras_model import refuse_code
 
     import_tensorflow()
     import tf_keras as keras

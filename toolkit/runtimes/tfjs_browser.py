@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from exporters.base import Artifact, Format
-from toolkit.errors import StepError
+from toolkit.errors import InputError, StepError
 from toolkit.runtimes.base import Runtime, to_model_input, to_probabilities
 
 NAME = "tfjs-browser-wasm"
@@ -46,9 +46,9 @@ def unavailable() -> str | None:
         return "Python package playwright is not installed (it is in the dev dependency group: `uv sync`)"
     if chromium_executable() is None:
         return "Chromium not found (install Debian's package: `apt-get install chromium`)"
-    from toolkit.serve import web_demo_missing
+    from toolkit import web_assets
 
-    return web_demo_missing()
+    return web_assets.missing()
 
 
 def launch_chromium(playwright):
@@ -83,7 +83,8 @@ class TFJSBrowserPredictor:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
 
-        from toolkit.serve import make_model_server, running
+        from toolkit import web_assets
+        from toolkit.static_files import make_static_server, running
 
         model_input = to_model_input(images, self.artifact.input)
         count = len(model_input)
@@ -92,9 +93,15 @@ class TFJSBrowserPredictor:
         name = self.artifact.name
         errors: list[str] = []
         try:
+            assets = web_assets.locate()
+        except InputError as error:
+            raise StepError(f"{NAME}: {error}") from None
+        try:
             with (
                 tempfile.TemporaryDirectory(prefix="edgekit-tfjs-browser-") as tmp,
-                running(make_model_server({name: self.artifact_dir}, extra={DATA_PREFIX: Path(tmp)})) as base_url,
+                running(
+                    make_static_server({**assets.mounts(), f"models/{name}": self.artifact_dir, DATA_PREFIX: Path(tmp)})
+                ) as base_url,
                 sync_playwright() as playwright,
             ):
                 model_input.astype("<f4").tofile(Path(tmp) / IMAGES_FILE)

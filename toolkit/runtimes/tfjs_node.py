@@ -11,13 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from exporters.base import Artifact, Format
-from toolkit.errors import StepError
+from toolkit import web_assets
+from toolkit.errors import InputError, StepError
 from toolkit.runtimes.base import Runtime, to_model_input, to_probabilities
 
 NAME = "tfjs-node-wasm"
-WEB_DEMO = Path(__file__).resolve().parents[2] / "web_demo"
-RUNNER = WEB_DEMO / "node" / "evaluate.mjs"
-PACKAGES = ("@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm")
 TIMEOUT_S = 600  # 10k images take ~5 s; a hung runner must not hang the parity gate
 
 
@@ -28,11 +26,7 @@ def node_executable() -> str | None:
 def unavailable() -> str | None:
     if node_executable() is None:
         return "Node.js not found on PATH"
-    if not RUNNER.is_file():
-        return f"the Node runner is not in this installation ({RUNNER} is missing)"
-    if not all((WEB_DEMO / "node_modules" / package / "package.json").is_file() for package in PACKAGES):
-        return "web_demo packages missing: run `npm ci --prefix web_demo`"
-    return None
+    return web_assets.missing()
 
 
 class TFJSNodePredictor:
@@ -44,7 +38,11 @@ class TFJSNodePredictor:
         reason = unavailable()
         if reason:
             raise StepError(f"{NAME}: {reason}")
-        self.artifact_dir = Path(artifact_dir).resolve()  # the runner works in web_demo/, not in our cwd
+        try:
+            self.assets = web_assets.locate()
+        except InputError as error:
+            raise StepError(f"{NAME}: {error}") from None
+        self.artifact_dir = Path(artifact_dir).resolve()  # the runner works in the web tree, not in our cwd
         self.artifact = artifact
         self.last_run: dict = {}  # the runner's summary of the last call: backend, count, seconds
 
@@ -58,7 +56,7 @@ class TFJSNodePredictor:
             model_input.astype("<f4").tofile(images_path)
             command = [
                 node_executable(),
-                str(RUNNER),
+                str(self.assets.runner),
                 "--model",
                 str(self.artifact_dir),
                 "--images",
@@ -69,7 +67,7 @@ class TFJSNodePredictor:
                 str(outputs_path),
             ]
             try:
-                done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=WEB_DEMO)
+                done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=self.assets.root)
             except subprocess.TimeoutExpired:
                 raise StepError(f"{NAME}: {self.artifact.name} took longer than {TIMEOUT_S} s") from None
             if done.returncode != 0:
