@@ -2,11 +2,10 @@
 
 import sys
 
-from toolkit.import_names import conflict
+import toolkit
 
-# Before anything imports `exporters`: another distribution's package of that name may stand in its place.
-if (_conflict := conflict()) is not None:
-    print(f"error: {_conflict}", file=sys.stderr)
+if toolkit.IMPORT_CONFLICT is not None:
+    print(f"error: {toolkit.IMPORT_CONFLICT}", file=sys.stderr)
     sys.exit(2)
 
 # Importing a command module registers its command on `app`.
