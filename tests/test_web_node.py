@@ -18,6 +18,7 @@ from support import (
 )
 
 from exporters.base import read_contract
+from toolkit import web_assets
 from toolkit.errors import StepError
 from toolkit.runtimes import tfjs_node
 
@@ -80,7 +81,9 @@ def test_unavailable_names_what_is_missing(monkeypatch, tmp_path):
     monkeypatch.undo()
     if tfjs_node.node_executable() is None:
         pytest.skip("Node.js not found on PATH")
-    monkeypatch.setattr(tfjs_node, "WEB_DEMO", tmp_path)
+    (tmp_path / "site").mkdir()
+    (tmp_path / "package-lock.json").write_text("{}")
+    monkeypatch.setattr(web_assets, "CHECKOUT", tmp_path)  # a checkout without node_modules
     assert tfjs_node.unavailable() == "web_demo packages missing: run `npm ci --prefix web_demo`"
 
 

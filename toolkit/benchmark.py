@@ -105,11 +105,13 @@ def _litert(run: Run, setting: Setting, image_file: Path, options: dict) -> dict
 
 
 def _node(run: Run, setting: Setting, options: dict) -> dict:
-    from toolkit.runtimes.tfjs_node import WEB_DEMO, node_executable
+    from toolkit import web_assets
+    from toolkit.runtimes.tfjs_node import node_executable
 
+    root = web_assets.locate().root
     command = [
         node_executable(),
-        str(WEB_DEMO / "node" / "benchmark.mjs"),
+        str(root / "node" / "benchmark.mjs"),
         "--model",
         str((run.path / setting.artifact.path).resolve()),
         "--runs",
@@ -119,7 +121,7 @@ def _node(run: Run, setting: Setting, options: dict) -> dict:
         "--batch",
         str(options["batch"]),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=WEB_DEMO)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=root)
     if done.returncode != 0:
         raise RuntimeError((done.stderr.strip().splitlines() or ["no output"])[-1])
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from exporters import Variant
-from toolkit.config import Config
+from toolkit.config import Config, validation_size
 from toolkit.data import Dataset, load_data, to_inputs
 from toolkit.errors import InputError, ParityError, StepError, first_line
 from toolkit.metrics import accuracy
@@ -50,13 +50,14 @@ def load_run_data(run: Run) -> Dataset:
 
 
 def _load_model(run: Run, source: str):
-    """The run's float or QAT Keras model."""
+    """The run's float or QAT Keras model, under the trust decision recorded when it entered the run."""
     from toolkit.keras_model import load_keras_model
 
     if not run.has_model(source):
         step = "train" if source == "float" else "qat"
         raise InputError(f"{run.path} has no {source} model: run `edgekit {step}` first")
-    return load_keras_model(run.model_path(source))
+    trusted = run.manifest["steps"].get("import", {}).get("trust_model", False)
+    return load_keras_model(run.model_path(source), trust_model=trusted)
 
 
 def _seed(run: Run, config: Config) -> int:
@@ -71,7 +72,8 @@ def _validation_size(run: Run, config: Config, data: Dataset) -> int:
     """The training step's hold-out, so fine-tuning never trains on it; for an imported model, at most 10 % of
     the data (a user's data set may be smaller than the default hold-out)."""
     recorded = run.step_settings("train").get("validation_size")
-    return recorded or min(config.train.validation_size, len(data.x_train) // 10 or 1)
+    n = len(data.x_train)
+    return recorded or min(validation_size(config.train, n), n // 10 or 1)
 
 
 def train(out: Path, config: Config, data_path: Path | None = None) -> Run:
@@ -82,12 +84,31 @@ def train(out: Path, config: Config, data_path: Path | None = None) -> Run:
         config: settings; only `config.train` is used here.
         data_path: a user's data set (see toolkit.data.load_data); None for MNIST.
     """
+    Run.check_new(out)
+    data = load_data(data_path)  # before creating the run: bad data leaves nothing behind
+    validation_size(config.train, len(data.x_train))
+    with Run.create(out) as run:
+        _record_data(run, data, data_path)
+        run.manifest["output_kind"] = "probabilities"
+        run.start("train", {"config": config.to_dict()["train"]})
+        return _train(run, data, config, resume=False)
+
+
+def resume_train(run_dir: Path) -> Run:
+    """Continue a killed `train` from its last completed epoch, with the settings it was started with."""
+    run = Run.open(run_dir)
+    step = run.manifest["steps"].get("train")
+    if step is None:
+        raise InputError(f"{run.path}: no training to resume (the run was not made by `edgekit train`)")
+    if "finished" in step:
+        raise InputError(f"{run.path}: training already finished; nothing to resume")
+    config = Config.model_validate({"train": step["config"]})
+    return _train(run, load_run_data(run), config, resume=True)
+
+
+def _train(run: Run, data: Dataset, config: Config, resume: bool) -> Run:
     from toolkit.training import train_model
 
-    data = load_data(data_path)  # before creating the run: bad data leaves nothing behind
-    run = Run.create(out)
-    _record_data(run, data, data_path)
-    run.manifest["output_kind"] = "probabilities"
     log.info(
         "training %s on %d images from %s -> %s",
         config.train.architecture.value,
@@ -97,7 +118,7 @@ def train(out: Path, config: Config, data_path: Path | None = None) -> Run:
     )
     start = time.perf_counter()
     model, history = train_model(
-        data, config.train, run.path / "checkpoints" / "best.h5", tensorboard=run.path / "tensorboard" / "train"
+        data, config.train, run.path / "checkpoints", resume=resume, tensorboard=run.path / "tensorboard" / "train"
     )
     run.save_model(model, "float")
     from toolkit.runtimes.keras import KerasPredictor
@@ -123,8 +144,10 @@ def qat(run_dir: Path, config: Config) -> Run:
     from toolkit.runtimes.keras import KerasPredictor
 
     run = Run.open(run_dir)
+    run.require_finished("train", "import")
     data = load_run_data(run)
     float_model = _load_model(run, "float")
+    run.start("qat")
     log.info("quantization-aware fine-tuning: %d epoch(s)", config.qat.epochs)
     start = time.perf_counter()
     model, history = quantize_and_finetune(
@@ -195,7 +218,11 @@ def export(run_dir: Path, config: Config) -> Run:
     All artifacts are written to a staging directory first and replace the previous set only when every
     conversion succeeded, so a failed export never leaves a set that looks complete.
     """
+    if not (config.export.tflite or config.export.tfjs or config.export.saved_model):
+        raise InputError("nothing to export: every format is switched off")
     run = Run.open(run_dir)
+    run.require_finished("train", "import", "qat")
+    run.clear_staging()
     data = load_run_data(run)
     float_model = _load_model(run, "float")
     representative = representative_inputs(
@@ -208,6 +235,7 @@ def export(run_dir: Path, config: Config) -> Run:
     if not plan:
         raise InputError("nothing to export: every format is switched off")
     staging = run.staging()
+    run.start("export")
     start = time.perf_counter()
     exported = []
     try:
@@ -288,11 +316,14 @@ def validate(run_dir: Path, config: Config) -> dict:
     from toolkit.report_html import environment, write_html
 
     run = Run.open(run_dir)
+    run.require_finished("train", "import", "qat", "export")
+    run.clear_staging()
     artifacts = run.artifacts()
     if not artifacts:
         raise InputError(f"{run.path} has no exported artifacts: run `edgekit export` first")
     evaluations, skipped = plan(artifacts, config.parity)
     runtimes = sorted({runtime.name for _, runtime in evaluations}, key=list(RUNTIMES).index)
+    run.start("validate")
     log.info(
         "parity gate: %d evaluations of %d artifacts in %s%s",
         len(evaluations),
@@ -339,7 +370,12 @@ def validate(run_dir: Path, config: Config) -> dict:
 
 
 def import_model(
-    model_path: Path, out: Path, config: Config, data_path: Path | None = None, with_qat: bool = False
+    model_path: Path,
+    out: Path,
+    config: Config,
+    data_path: Path | None = None,
+    with_qat: bool = False,
+    trust_model: bool = False,
 ) -> dict:
     """A user's own tf-keras classifier through the same export and gate: the run starts from their model.
 
@@ -350,27 +386,36 @@ def import_model(
         config: settings (export, parity, and qat when `with_qat`).
         data_path: the data set to calibrate int8 on, fine-tune on and gate with; None for MNIST.
         with_qat: also fine-tune a QAT copy on the data and export its int8 model.
+        trust_model: allow a model whose file carries Python code (Lambda layers, custom objects); recorded in
+            the run, so later steps that reload the copy apply the same decision.
     """
     from exporters.base import sha256_file
-    from toolkit.keras_model import check_classifier, load_keras_model
+    from toolkit.keras_model import check_classifier, load_keras_model, refuse_code
 
+    if not (config.export.tflite or config.export.tfjs or config.export.saved_model):
+        raise InputError("nothing to export: every format is switched off")
+    Run.check_new(out)
+    refuse_code(model_path, trust_model)
     data = load_data(data_path)
-    model = load_keras_model(model_path)
+    if with_qat:
+        validation_size(config.train, len(data.x_train))
+    model = load_keras_model(model_path, trust_model=trust_model)
     kind = check_classifier(model, data.x_test[:64])
-    run = Run.create(out)
-    _record_data(run, data, data_path)
-    run.manifest["output_kind"] = kind
-    run.save_model(model, "float")
     model_path = Path(model_path)
-    run.record(
-        "import",
-        {
-            "model": str(model_path.resolve()),
-            "output_kind": kind,
-            "sha256": sha256_file(model_path) if model_path.is_file() else None,
-            "config": {"seed": config.train.seed},  # calibration sample and fine-tuning of later steps
-        },
-    )
+    with Run.create(out) as run:
+        _record_data(run, data, data_path)
+        run.manifest["output_kind"] = kind
+        run.save_model(model, "float")
+        run.record(
+            "import",
+            {
+                "model": str(model_path.resolve()),
+                "output_kind": kind,
+                "sha256": sha256_file(model_path) if model_path.is_file() else None,
+                "trust_model": trust_model,
+                "config": {"seed": config.train.seed},  # calibration sample and fine-tuning of later steps
+            },
+        )
     log.info("imported %s (input %s, %s out) -> %s", model_path, model.input_shape, kind, run.path)
     if with_qat:
         qat(run.path, config)
@@ -384,3 +429,14 @@ def pipeline(out: Path, config: Config, data_path: Path | None = None) -> dict:
     qat(run.path, config)
     export(run.path, config)
     return validate(run.path, config)
+
+
+def resume_pipeline(run_dir: Path, config: Config) -> dict:
+    """Finish a killed pipeline: resume training if it did not finish, then every step that did not."""
+    if not Run.open(run_dir).finished("train"):
+        resume_train(run_dir)
+    if not Run.open(run_dir).finished("qat"):
+        qat(run_dir, config)
+    if not Run.open(run_dir).finished("export"):
+        export(run_dir, config)
+    return validate(run_dir, config)

@@ -12,7 +12,7 @@ from toolkit.cli.options import ConfigFile, Data, Out, QatEpochs, Runtime, Toler
 from toolkit.errors import InputError
 
 
-@command(uses_tensorflow=True)
+@command
 def export(
     run_dir: Annotated[Path | None, typer.Argument(help="Run directory to export (omit with --model).")] = None,
     model: Annotated[
@@ -26,6 +26,13 @@ def export(
     tolerance: Tolerance = None,
     runtime: Runtime = None,
     config: ConfigFile = None,
+    trust_model: Annotated[
+        bool,
+        typer.Option(
+            "--trust-model",
+            help="Load a model whose file carries Python code (Lambda layers, custom objects): that code runs.",
+        ),
+    ] = False,
 ) -> None:
     """Export TFLite (float32, float16, dynamic, int8), TF.js and SavedModel artifacts with their contracts.
 
@@ -38,10 +45,10 @@ def export(
 
     if (run_dir is None) == (model is None):
         raise InputError("give either a RUN_DIR or --model (not both)")
-    if run_dir is not None and (data or out or qat):
-        raise InputError("--data, --out and --qat go with --model; a run directory already has its data")
+    if run_dir is not None and (data or out or qat or trust_model):
+        raise InputError("--data, --out, --qat and --trust-model go with --model; a run already has its model")
     settings = build_config(config, qat=dict(epochs=qat_epochs), parity=dict(tolerances=tolerance, runtimes=runtime))
     if model is not None:
-        import_model(model, out or default_run_dir(), settings, data, with_qat=qat)
+        import_model(model, out or default_run_dir(), settings, data, with_qat=qat, trust_model=trust_model)
     else:
         export_step(run_dir, settings)

@@ -1,12 +1,25 @@
-"""`edgekit train`: train the float model into a new run directory."""
+"""`edgekit train`: train the float model into a new run directory, or resume a killed one."""
 
 from __future__ import annotations
 
 from toolkit.cli.app import command
-from toolkit.cli.options import Arch, Augment, BatchSize, ConfigFile, Data, Epochs, LearningRate, Out, Preset, Seed
+from toolkit.cli.options import (
+    Arch,
+    Augment,
+    BatchSize,
+    ConfigFile,
+    Data,
+    Epochs,
+    LearningRate,
+    Out,
+    Preset,
+    Resume,
+    Seed,
+    ValidationSize,
+)
 
 
-@command(uses_tensorflow=True)
+@command
 def train(
     out: Out = None,
     data: Data = None,
@@ -14,26 +27,29 @@ def train(
     epochs: Epochs = None,
     batch_size: BatchSize = None,
     learning_rate: LearningRate = None,
+    validation_size: ValidationSize = None,
     augment: Augment = None,
     seed: Seed = None,
     config: ConfigFile = None,
     preset: Preset = "default",
+    resume: Resume = None,
 ) -> None:
-    """Train a classifier (dense, cnn or cnn-bn) with early stopping and a best checkpoint."""
-    from toolkit.cli.options import build_config
-    from toolkit.flow import default_run_dir
+    """Train a classifier (dense, cnn or cnn-bn) with early stopping, a best checkpoint and one per epoch."""
+    from toolkit.cli.options import build_config, refuse_with_resume
+    from toolkit.flow import default_run_dir, resume_train
     from toolkit.flow import train as train_step
 
-    settings = build_config(
-        config,
-        preset,
-        train=dict(
-            architecture=arch,
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            augment=augment,
-            seed=seed,
-        ),
+    options = dict(
+        architecture=arch,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        validation_size=validation_size,
+        augment=augment,
+        seed=seed,
     )
-    train_step(out or default_run_dir(), settings, data)
+    refuse_with_resume(resume, out=out, data=data, config=config, preset=preset, **options)
+    if resume is not None:
+        resume_train(resume)
+        return
+    train_step(out or default_run_dir(), build_config(config, preset, train=options), data)

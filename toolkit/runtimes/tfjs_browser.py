@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from exporters.base import Artifact, Format
-from toolkit.errors import StepError
+from toolkit.errors import InputError, StepError
 from toolkit.runtimes.base import Runtime, by_input, to_model_input, to_probabilities
 
 NAME = "tfjs-browser-wasm"
@@ -46,9 +46,9 @@ def unavailable() -> str | None:
         return "Python package playwright is not installed (it is in the dev dependency group: `uv sync`)"
     if chromium_executable() is None:
         return "Chromium not found (install Debian's package: `apt-get install chromium`)"
-    from toolkit.serve import web_demo_missing
+    from toolkit import web_assets
 
-    return web_demo_missing()
+    return web_assets.missing()
 
 
 def launch_chromium(playwright):
@@ -81,9 +81,8 @@ class TFJSBrowserPredictor:
 
 
 def predict_many(predictors: list[TFJSBrowserPredictor], images: np.ndarray) -> list[np.ndarray | Exception]:
-    """Evaluate several artifacts in one browser session and one page, one after the other.
-
-    Returns each artifact's probabilities, or the error that artifact met, in the order given.
+    """Evaluate several artifacts (taking the same input) in one browser session and one page, one after the
+    other. Returns each artifact's probabilities, or the error that artifact met, in the order given.
     """
     # Playwright's sync API refuses to start where an event loop runs (Jupyter, an async app, or another
     # Playwright session such as a test's): a thread of its own has none.
@@ -95,7 +94,8 @@ def _predict_many(predictors: list[TFJSBrowserPredictor], images: np.ndarray) ->
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
-    from toolkit.serve import make_model_server, running
+    from toolkit import web_assets
+    from toolkit.static_files import make_static_server, running
 
     model_input = to_model_input(images, predictors[0].artifact.input) if predictors else None
     if not predictors or len(model_input) == 0:
@@ -105,11 +105,14 @@ def _predict_many(predictors: list[TFJSBrowserPredictor], images: np.ndarray) ->
     errors: list[str] = []
     results: list[np.ndarray | Exception] = []
     try:
+        assets = web_assets.locate()
+    except InputError as error:
+        raise StepError(f"{NAME}: {error}") from None
+    models = {f"models/{p.artifact.name}": p.artifact_dir for p in predictors}
+    try:
         with (
             tempfile.TemporaryDirectory(prefix="edgekit-tfjs-browser-") as tmp,
-            running(
-                make_model_server({p.artifact.name: p.artifact_dir for p in predictors}, extra={DATA_PREFIX: Path(tmp)})
-            ) as base_url,
+            running(make_static_server({**assets.mounts(), **models, DATA_PREFIX: Path(tmp)})) as base_url,
             sync_playwright() as playwright,
         ):
             model_input.astype("<f4").tofile(Path(tmp) / IMAGES_FILE)
