@@ -50,7 +50,8 @@ def build_tiny_run(base: Path) -> tuple[Path, dict]:
     from exporters import Variant, tfjs
     from toolkit.run import Run
 
-    run = Run.create(base / "tiny-web-run").path
+    with Run.create(base / "tiny-web-run") as created:
+        run = created.path
     models = {"cnn": tiny_model("cnn", 3), "flat": tiny_model("flat", 4)}
     for name, (kind, variant, output_kind) in TINY_ARTIFACTS.items():
         tfjs.export(
@@ -100,7 +101,8 @@ def build_graph_run(base: Path) -> tuple[Path, object]:
     )
     from toolkit.run import Run
 
-    run = Run.create(base / "graph-web-run").path
+    with Run.create(base / "graph-web-run") as created:
+        run = created.path
     saved, dest = base / "graph-saved-model", run / "artifacts" / GRAPH_ARTIFACT
     tf.saved_model.save(model, str(saved))
     convert_tf_saved_model(str(saved), str(dest))

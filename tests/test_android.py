@@ -43,7 +43,8 @@ def run_dir(tmp_path_factory) -> Path:
             keras.layers.Dense(10, activation="softmax"),
         ]
     )
-    run = Run.create(tmp_path_factory.mktemp("run")).path
+    with Run.create(tmp_path_factory.mktemp("run")) as created:
+        run = created.path
     representative = np.random.default_rng(0).random((16, 28, 28, 1), dtype=np.float32)
     tflite.export(
         model,

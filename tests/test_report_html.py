@@ -156,7 +156,8 @@ def test_kept_references_are_used_only_for_the_same_models_and_test_set(tmp_path
     from toolkit import references
     from toolkit.run import Run
 
-    run = Run.create(tmp_path / "run")
+    with Run.create(tmp_path / "run") as run:
+        pass
     run.manifest["data"] = {"x_test_sha256": "abc"}
     (run.path / "models").mkdir()
     run.model_path("float").write_bytes(b"model one")
@@ -201,7 +202,8 @@ def test_report_and_benchmark_bad_input_is_one_line_and_exit_2(tmp_path: Path, t
     from toolkit.cli import app
     from toolkit.run import Run
 
-    Run.create(tmp_path / "empty")
+    with Run.create(tmp_path / "empty"):
+        pass
     args = [a.format(empty=tmp_path / "empty", run=tiny_run_copy) for a in args]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output

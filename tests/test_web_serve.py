@@ -55,7 +55,8 @@ def write_artifact(run: Path, name: str, fmt: str, files: dict[str, bytes]) -> N
 @pytest.fixture
 def run_dir(tmp_path) -> Path:
     """A run with two TF.js artifacts, a TFLite one, and secrets beside and above them."""
-    run = Run.create(tmp_path / "run").path
+    with Run.create(tmp_path / "run") as created:
+        run = created.path
     write_artifact(
         run, "tfjs-a", "tfjs", {"model.json": b'{"format": "layers-model"}', "group1-shard1of1.bin": b"\0" * 8}
     )
