@@ -25,7 +25,6 @@ BENCHMARK = "benchmark.json"
 PRIMARY_RUNTIMES = ("litert", "tfjs-browser-wasm", "tfjs-node-wasm", "tfjs-python", "tensorflow")
 TARGETS = {"tflite": "phones (TFLite)", "tfjs": "browsers (TF.js)"}
 GALLERY = 24  # images per gallery: enough to see a pattern, few enough to look at each
-WEB_DEMO = Path(__file__).resolve().parent.parent / "web_demo"
 
 
 def _version(command: list[str]) -> str | None:
@@ -46,11 +45,16 @@ def _package(name: str) -> str | None:
 
 
 def _tfjs_version() -> str | None:
-    try:
-        lock = json.loads((WEB_DEMO / "package-lock.json").read_text())
-        return lock["packages"]["node_modules/@tensorflow/tfjs"]["version"]
-    except (OSError, ValueError, KeyError):
-        return None
+    """TF.js as locked in the web demo's package-lock.json (a checkout's, or the wheel's copy)."""
+    from toolkit.web_assets import CHECKOUT, PACKAGED
+
+    for root in (CHECKOUT, PACKAGED):
+        try:
+            lock = json.loads((root / "package-lock.json").read_text())
+            return lock["packages"]["node_modules/@tensorflow/tfjs"]["version"]
+        except (OSError, ValueError, KeyError):
+            continue
+    return None
 
 
 def _cpu() -> str:
