@@ -98,9 +98,9 @@ class ParityConfig(_Section):
     @field_validator("runtimes")
     @classmethod
     def _known_runtimes(cls, values: list[str] | None) -> list[str] | None:
-        from toolkit.runtimes import RUNTIMES_BY_FORMAT
+        from toolkit.runtimes import RUNTIMES
 
-        known = [name for names in RUNTIMES_BY_FORMAT.values() for name in names]
+        known = list(RUNTIMES)
         unknown = [name for name in values or [] if name not in known]
         if unknown:
             raise ValueError(f"unknown runtime {', '.join(unknown)} (known: {', '.join(known)})")

@@ -71,8 +71,10 @@ def _validation_size(run: Run, config: Config, data: Dataset) -> int:
     """The training step's hold-out, so fine-tuning never trains on it; for an imported model, at most 10 % of
     the data (a user's data set may be smaller than the default hold-out)."""
     recorded = run.step_settings("train").get("validation_size")
+    if recorded:
+        return recorded
     n = len(data.x_train)
-    return recorded or min(validation_size(config.train, n), n // 10 or 1)
+    return min(validation_size(config.train, n), n // 10 or 1)
 
 
 def train(out: Path, config: Config, data_path: Path | None = None) -> Run:
