@@ -23,6 +23,8 @@ class TrainConfig:
     validation_size: int = 5000  # held out from the end of the training set; the test set is never seen
     patience: int = 3  # early stopping on validation loss
     augment: bool = False  # random rotation (10 deg), shift (10 %), zoom (10 %)
+    augment_strength: float = 1.0  # scales the augmentation's rotation, shift and zoom
+    lr_schedule: str = "exponential"  # "exponential" (lr_decay per epoch) or "cosine" (to 0 at the last epoch)
     seed: int = 42
 
 

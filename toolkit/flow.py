@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -31,7 +32,7 @@ def gate_images(data: Dataset) -> np.ndarray:
     return to_inputs(data.x_test)
 
 
-def _record_data(run: Run, data: Dataset, path: Path | None) -> None:
+def record_data(run: Run, data: Dataset, path: Path | None) -> None:
     run.manifest["data"] = {"path": None if path is None else str(Path(path).resolve()), **data.fingerprint()}
     run.save()
 
@@ -55,29 +56,50 @@ def _load_float_model(run: Run):
     return load_keras_model(run.model_path("float"))
 
 
-def train(out: Path, config: Config, data_path: Path | None = None) -> Run:
+def train(out: Path, config: Config, data_path: Path | None = None) -> Run | None:
     """Train the float model into a new run directory.
+
+    Under a cluster (TF_CONFIG) every worker trains, and only the chief creates and writes the run directory.
 
     Args:
         out: the run directory to create (must not exist, or be empty).
         config: settings; only `config.train` is used here.
         data_path: a user's data set (see toolkit.data.load_data); None for MNIST.
+
+    Returns:
+        The run; None on a worker that is not the chief.
     """
+    from toolkit.distributed import cluster_strategy
+
+    strategy, chief = cluster_strategy()  # before any other TensorFlow op, as collectives require
+    data = load_data(data_path)  # before creating the run: bad data leaves nothing behind
+    if not chief:
+        from toolkit.training import train_model
+
+        with tempfile.TemporaryDirectory() as scratch:
+            train_model(data, config.train, Path(scratch) / "best.h5", strategy=strategy)
+        return None
+    run = Run.create(out)
+    record_data(run, data, data_path)
+    return fit(run, data, config, strategy=strategy)
+
+
+def fit(run: Run, data: Dataset, config: Config, build: Callable | None = None, strategy=None) -> Run:
+    """Train the float model of an existing run (the configured architecture, or `build()`'s model) and record it."""
     from toolkit.training import train_model
 
-    data = load_data(data_path)  # before creating the run: bad data leaves nothing behind
-    run = Run.create(out)
-    _record_data(run, data, data_path)
     run.manifest["output_kind"] = "probabilities"
     log.info(
         "training %s on %d images from %s -> %s",
-        config.train.architecture.value,
+        config.train.architecture.value if build is None else "a searched model",
         len(data.x_train),
         data.source,
         run.path,
     )
     start = time.perf_counter()
-    model, history = train_model(data, config.train, run.path / "checkpoints" / "best.h5")
+    model, history = train_model(
+        data, config.train, run.path / "checkpoints" / "best.h5", build=build, strategy=strategy
+    )
     run.save_model(model, "float")
     from toolkit.runtimes.keras import KerasPredictor
 
@@ -90,6 +112,7 @@ def train(out: Path, config: Config, data_path: Path | None = None) -> Run:
             "seconds": round(time.perf_counter() - start, 1),
             "test_accuracy": round(test_accuracy, 4),
             "history": history,
+            **({"workers": strategy.num_replicas_in_sync} if strategy is not None else {}),
         },
     )
     log.info("float model: %.2f%% test accuracy after %d epochs", test_accuracy, len(history["loss"]))
@@ -290,7 +313,7 @@ def import_model(
     model = load_keras_model(model_path)
     kind = check_classifier(model, data.x_test[:64])
     run = Run.create(out)
-    _record_data(run, data, data_path)
+    record_data(run, data, data_path)
     run.manifest["output_kind"] = kind
     run.save_model(model, "float")
     model_path = Path(model_path)
@@ -312,6 +335,8 @@ def import_model(
 def pipeline(out: Path, config: Config, data_path: Path | None = None) -> dict:
     """train -> qat -> export -> validate in one run directory."""
     run = train(out, config, data_path)
+    if run is None:  # a worker of a cluster: the chief ships the model
+        return {}
     qat(run.path, config)
     export(run.path, config)
     return validate(run.path, config)

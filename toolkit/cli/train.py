@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 from toolkit.cli.app import command
-from toolkit.cli.options import Augment, BatchSize, ConfigFile, Data, Epochs, LearningRate, Model, Out, Preset, Seed
+from toolkit.cli.options import (
+    Augment,
+    BatchSize,
+    ConfigFile,
+    Data,
+    Epochs,
+    LearningRate,
+    Model,
+    Out,
+    Preset,
+    Seed,
+    WorkerIndex,
+    Workers,
+)
 
 
 @command(uses_tensorflow=True)
@@ -18,9 +31,15 @@ def train(
     seed: Seed = None,
     config: ConfigFile = None,
     preset: Preset = "default",
+    worker: Workers = None,
+    worker_index: WorkerIndex = None,
 ) -> None:
-    """Train a classifier (dense, cnn or cnn-bn) with early stopping and a best checkpoint."""
-    from toolkit.cli.options import build_config
+    """Train a classifier (dense, cnn or cnn-bn) with early stopping and a best checkpoint.
+
+    On a cluster (TF_CONFIG set, or --worker/--worker-index) every worker runs this command; only the chief
+    writes the run directory.
+    """
+    from toolkit.cli.options import build_config, use_cluster
     from toolkit.flow import default_run_dir
     from toolkit.flow import train as train_step
 
@@ -36,4 +55,5 @@ def train(
             seed=seed,
         ),
     )
+    use_cluster(worker, worker_index)
     train_step(out or default_run_dir(), settings, data)
