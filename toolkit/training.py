@@ -132,6 +132,12 @@ def train_model(
         callbacks=callbacks,
         verbose=progress_verbosity(),
     )
+    if strategy is not None:
+        # A plain copy outside the strategy: what follows (evaluation, saving) runs on the chief alone, and the
+        # distributed model's predict would wait for the other workers.
+        plain = keras.models.clone_model(model)
+        plain.set_weights(model.get_weights())
+        model = plain
     return model, plain_history(history.history)
 
 

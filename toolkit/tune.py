@@ -296,9 +296,9 @@ def choose_trial(study, tune: TuneConfig):
     if tune.pick is not None:
         chosen = [t for t in candidates if t.number == tune.pick]
         if not chosen:
-            where = "on the Pareto front" if tune.objective == "pareto" else "complete"
+            where = "on the Pareto front" if tune.objective == "pareto" else "a complete trial"
             numbers = ", ".join(str(t.number) for t in sorted(candidates, key=lambda t: t.number))
-            raise InputError(f"--pick {tune.pick}: not a {where} trial (choose from {numbers})")
+            raise InputError(f"--pick {tune.pick}: trial {tune.pick} is not {where} (choose from {numbers})")
         return chosen[0]
     if tune.objective == "pareto":
         return max(candidates, key=lambda t: (t.values[0], -t.values[1], -t.values[2]))
