@@ -68,15 +68,19 @@ def test_tf_config_is_built_from_the_worker_list():
 
 @pytest.mark.unit
 @pytest.mark.parametrize(
-    "args",
-    [["--worker", "localhost"], ["--worker", "a:1", "--worker-index", "1"], ["--worker", "a:1"]],
+    "args, message",
+    [
+        (["--worker", "localhost", "--worker-index", "0"], "expected HOST:PORT"),
+        (["--worker", "a:1", "--worker-index", "1"], "between 0 and 0"),
+        (["--worker", "a:1"], "go together"),
+    ],
 )
-def test_bad_cluster_options_exit_2(tmp_path, args):
-    result = CliRunner().invoke(
-        app, ["train", "--out", str(tmp_path / "run"), *args, "--worker-index", "0"][:-2] + args
-    )
-    assert result.exit_code == 2
+def test_bad_cluster_options_exit_2(tmp_path, monkeypatch, args, message):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "run"), *args])
+    assert result.exit_code == 2 and message in result.output
     assert not (tmp_path / "run").exists()
+    assert "TF_CONFIG" not in os.environ
 
 
 def test_two_workers_train_like_one(tmp_path, hard_data):

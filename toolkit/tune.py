@@ -351,10 +351,10 @@ def trials_summary(study) -> list[dict[str, Any]]:
 
 
 def run_search(run: Run, data: Dataset, config: Config, tune: TuneConfig, resume: bool):
-    """Search within the run directory (study settings in the manifest, trials file and plots); return the study."""
-    recorded = run.manifest.get("tune")
-    if resume and recorded and tune.storage is None:
-        tune = dataclasses.replace(tune, storage=None if recorded["storage"].startswith("sqlite") else tune.storage)
+    """Search within the run directory (study settings in the manifest, trials file and plots); return the study.
+
+    A resumed shared study needs its --storage again: the manifest keeps the URL without its password.
+    """
     url = storage_url(run, tune)
     run.manifest["tune"] = {"storage": _redact(url), "study": tune.study, "objective": tune.objective}
     run.save()
@@ -373,7 +373,7 @@ def run_search(run: Run, data: Dataset, config: Config, tune: TuneConfig, resume
         }
     )
     run.save()
-    return study, tune
+    return study
 
 
 def front(study, tune: TuneConfig) -> list[int]:
@@ -412,7 +412,7 @@ def tune(out: Path, config: Config, tune: TuneConfig, data_path: Path | None = N
         data = flow.load_data(data_path)
         run = Run.create(out)
         flow.record_data(run, data, data_path)
-    study, tune = run_search(run, data, config, tune, resume)
+    study = run_search(run, data, config, tune, resume)
     if tune.search_only:
         return {}
     chosen = choose_trial(study, tune)
