@@ -53,6 +53,7 @@ def settings(tmp_path: Path, epochs: int = 2) -> Path:
 def load_study(url: str, name: str = "edgekit"):
     import optuna
 
+    url = url.replace("postgresql://", "postgresql+psycopg2://")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna.load_study(study_name=name, storage=url)
 
@@ -225,4 +226,4 @@ def test_two_workers_share_a_study_through_postgresql(tmp_path, data, postgres_u
     assert all(n >= 1 for n in ran) and sum(ran) == 6, ran
     import optuna
 
-    optuna.delete_study(study_name=name, storage=postgres_url)
+    optuna.delete_study(study_name=name, storage=postgres_url.replace("postgresql://", "postgresql+psycopg2://"))

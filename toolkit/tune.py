@@ -206,14 +206,17 @@ def open_study(url: str, tune: TuneConfig, seed: int, resume: bool):
     import optuna
 
     shared = not url.startswith("sqlite:")
-    # A killed worker's trial stays RUNNING; its missing heartbeat lets the others fail it after the grace period.
-    storage = optuna.storages.RDBStorage(url, heartbeat_interval=10, grace_period=30) if shared else url
+    if url.startswith("postgresql://"):
+        # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3; the locked driver is psycopg2.
+        url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
     directions = list(DIRECTIONS if tune.objective == "pareto" else DIRECTIONS[:1])
     try:
+        # A killed worker's trial stays RUNNING; its missing heartbeat lets the others fail it after the grace period.
+        storage = optuna.storages.RDBStorage(url, heartbeat_interval=10, grace_period=30) if shared else url
         existing = optuna.load_study(study_name=tune.study, storage=storage)
     except KeyError:
         existing = None
-    except Exception as error:  # sqlalchemy's connection errors, a malformed URL...
+    except Exception as error:  # sqlalchemy's connection errors, a malformed URL, a missing driver...
         raise InputError(f"storage {_redact(url)}: {str(error).splitlines()[0]}") from None
     if existing is not None:
         if [d.name.lower() for d in existing.directions] != directions:
