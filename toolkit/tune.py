@@ -131,20 +131,18 @@ def int8_size_and_latency(model, data: Dataset, config: Config, runs: int) -> tu
     return artifact.size_bytes / 1024, statistics.median(times) * 1000
 
 
-class _ReportToPruner:
+def _pruning_callback(trial):
     """A Keras callback that reports validation accuracy after each epoch and stops a trial the pruner drops."""
+    import optuna
+    import tf_keras as keras
 
-    def __new__(cls, trial):
-        import optuna
-        import tf_keras as keras
+    class ReportToPruner(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            trial.report(100 * float(logs["val_accuracy"]), epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after epoch {epoch + 1}")
 
-        class Report(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                trial.report(100 * float(logs["val_accuracy"]), epoch)
-                if trial.should_prune():
-                    raise optuna.TrialPruned(f"pruned after epoch {epoch + 1}")
-
-        return Report()
+    return ReportToPruner()
 
 
 def _validation_accuracy(model, data: Dataset, config: TrainConfig) -> float:
@@ -176,7 +174,7 @@ def _objective(data: Dataset, config: Config, tune: TuneConfig, workdir: Path):
             raise _OverBudget
         params = suggest(trial)
         train_config = trial_config(config.train, params)
-        callbacks = [_ReportToPruner(trial)] if tune.objective == "accuracy" else []
+        callbacks = [_pruning_callback(trial)] if tune.objective == "accuracy" else []
         model, history = train_model(
             data,
             train_config,
