@@ -182,9 +182,9 @@ def _objective(data: Dataset, config: Config, tune: TuneConfig, workdir: Path):
             build=lambda: build_searched_model(params),
             callbacks=callbacks,
         )
-        accuracy = _validation_accuracy(model, data, train_config)
+        accuracy = round(_validation_accuracy(model, data, train_config), 4)
         trial.set_user_attr("epochs_run", len(history["loss"]))
-        trial.set_user_attr("val_accuracy", round(accuracy, 4))
+        trial.set_user_attr("val_accuracy", accuracy)
         if tune.objective == "accuracy":
             return accuracy
         size_kb, latency_ms = int8_size_and_latency(model, data, config, tune.latency_runs)
@@ -203,6 +203,7 @@ def open_study(url: str, tune: TuneConfig, seed: int, resume: bool):
     """Create the study, or load it (resume, or another worker's); a shared study must have the same objective."""
     import optuna
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # search() logs each trial in edgekit's own words
     shared = not url.startswith("sqlite:")
     if url.startswith("postgresql://"):
         # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3; the locked driver is psycopg2.
