@@ -48,10 +48,8 @@ def tiny_model(kind: str, seed: int):
 def build_tiny_run(base: Path) -> tuple[Path, dict]:
     """A run directory holding TINY_ARTIFACTS and the Keras models they came from (built once per process)."""
     from exporters import Variant, tfjs
-    from toolkit.run import Run
 
-    with Run.create(base / "tiny-web-run") as created:
-        run = created.path
+    run = make_run(base / "tiny-web-run").path
     models = {"cnn": tiny_model("cnn", 3), "flat": tiny_model("flat", 4)}
     for name, (kind, variant, output_kind) in TINY_ARTIFACTS.items():
         tfjs.export(
@@ -99,10 +97,7 @@ def build_graph_run(base: Path) -> tuple[Path, object]:
             keras.layers.Dense(len(GRAPH_LABELS)),
         ]
     )
-    from toolkit.run import Run
-
-    with Run.create(base / "graph-web-run") as created:
-        run = created.path
+    run = make_run(base / "graph-web-run").path
     saved, dest = base / "graph-saved-model", run / "artifacts" / GRAPH_ARTIFACT
     tf.saved_model.save(model, str(saved))
     convert_tf_saved_model(str(saved), str(dest))
@@ -141,13 +136,15 @@ def run_node_runner(artifact_dir: Path, inputs: np.ndarray, tmp: Path) -> tuple[
     """evaluate.mjs on raw model inputs, as the runtime calls it: the raw outputs and its summary line."""
     import subprocess
 
+    from toolkit import web_assets
     from toolkit.runtimes import tfjs_node
 
+    assets = web_assets.locate()
     images, outputs = tmp / "in.f32", tmp / "out.f32"
     inputs.astype("<f4").tofile(images)
-    command = [tfjs_node.node_executable(), str(tfjs_node.RUNNER), "--model", str(artifact_dir)]
+    command = [tfjs_node.node_executable(), str(assets.runner), "--model", str(artifact_dir)]
     command += ["--images", str(images), "--count", str(len(inputs)), "--out", str(outputs)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tfjs_node.WEB_DEMO)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=assets.root)
     assert done.returncode == 0, done.stderr[-2000:]
     return np.fromfile(outputs, dtype="<f4").reshape(len(inputs), -1), json.loads(done.stdout.splitlines()[-1])
 
@@ -241,3 +238,11 @@ def tiny_config() -> Config:
     config.qat.batch_size = 32
     config.export.representative_size = 50
     return config
+
+
+def make_run(path: Path):
+    """A new, empty run directory (Run.create is a context manager that removes the run if its block fails)."""
+    from toolkit.run import Run
+
+    with Run.create(path) as run:
+        return run

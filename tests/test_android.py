@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import make_run
 
 import toolkit  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 from toolkit.android import ASSETS_DIR, install_model
 from toolkit.errors import InputError, ParityError
 from toolkit.golden import write_golden_vectors
-from toolkit.run import Run
 
 SAMPLE = Path(__file__).resolve().parents[1] / "android_sample"
 CORE = SAMPLE / "core"
@@ -43,8 +43,7 @@ def run_dir(tmp_path_factory) -> Path:
             keras.layers.Dense(10, activation="softmax"),
         ]
     )
-    with Run.create(tmp_path_factory.mktemp("run")) as created:
-        run = created.path
+    run = make_run(tmp_path_factory.mktemp("run")).path
     representative = np.random.default_rng(0).random((16, 28, 28, 1), dtype=np.float32)
     tflite.export(
         model,

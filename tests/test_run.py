@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from support import make_run
 
 from exporters.base import Format, TensorSpec, Variant, finish_artifact
 from toolkit.config import Config
@@ -35,7 +36,7 @@ def add_artifact(run: Run, name: str, fmt: Format) -> None:
 
 @pytest.fixture
 def run(tmp_path) -> Run:
-    run = Run.create(tmp_path / "run")
+    run = make_run(tmp_path / "run")
     add_artifact(run, "tflite-float32", Format.TFLITE)
     add_artifact(run, "tfjs-float32", Format.TFJS)
     return run
@@ -92,4 +93,4 @@ def test_later_steps_use_the_recorded_seed_and_hold_out(run):
 def test_an_imported_model_keeps_the_seed_it_was_imported_with(run):
     run.record("import", {"config": {"seed": 11}})
     assert _seed(Run.open(run.path), Config()) == 11
-    assert _seed(Run.create(run.path.parent / "empty"), Config()) == 42
+    assert _seed(make_run(run.path.parent / "empty"), Config()) == 42

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import skip_unless
+from support import make_run, skip_unless
 from typer.testing import CliRunner
 
 import toolkit.cli.serve  # noqa: F401  (registers the command on the app)
@@ -23,7 +23,6 @@ from exporters.base import Format, TensorSpec, Variant, finish_artifact
 from toolkit import static_files
 from toolkit.cli.app import app
 from toolkit.errors import InputError
-from toolkit.run import Run
 from toolkit.serve import make_server, running, tfjs_models, web_demo_missing
 from toolkit.static_files import SECURITY_HEADERS
 
@@ -55,8 +54,7 @@ def write_artifact(run: Path, name: str, fmt: str, files: dict[str, bytes]) -> N
 @pytest.fixture
 def run_dir(tmp_path) -> Path:
     """A run with two TF.js artifacts, a TFLite one, and secrets beside and above them."""
-    with Run.create(tmp_path / "run") as created:
-        run = created.path
+    run = make_run(tmp_path / "run").path
     write_artifact(
         run, "tfjs-a", "tfjs", {"model.json": b'{"format": "layers-model"}', "group1-shard1of1.bin": b"\0" * 8}
     )
@@ -361,7 +359,7 @@ def write_report(run: Path) -> None:
 def test_index_holds_variant_size_and_gate_verdict_and_links_the_report(run_dir):
     skip_unless(web_demo_missing())
     contract = run_dir / "artifacts" / "tfjs-b" / "contract.json"
-    contract.write_text(json.dumps({"format": "tfjs", "variant": "float16", "size_bytes": 1234}))
+    contract.write_text(json.dumps({**json.loads(contract.read_text()), "variant": "float16"}))
     with running(make_server(run_dir, port=0)) as url:
         _, first_headers, body = request(url, "/models/index.json")
         index = json.loads(body)
@@ -377,15 +375,15 @@ def test_index_holds_variant_size_and_gate_verdict_and_links_the_report(run_dir)
             {
                 "name": "tfjs-a",
                 "url": "models/tfjs-a/",
-                "variant": None,
-                "size_bytes": len(b'{"format": "layers-model"}') + 8,  # no size in its contract: the files' sum
+                "variant": "float32",
+                "size_bytes": len(b'{"format": "layers-model"}') + 8,  # the contract's files
                 "gate": {"passed": False, "accuracy": 91.5, "runtime": "tfjs-browser-wasm"},  # the browser's verdict
             },
             {
                 "name": "tfjs-b",
                 "url": "models/tfjs-b/",
                 "variant": "float16",
-                "size_bytes": 1234,
+                "size_bytes": len(b"{}"),
                 "gate": {"passed": True, "accuracy": 97.25, "runtime": "tfjs-python"},  # the only one there is
             },
         ],
@@ -407,7 +405,7 @@ def test_the_browser_runtime_does_not_import_the_serve_step():
 
 @pytest.mark.browser
 def test_chromium_loads_the_demo_gzipped_and_a_reload_downloads_almost_nothing(tmp_path_factory):
-    from test_web_support import PageErrors, build_tiny_run
+    from support import PageErrors, build_tiny_run
 
     from toolkit.runtimes import tfjs_browser
 
@@ -438,8 +436,8 @@ def test_chromium_loads_the_demo_gzipped_and_a_reload_downloads_almost_nothing(t
             browser.close()
     print(f"bytes received: first load {first_bytes}, reload {again_bytes}")
     assert errors.messages == []
-    assert first["tfjs/tf.es2017.min.js"] == 200 and first_bytes < 1_000_000, (first, first_bytes)  # gzip: ~0.5 MB
-    assert again["tfjs/tf.es2017.min.js"] == 304 and again_bytes < 20_000, (again, again_bytes)
+    assert first["tfjs-core/tf-core.es2017.min.js"] == 200 and first_bytes < 1_000_000, (first, first_bytes)  # gzipped
+    assert again["tfjs-core/tf-core.es2017.min.js"] == 304 and again_bytes < 20_000, (again, again_bytes)
 
 
 @pytest.mark.unit

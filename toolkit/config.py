@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -33,6 +33,10 @@ class TrainConfig(_Section):
     validation_size: Positive | None = None
     patience: Positive = 3  # early stopping on validation loss
     augment: bool = False  # random rotation (10 deg), shift (10 %), zoom (10 %)
+    # scales the augmentation's rotation, shift and zoom
+    augment_strength: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    # "exponential" (lr_decay per epoch) or "cosine" (to 0 at the last epoch)
+    lr_schedule: Literal["exponential", "cosine"] = "exponential"
     seed: Annotated[int, Field(strict=True, ge=0)] = 42
 
 

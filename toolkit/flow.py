@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -33,7 +34,7 @@ def gate_images(data: Dataset) -> np.ndarray:
     return to_inputs(data.x_test)
 
 
-def _record_data(run: Run, data: Dataset, path: Path | None) -> None:
+def record_data(run: Run, data: Dataset, path: Path | None) -> None:
     run.manifest["data"] = {"path": None if path is None else str(Path(path).resolve()), **data.fingerprint()}
     run.save()
 
@@ -72,26 +73,39 @@ def _validation_size(run: Run, config: Config, data: Dataset) -> int:
     """The training step's hold-out, so fine-tuning never trains on it; for an imported model, at most 10 % of
     the data (a user's data set may be smaller than the default hold-out)."""
     recorded = run.step_settings("train").get("validation_size")
+    if recorded:
+        return recorded
     n = len(data.x_train)
-    return recorded or min(validation_size(config.train, n), n // 10 or 1)
+    return min(validation_size(config.train, n), n // 10 or 1)
 
 
-def train(out: Path, config: Config, data_path: Path | None = None) -> Run:
+def train(out: Path, config: Config, data_path: Path | None = None) -> Run | None:
     """Train the float model into a new run directory.
+
+    Under a cluster (TF_CONFIG) every worker trains, and only the chief creates and writes the run directory.
 
     Args:
         out: the run directory to create (must not exist, or be empty).
         config: settings; only `config.train` is used here.
         data_path: a user's data set (see toolkit.data.load_data); None for MNIST.
+
+    Returns:
+        The run; None on a worker that is not the chief.
     """
-    Run.check_new(out)
+    from toolkit.distributed import cluster_strategy
+
     data = load_data(data_path)  # before creating the run: bad data leaves nothing behind
     validation_size(config.train, len(data.x_train))
+    strategy, chief = cluster_strategy()  # before any other TensorFlow op, as collectives require
+    if not chief:
+        from toolkit.training import train_model
+
+        with tempfile.TemporaryDirectory() as scratch:
+            train_model(data, config.train, Path(scratch), strategy=strategy)
+        return None
     with Run.create(out) as run:
-        _record_data(run, data, data_path)
-        run.manifest["output_kind"] = "probabilities"
-        run.start("train", {"config": config.to_dict()["train"]})
-        return _train(run, data, config, resume=False)
+        record_data(run, data, data_path)
+        return fit(run, data, config, strategy=strategy)
 
 
 def resume_train(run_dir: Path) -> Run:
@@ -103,22 +117,37 @@ def resume_train(run_dir: Path) -> Run:
     if "finished" in step:
         raise InputError(f"{run.path}: training already finished; nothing to resume")
     config = Config.model_validate({"train": step["config"]})
-    return _train(run, load_run_data(run), config, resume=True)
+    return fit(run, load_run_data(run), config, resume=True)
 
 
-def _train(run: Run, data: Dataset, config: Config, resume: bool) -> Run:
+def fit(
+    run: Run, data: Dataset, config: Config, build: Callable | None = None, strategy=None, resume: bool = False
+) -> Run:
+    """Train the float model of an existing run (the configured architecture, or `build()`'s model) and record it.
+
+    With `resume`, training continues from the run's last completed epoch.
+    """
     from toolkit.training import train_model
 
+    run.manifest["output_kind"] = "probabilities"
+    if not resume:
+        run.start("train", {"config": config.to_dict()["train"]})
     log.info(
         "training %s on %d images from %s -> %s",
-        config.train.architecture.value,
+        config.train.architecture.value if build is None else "a searched model",
         len(data.x_train),
         data.source,
         run.path,
     )
     start = time.perf_counter()
     model, history = train_model(
-        data, config.train, run.path / "checkpoints", resume=resume, tensorboard=run.path / "tensorboard" / "train"
+        data,
+        config.train,
+        run.path / "checkpoints",
+        resume=resume,
+        build=build,
+        strategy=strategy,
+        tensorboard=run.path / "tensorboard" / "train",
     )
     run.save_model(model, "float")
     from toolkit.runtimes.keras import KerasPredictor
@@ -132,6 +161,7 @@ def _train(run: Run, data: Dataset, config: Config, resume: bool) -> Run:
             "seconds": round(time.perf_counter() - start, 1),
             "test_accuracy": round(test_accuracy, 4),
             "history": history,
+            **({"workers": strategy.num_replicas_in_sync} if strategy is not None else {}),
         },
     )
     log.info("float model: %.2f%% test accuracy after %d epochs", test_accuracy, len(history["loss"]))
@@ -403,7 +433,7 @@ def import_model(
     kind = check_classifier(model, data.x_test[:64])
     model_path = Path(model_path)
     with Run.create(out) as run:
-        _record_data(run, data, data_path)
+        record_data(run, data, data_path)
         run.manifest["output_kind"] = kind
         run.save_model(model, "float")
         run.record(
@@ -426,6 +456,8 @@ def import_model(
 def pipeline(out: Path, config: Config, data_path: Path | None = None) -> dict:
     """train -> qat -> export -> validate in one run directory."""
     run = train(out, config, data_path)
+    if run is None:  # a worker of a cluster: the chief ships the model
+        return {}
     qat(run.path, config)
     export(run.path, config)
     return validate(run.path, config)

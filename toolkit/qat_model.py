@@ -71,9 +71,14 @@ def quantize_and_finetune(
     import tensorflow_model_optimization as tfmot
     import tf_keras as keras
 
+    from toolkit.ensemble import is_ensemble, quantize_ensemble
+
     keras.utils.set_random_seed(seed)
     try:
-        qat_model = tfmot.quantization.keras.quantize_model(fold_dense_batch_norm(float_model))
+        if is_ensemble(float_model):
+            qat_model = quantize_ensemble(float_model)
+        else:
+            qat_model = tfmot.quantization.keras.quantize_model(fold_dense_batch_norm(float_model))
     except (ValueError, RuntimeError) as error:
         raise InputError(f"the model cannot be quantization-aware trained: {error}") from None
     qat_model.compile(

@@ -30,6 +30,16 @@ def build_report(run: Run, outcome: ParityOutcome, references: dict[str, float],
         "artifacts": [dataclasses.asdict(r) for r in outcome.results],
         "skipped": [dataclasses.asdict(s) for s in outcome.skipped],
         "breaches": outcome.breaches(),
+        # An ensemble's members and the combined model, float, on the test set (toolkit.ensemble).
+        **({"ensemble": _ensemble_summary(run)} if "ensemble" in run.manifest["steps"] else {}),
+    }
+
+
+def _ensemble_summary(run: Run) -> dict[str, Any]:
+    step = run.manifest["steps"]["ensemble"]
+    return {
+        "test_accuracy": step["test_accuracy"],
+        "members": [{k: m[k] for k in ("architecture", "seed", "test_accuracy")} for m in step["members"]],
     }
 
 
@@ -84,6 +94,13 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"{_cell(a['agreement'])} | {_cell(a['max_abs_prob_delta'], 5)} | {a['size_bytes'] / 1024:.0f} | "
             f"{'pass' if a['passed'] else 'FAIL'}{' (previous run)' if a.get('from_previous_run') else ''} |"
         )
+    if "ensemble" in report:
+        ensemble = report["ensemble"]
+        lines += ["", f"## Ensemble: {ensemble['test_accuracy']:.2f}% float test accuracy", ""]
+        lines += [
+            f"- member {i}: {m['architecture']}, seed {m['seed']}: {m['test_accuracy']:.2f}%"
+            for i, m in enumerate(ensemble["members"])
+        ]
     if report["breaches"]:
         lines += ["", "## Breaches", ""] + [f"- {b}" for b in report["breaches"]]
     if report["skipped"]:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from exporters.base import CONTRACT_FILE, Format
+from exporters.base import Format, read_contract
 from toolkit import web_assets
 from toolkit.errors import InputError
 from toolkit.run import Run
@@ -61,19 +61,13 @@ def model_index(models: dict[str, Path], run_dir: Path | None = None) -> dict:
     evaluations = [e for e in report.get("artifacts", []) if isinstance(e, dict)]
     entries = []
     for name, directory in models.items():
-        try:
-            contract = json.loads((Path(directory) / CONTRACT_FILE).read_text())
-        except (OSError, ValueError):
-            contract = {}
-        size = contract.get("size_bytes")
-        if not isinstance(size, int):
-            size = sum(f.stat().st_size for f in Path(directory).iterdir() if f.is_file() and f.name != "contract.json")
+        artifact = read_contract(Path(directory))  # already read once through Run (or by the gate): a valid contract
         entries.append(
             {
                 "name": name,
                 "url": f"models/{name}/",
-                "variant": contract.get("variant"),
-                "size_bytes": size,
+                "variant": artifact.variant.value,
+                "size_bytes": artifact.size_bytes,
                 "gate": _gate(name, evaluations),
             }
         )

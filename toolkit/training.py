@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,15 +31,16 @@ def progress_verbosity() -> int:
     return 1 if sys.stdout.isatty() else 2
 
 
-def _augmenter(seed: int):
+def _augmenter(seed: int, strength: float = 1.0):
     from tf_keras import Sequential, layers
 
-    # Small, label-preserving distortions of handwriting: a few degrees, a few pixels, a little scale.
+    # Small, label-preserving distortions of handwriting: a few degrees, a few pixels, a little scale
+    # (strength 1: 10 degrees, 10 % shift, 10 % zoom; the tuner searches other strengths).
     return Sequential(
         [
-            layers.RandomRotation(10 / 360, fill_mode="constant", seed=seed),
-            layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 1),
-            layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 2),
+            layers.RandomRotation(strength * 10 / 360, fill_mode="constant", seed=seed),
+            layers.RandomTranslation(strength * 0.1, strength * 0.1, fill_mode="constant", seed=seed + 1),
+            layers.RandomZoom(strength * 0.1, fill_mode="constant", seed=seed + 2),
         ]
     )
 
@@ -49,6 +53,7 @@ def make_dataset(
     seed: int,
     augment: bool = False,
     shuffle: bool = True,
+    augment_strength: float = 1.0,
 ):
     """A tf.data pipeline of (inputs, one-hot labels); augmentation works on 28x28x1 images, then reshapes."""
     import tensorflow as tf
@@ -60,10 +65,14 @@ def make_dataset(
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     if augment:
-        augmenter = _augmenter(seed)
+        augmenter = _augmenter(seed, augment_strength)
         ds = ds.map(lambda a, b: (augmenter(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.map(lambda a, b: (tf.reshape(a, (-1, *shape)), b))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    # Every worker of a multi-worker run builds the same seeded batches and keeps its share of each, so the
+    # workers together take the steps one worker would (the default would shard files, and there are none).
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
 def epoch_callbacks(tensorboard: Path | None) -> list:
@@ -155,8 +164,22 @@ def read_training_state(directory: Path) -> dict | None:
     raise InputError(f"{path}: unreadable or names a missing checkpoint; train again with a new --out")
 
 
+def learning_rate_at(config: TrainConfig, epoch: int) -> float:
+    """The learning rate of an epoch: exponential decay by `lr_decay`, or a cosine from the initial rate to 0."""
+    if config.lr_schedule == "cosine":
+        return config.learning_rate * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs))
+    return config.learning_rate * config.lr_decay**epoch
+
+
 def train_model(
-    data: Dataset, config: TrainConfig, directory: Path, resume: bool = False, tensorboard: Path | None = None
+    data: Dataset,
+    config: TrainConfig,
+    directory: Path,
+    resume: bool = False,
+    build: Callable[[], Any] | None = None,
+    callbacks: Sequence[Any] = (),
+    strategy: Any = None,
+    tensorboard: Path | None = None,
 ):
     """Train the configured architecture and return (model with the best validation weights, history dict).
 
@@ -167,6 +190,9 @@ def train_model(
             with its optimizer state and state.json (epochs done, history, early-stopping state).
         resume: continue from the last completed epoch in `directory` (optimizer state, learning-rate schedule,
             early stopping and history carry over); without a completed epoch, start from scratch.
+        build: makes the uncompiled model instead of `config.architecture` (the tuner's and ensemble's members).
+        callbacks: more Keras callbacks (the tuner's per-epoch report to its pruner).
+        strategy: a tf.distribute strategy whose scope builds and compiles the model (multi-worker training).
         tensorboard: a directory for TensorBoard logs, or None.
     """
     from exporters.native_log import import_tensorflow
@@ -187,18 +213,20 @@ def train_model(
         history = state["history"]
     else:
         keras.utils.set_random_seed(config.seed)
-        model = build_model(config.architecture)
-        model.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate),
-            loss="categorical_crossentropy",
-            metrics=["accuracy"],
-        )
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            model = build() if build is not None else build_model(config.architecture)
+            model.compile(
+                optimizer=keras.optimizers.Adam(config.learning_rate),
+                loss="categorical_crossentropy",
+                metrics=["accuracy"],
+            )
         best_weights, history = None, {}
     shape = tuple(model.input_shape[1:])
     early_stopping = _resumable_early_stopping(keras, config.patience, state and state["early_stopping"], best_weights)
     callbacks = [
         early_stopping,
-        keras.callbacks.LearningRateScheduler(lambda epoch: config.learning_rate * config.lr_decay**epoch),
+        keras.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(config, epoch)),
+        *callbacks,
         *epoch_callbacks(tensorboard),
         # last, so that it saves the state the others reached at this epoch
         _epoch_checkpoint(keras, directory, history, early_stopping, (state or {}).get("best_checkpoint") or math.inf),
@@ -207,7 +235,15 @@ def train_model(
     stopped = state is not None and early_stopping_done(state, config.patience)
     if done < config.epochs and not stopped:
         model.fit(
-            make_dataset(x_train, y_train, shape, config.batch_size, config.seed + done, augment=config.augment),
+            make_dataset(
+                x_train,
+                y_train,
+                shape,
+                config.batch_size,
+                config.seed + done,
+                augment=config.augment,
+                augment_strength=config.augment_strength,
+            ),
             validation_data=make_dataset(x_val, y_val, shape, config.batch_size, config.seed, shuffle=False),
             epochs=config.epochs,
             initial_epoch=done,
@@ -216,6 +252,12 @@ def train_model(
         )
     elif best_weights is not None:
         model.set_weights(best_weights)
+    if strategy is not None:
+        # A plain copy outside the strategy: what follows (evaluation, saving) runs on the chief alone, and the
+        # distributed model's predict would wait for the other workers.
+        plain = keras.models.clone_model(model)
+        plain.set_weights(model.get_weights())
+        model = plain
     return model, history
 
 

@@ -9,7 +9,19 @@ if toolkit.IMPORT_CONFLICT is not None:
     sys.exit(2)
 
 # Importing a command module registers its command on `app`.
-from toolkit.cli import android, benchmark, export, pipeline, qat, report, serve, train, validate  # noqa: E402,F401
+from toolkit.cli import (  # noqa: E402,F401
+    android,
+    benchmark,
+    ensemble,
+    export,
+    pipeline,
+    qat,
+    report,
+    serve,
+    train,
+    tune,
+    validate,
+)
 from toolkit.cli.app import app
 
 

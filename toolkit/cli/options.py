@@ -107,3 +107,30 @@ def build_config(config_file: Path | None, preset: str = "default", **sections: 
         if parity.get("runtimes") == []:
             parity["runtimes"] = None
     return load_config(config_file, sections, preset)
+
+
+Workers = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--worker",
+        metavar="HOST:PORT",
+        help="A worker of the training cluster, in order (repeat per machine; the first is the chief). "
+        "Builds TF_CONFIG; with TF_CONFIG already set, leave it out.",
+    ),
+]
+WorkerIndex = Annotated[
+    int | None, typer.Option("--worker-index", min=0, help="This machine's position in the --worker list.")
+]
+
+
+def use_cluster(workers: list[str] | None, index: int | None) -> None:
+    """Set TF_CONFIG from --worker/--worker-index, so the training step runs on the cluster."""
+    import os
+
+    from toolkit.distributed import tf_config
+
+    if workers is None and index is None:
+        return
+    if workers is None or index is None:
+        raise InputError("--worker and --worker-index go together")
+    os.environ["TF_CONFIG"] = tf_config(workers, index)

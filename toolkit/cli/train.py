@@ -16,6 +16,8 @@ from toolkit.cli.options import (
     Resume,
     Seed,
     ValidationSize,
+    WorkerIndex,
+    Workers,
 )
 
 
@@ -33,9 +35,15 @@ def train(
     config: ConfigFile = None,
     preset: Preset = "default",
     resume: Resume = None,
+    worker: Workers = None,
+    worker_index: WorkerIndex = None,
 ) -> None:
-    """Train a classifier (dense, cnn or cnn-bn) with early stopping, a best checkpoint and one per epoch."""
-    from toolkit.cli.options import build_config, refuse_with_resume
+    """Train a classifier (dense, cnn or cnn-bn) with early stopping, a best checkpoint and one per epoch.
+
+    On a cluster (TF_CONFIG set, or --worker/--worker-index) every worker runs this command; only the chief
+    writes the run directory.
+    """
+    from toolkit.cli.options import build_config, refuse_with_resume, use_cluster
     from toolkit.flow import default_run_dir, resume_train
     from toolkit.flow import train as train_step
 
@@ -49,6 +57,7 @@ def train(
         seed=seed,
     )
     refuse_with_resume(resume, out=out, data=data, config=config, preset=preset, **options)
+    use_cluster(worker, worker_index)
     if resume is not None:
         resume_train(resume)
         return
