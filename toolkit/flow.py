@@ -258,7 +258,14 @@ def validate(run_dir: Path, config: Config) -> dict:
         ", ".join(f"{k} {v:.2f}%" for k, v in reference_accuracy.items()),
     )
     outcome: ParityOutcome = check_parity(
-        artifacts, run.path, images, data.y_test.astype(np.int64), references, config.parity, progress=log.info
+        artifacts,
+        run.path,
+        images,
+        data.y_test.astype(np.int64),
+        references,
+        config.parity,
+        progress=log.info,
+        expected=list(run.manifest["steps"].get("export", {}).get("artifacts", {})),
     )
     report = build_report(run, outcome, reference_accuracy, time.perf_counter() - start)
     write_report(run, report)
