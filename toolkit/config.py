@@ -42,31 +42,36 @@ class ExportConfig:
     saved_model: bool = True
 
 
-# The verdict (toolkit/verdict.py) and its defaults were chosen on a calibration set of faithful and broken
-# conversions (README, "The verdict"; tests/test_gate_calibration.py). Per variant:
-# practical margin in percentage points: a drop that is significant but no larger than this passes.
+# The verdict (toolkit/verdict.py) and its defaults were chosen on a calibration set of 42 faithful conversions
+# of models from 48 % to 100 % accuracy and 17 broken artifacts (README, "The verdict"; tests/calibration_set.py).
+# Per variant, the practical margin in percentage points: a drop that is significant but no larger passes.
+# Faithful conversions never dropped significantly; float16 gets 0.1 because a low-margin model's float16 TF.js
+# moved -0.08 points in the field (issue 9).
 DEFAULT_TOLERANCES = {
     Variant.FLOAT32.value: 0.02,
     Variant.FLOAT16.value: 0.1,
-    Variant.DYNAMIC.value: 0.3,
-    Variant.UINT8.value: 0.3,
-    Variant.INT8.value: 0.5,
+    Variant.DYNAMIC.value: 0.2,
+    Variant.UINT8.value: 0.2,
+    Variant.INT8.value: 0.3,
 }
-# Hard floor on the share (percent) of images on which the artifact's top-1 class equals the reference's.
+# Hard floor on top-1 agreement with the reference, in percent: scrambled classes or another model. Faithful
+# minimum seen: float16 99.98, dynamic 99.78, uint8 99.72, int8 98.83 (a 48 % model; 98.1 % in the field).
 DEFAULT_MIN_AGREEMENT = {
-    Variant.FLOAT32.value: 99.5,
-    Variant.FLOAT16.value: 99.0,
-    Variant.DYNAMIC.value: 95.0,
-    Variant.UINT8.value: 95.0,
-    Variant.INT8.value: 95.0,
+    Variant.FLOAT32.value: 99.9,
+    Variant.FLOAT16.value: 99.5,
+    Variant.DYNAMIC.value: 98.5,
+    Variant.UINT8.value: 98.5,
+    Variant.INT8.value: 97.0,
 }
-# Bound on the mean over images of the largest probability error, max_k |p_artifact - p_reference|.
+# Bound on the mean over images of max_k |p_artifact - p_reference|: right argmax, wrong probabilities (an edited
+# output zero-point or input scale). Faithful maximum seen: float16 0.0001, dynamic 0.0008, uint8 0.0021,
+# int8 0.0051; the smallest contract edit measured 0.094.
 DEFAULT_MAX_MEAN_PROB_ERROR = {
     Variant.FLOAT32.value: 0.001,
-    Variant.FLOAT16.value: 0.005,
-    Variant.DYNAMIC.value: 0.03,
-    Variant.UINT8.value: 0.03,
-    Variant.INT8.value: 0.03,
+    Variant.FLOAT16.value: 0.002,
+    Variant.DYNAMIC.value: 0.01,
+    Variant.UINT8.value: 0.01,
+    Variant.INT8.value: 0.02,
 }
 # One-sided exact McNemar level at which an accuracy drop counts as real.
 DEFAULT_SIGNIFICANCE = 0.01

@@ -31,6 +31,7 @@ class Evidence:
     mean_abs_prob_delta: float | None
     non_finite: int  # outputs (image x class) that are NaN or infinite
     paired: Paired
+    reference_non_finite: int = 0  # the same in the reference's outputs: then there is nothing to compare with
 
 
 def measure(probabilities: np.ndarray, reference: np.ndarray, labels: np.ndarray) -> Evidence:
@@ -43,15 +44,18 @@ def measure(probabilities: np.ndarray, reference: np.ndarray, labels: np.ndarray
     reference_predicted = np.argmax(reference, axis=1)
     artifact_right, reference_right = predicted == labels, reference_predicted == labels
     error = np.abs(probabilities.astype(np.float64) - reference)
+    reference_non_finite = int(np.sum(~np.isfinite(reference)))
+    unknown = non_finite or reference_non_finite
     return Evidence(
         accuracy=float(np.mean(artifact_right) * 100),
         reference_accuracy=float(np.mean(reference_right) * 100),
         accuracy_delta=float((np.mean(artifact_right) - np.mean(reference_right)) * 100),
         agreement=float(np.mean(predicted == reference_predicted) * 100),
-        max_abs_prob_delta=None if non_finite else float(error.max(initial=0.0)),
-        mean_abs_prob_delta=None if non_finite else float(error.max(axis=1, initial=0.0).mean()) if len(error) else 0.0,
+        max_abs_prob_delta=None if unknown else float(error.max(initial=0.0)),
+        mean_abs_prob_delta=None if unknown else float(error.max(axis=1, initial=0.0).mean()) if len(error) else 0.0,
         non_finite=non_finite,
         paired=paired(artifact_right, reference_right),
+        reference_non_finite=reference_non_finite,
     )
 
 
@@ -66,6 +70,8 @@ def breaches(evidence: Evidence, bounds: Bounds) -> list[str]:
     e, reasons = evidence, []
     if e.non_finite:
         reasons.append(f"{e.non_finite} output value(s) are NaN or infinite")
+    if e.reference_non_finite:
+        reasons.append(f"the reference model gives {e.reference_non_finite} NaN or infinite value(s): nothing to match")
     drop = -e.accuracy_delta
     if round(drop, 6) > bounds.tolerance and e.paired.p_drop < bounds.significance:
         lo, hi = e.paired.delta_ci
