@@ -83,6 +83,7 @@ class ParityConfig:
     min_agreement: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_MIN_AGREEMENT))
     max_mean_prob_error: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_MAX_MEAN_PROB_ERROR))
     significance: float = DEFAULT_SIGNIFICANCE
+    fix: bool = False  # on an int8 PTQ breach, try the remedies of toolkit/remedy.py and keep the first that passes
     runtimes: list[str] | None = None  # None: every runtime that can evaluate the artifact's format here
 
     def bounds(self, variant: str) -> Bounds:

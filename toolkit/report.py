@@ -88,6 +88,29 @@ def render_markdown(report: dict[str, Any]) -> str:
         )
     if report["breaches"]:
         lines += ["", "## Breaches", ""] + [f"- {b}" for b in report["breaches"]]
+    for name, debug in report.get("debug", {}).items():
+        lines += ["", f"## Worst int8 layers of {name} (QuantizationDebugger, {debug.get('metric', '')})", ""]
+        lines += (
+            [f"- {debug['error']}"]
+            if "error" in debug
+            else [
+                f"- {w['node']} ({w['op']}): {w['relative_rmse']:.2f}{' SUSPECT' if w['suspect'] else ''}"
+                for w in debug["worst_layers"]
+            ]
+        )
+    for fix in report.get("fixes", []):
+        lines += [
+            "",
+            f"## --fix on {fix['artifact']}: {'fixed by ' + fix['remedy'] if fix['fixed'] else 'not fixed'}",
+            "",
+        ]
+        lines += [f"- tried {t['remedy']}: {'pass' if t['passed'] else 'fail'}" for t in fix["tried"]]
+        if fix["fixed"]:
+            size, latency = fix["size_bytes"], fix["latency_ms_per_image"]
+            lines.append(
+                f"- cost: {size['before'] / 1024:.0f} -> {size['after'] / 1024:.0f} KB, "
+                f"{latency['before']:.3f} -> {latency['after']:.3f} ms per image (LiteRT, 1 thread)"
+            )
     if report["skipped"]:
         lines += ["", "## Not evaluated", ""] + [
             f"- {s['name']} in {s['runtime']}: {s['reason']}" for s in report["skipped"]

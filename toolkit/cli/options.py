@@ -84,3 +84,13 @@ def build_config(config_file: Path | None, preset: str = "default", **sections: 
         if parity.get("runtimes") == []:
             parity["runtimes"] = None
     return load_config(config_file, sections, preset)
+
+
+Fix = Annotated[
+    bool | None,
+    typer.Option(
+        "--fix",
+        help="If an int8 PTQ artifact fails the gate: try a larger class-balanced calibration set, then the worst "
+        "layers in float, then QAT fine-tuning, and keep the first that passes.",
+    ),
+]

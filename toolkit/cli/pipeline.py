@@ -9,6 +9,7 @@ from toolkit.cli.options import (
     ConfigFile,
     Data,
     Epochs,
+    Fix,
     LearningRate,
     Model,
     Out,
@@ -33,6 +34,7 @@ def pipeline(
     qat_epochs: QatEpochs = None,
     tolerance: Tolerance = None,
     runtime: Runtime = None,
+    fix: Fix = None,
     config: ConfigFile = None,
     preset: Preset = "default",
 ) -> None:
@@ -53,6 +55,6 @@ def pipeline(
             seed=seed,
         ),
         qat=dict(epochs=qat_epochs),
-        parity=dict(tolerances=tolerance, runtimes=runtime),
+        parity=dict(tolerances=tolerance, runtimes=runtime, fix=fix),
     )
     run_pipeline(out or default_run_dir(), settings, data)
