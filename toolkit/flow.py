@@ -324,10 +324,25 @@ def validate(run_dir: Path, config: Config) -> dict:
         len(images),
         ", ".join(f"{k} {v:.2f}%" for k, v in reference_accuracy.items()),
     )
-    outcome: ParityOutcome = check_parity(
-        artifacts, run.path, images, data.y_test.astype(np.int64), references, config.parity, progress=log.info
-    )
+
+    def gate() -> ParityOutcome:
+        return check_parity(
+            run.artifacts(),
+            run.path,
+            images,
+            data.y_test.astype(np.int64),
+            references,
+            config.parity,
+            progress=log.info,
+            expected=list(run.manifest["steps"].get("export", {}).get("artifacts", {})),
+        )
+
+    outcome = gate()
+    from toolkit.remedy import after_gate
+
+    outcome, extra = after_gate(run, outcome, images, data.y_test.astype(np.int64), references, config, gate)
     report = build_report(run, outcome, reference_accuracy, time.perf_counter() - start)
+    report.update({k: v for k, v in extra.items() if v})  # the worst int8 layers, and what --fix did
     write_report(run, report)
     run.record("validate", {"passed": outcome.passed, "seconds": report["gate_seconds"]})
     log.info("report: %s", run.path / "report.md")

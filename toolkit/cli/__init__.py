@@ -9,7 +9,7 @@ if toolkit.IMPORT_CONFLICT is not None:
     sys.exit(2)
 
 # Importing a command module registers its command on `app`.
-from toolkit.cli import android, ensemble, export, pipeline, qat, serve, train, tune, validate  # noqa: E402,F401
+from toolkit.cli import android, debug, ensemble, export, pipeline, qat, serve, train, tune, validate  # noqa: E402,F401
 from toolkit.cli.app import app
 
 

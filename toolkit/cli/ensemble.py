@@ -24,7 +24,7 @@ from toolkit.cli.options import (
 from toolkit.models import Architecture
 
 
-@command(uses_tensorflow=True)
+@command
 def ensemble(
     out: Out = None,
     data: Data = None,

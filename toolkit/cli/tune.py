@@ -16,7 +16,7 @@ class Objective(str, Enum):
     PARETO = "pareto"
 
 
-@command(uses_tensorflow=True)
+@command
 def tune(
     out: Out = None,
     data: Data = None,
