@@ -86,7 +86,8 @@ def test_tampered_quantization_fails_the_gate_loudly(tiny_run_copy: Path):
     contract_path.write_text(json.dumps(contract))
     result = invoke("validate", tiny_run_copy, "--runtime", "litert")
     assert result.exit_code == 1
-    assert "tflite-int8-ptq [litert]" in result.output and "points below" in result.output
+    # On 120 images the wrong scale shows as wrong probabilities (and, on a larger test set, as a significant drop).
+    assert "tflite-int8-ptq [litert]" in result.output and "probabilities off" in result.output
     assert "Traceback" not in result.output
     report = json.loads((tiny_run_copy / "report.json").read_text())
     assert report["passed"] is False

@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import write_npz
+from support import write_npz
 from typer.testing import CliRunner
 
 from toolkit.cli import app

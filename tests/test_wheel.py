@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_web_support import TINY_ARTIFACTS, build_tiny_run, sample_images
+from support import TINY_ARTIFACTS, build_tiny_run, sample_images
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.wheel

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from exporters.base import Variant
 from toolkit.errors import InputError
 from toolkit.models import Architecture
+from toolkit.verdict import Bounds
 
 Positive = Annotated[int, Field(strict=True, ge=1)]
 Points = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -53,23 +54,39 @@ class ExportConfig(_Section):
     saved_model: bool = True
 
 
-# Largest allowed accuracy drop against the reference, in percentage points, per variant. float32 must be
-# essentially exact; float16 and 8-bit weights lose a little precision; int8 arithmetic a little more.
+# The verdict (toolkit/verdict.py) and its defaults were chosen on a calibration set of 42 faithful conversions
+# of models from 48 % to 100 % accuracy and 17 broken artifacts (README, "The verdict"; tests/calibration_set.py).
+# Per variant, the practical margin in percentage points: a drop that is significant but no larger passes.
+# Faithful conversions never dropped significantly; float16 gets 0.1 because a low-margin model's float16 TF.js
+# moved -0.08 points in the field (issue 9).
 DEFAULT_TOLERANCES = {
     Variant.FLOAT32.value: 0.02,
-    Variant.FLOAT16.value: 0.05,
+    Variant.FLOAT16.value: 0.1,
     Variant.DYNAMIC.value: 0.2,
     Variant.UINT8.value: 0.2,
     Variant.INT8.value: 0.3,
 }
-# Smallest share (percent) of test images on which the artifact's top-1 class equals the reference's.
+# Hard floor on top-1 agreement with the reference, in percent: scrambled classes or another model. Faithful
+# minimum seen: float16 99.98, dynamic 99.78, uint8 99.72, int8 98.83 (a 48 % model; 98.1 % in the field).
 DEFAULT_MIN_AGREEMENT = {
     Variant.FLOAT32.value: 99.9,
-    Variant.FLOAT16.value: 99.8,
-    Variant.DYNAMIC.value: 99.0,
-    Variant.UINT8.value: 99.0,
-    Variant.INT8.value: 99.0,
+    Variant.FLOAT16.value: 99.5,
+    Variant.DYNAMIC.value: 98.5,
+    Variant.UINT8.value: 98.5,
+    Variant.INT8.value: 97.0,
 }
+# Bound on the mean over images of max_k |p_artifact - p_reference|: right argmax, wrong probabilities (an edited
+# output zero-point or input scale). Faithful maximum seen: float16 0.0001, dynamic 0.0008, uint8 0.0021,
+# int8 0.0051; the smallest contract edit measured 0.094.
+DEFAULT_MAX_MEAN_PROB_ERROR = {
+    Variant.FLOAT32.value: 0.001,
+    Variant.FLOAT16.value: 0.002,
+    Variant.DYNAMIC.value: 0.01,
+    Variant.UINT8.value: 0.01,
+    Variant.INT8.value: 0.02,
+}
+# One-sided exact McNemar level at which an accuracy drop counts as real.
+DEFAULT_SIGNIFICANCE = 0.01
 
 
 def _per_variant(values: dict[str, Any], defaults: dict[str, float]) -> dict[str, Any]:
@@ -87,7 +104,19 @@ class ParityConfig(_Section):
     min_agreement: dict[str, Annotated[Points, Field(le=100)]] = Field(
         default_factory=lambda: dict(DEFAULT_MIN_AGREEMENT)
     )
+    max_mean_prob_error: dict[str, Points] = Field(default_factory=lambda: dict(DEFAULT_MAX_MEAN_PROB_ERROR))
+    significance: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = DEFAULT_SIGNIFICANCE
+    fix: bool = False  # on an int8 PTQ breach, try the remedies of toolkit/remedy.py and keep the first that passes
     runtimes: list[str] | None = None  # None: every runtime that can evaluate the artifact's format here
+
+    def bounds(self, variant: str) -> Bounds:
+        """The verdict's limits for one variant."""
+        return Bounds(
+            tolerance=self.tolerances[variant],
+            min_agreement=self.min_agreement[variant],
+            max_mean_prob_error=self.max_mean_prob_error[variant],
+            significance=self.significance,
+        )
 
     @field_validator("tolerances", mode="before")
     @classmethod

@@ -371,10 +371,25 @@ def validate(run_dir: Path, config: Config) -> dict:
         reference_accuracy = {name: round(accuracy(p, data.y_test), 4) for name, p in references.items()}
         log.info("reference: %s", ", ".join(f"{k} {v:.2f}%" for k, v in reference_accuracy.items()))
         labels = data.y_test.astype(np.int64)
-        outcome: ParityOutcome = check_parity(
-            artifacts, run.path, images, labels, references, config.parity, progress=log.info
-        )
+
+        def gate() -> ParityOutcome:
+            return check_parity(
+                run.artifacts(),
+                run.path,
+                images,
+                labels,
+                references,
+                config.parity,
+                progress=log.info,
+                expected=list(run.manifest["steps"].get("export", {}).get("artifacts", {})),
+            )
+
+        outcome = gate()
+        from toolkit.remedy import after_gate
+
+        outcome, extra = after_gate(run, outcome, images, labels, references, config, gate)
     report = build_report(run, outcome, reference_accuracy, time.perf_counter() - start)
+    report.update({k: v for k, v in extra.items() if v})  # the worst int8 layers, and what --fix did
     report["environment"] = environment()
     predictions = Predictions.from_probabilities(labels, references, outcome.predictions)
     if config.parity.runtimes is not None:

@@ -1,4 +1,4 @@
-"""The parity gate: evaluate every artifact in its runtimes, compare with its Keras reference, apply the tolerance."""
+"""The parity gate: check every artifact's files, evaluate it in its runtimes against its Keras reference, judge."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from exporters.base import Artifact
 from toolkit.config import ParityConfig
 from toolkit.errors import InputError, first_line
+from toolkit.integrity import disk_size, file_problems, missing
 from toolkit.metrics import accuracy
 from toolkit.runtimes import RUNTIMES, Runtime, runtimes_for
+from toolkit.verdict import Bounds, breaches, measure
 
 
 @dataclasses.dataclass
@@ -33,13 +36,26 @@ class ParityResult:
     accuracy_delta: float | None  # artifact minus reference, in percentage points
     agreement: float | None  # share of images where artifact and reference pick the same class
     max_abs_prob_delta: float | None
-    tolerance: float  # largest accuracy drop allowed, in percentage points
+    tolerance: float  # practical margin: a significant accuracy drop up to this passes, in percentage points
     min_agreement: float
     passed: bool
-    size_bytes: int
+    size_bytes: int  # on disk, whatever the contract claims
     seconds: float
     float_accuracy: float | None = None  # for QAT artifacts: the float model's accuracy on the same images
     error: str | None = None
+    # Paired with the reference on the same images (see toolkit.stats); None when nothing was evaluated.
+    both_right: int | None = None
+    only_reference_right: int | None = None
+    only_artifact_right: int | None = None
+    both_wrong: int | None = None
+    mcnemar_p: float | None = None  # exact two-sided
+    mcnemar_p_drop: float | None = None  # exact one-sided: "the artifact is less accurate"
+    delta_ci95: list[float] | None = None  # 95 % CI of accuracy_delta, percentage points
+    mean_abs_prob_delta: float | None = None  # mean over images of the largest |p - p_reference|
+    max_mean_prob_error: float | None = None
+    significance: float | None = None
+    non_finite: int | None = None
+    reasons: list[str] = dataclasses.field(default_factory=list)  # why it failed
 
     def summary(self) -> str:
         """One line for the console."""
@@ -55,15 +71,7 @@ class ParityResult:
         """Why it failed, in one line."""
         if self.error:
             return f"{self.name} [{self.runtime}]: {self.error}"
-        reasons = []
-        if -self.accuracy_delta > self.tolerance:
-            reasons.append(
-                f"accuracy {self.accuracy:.2f}% is {-self.accuracy_delta:.2f} points below the "
-                f"{self.source} model ({self.reference_accuracy:.2f}%), tolerance {self.tolerance}"
-            )
-        if self.agreement < self.min_agreement:
-            reasons.append(f"top-1 agreement {self.agreement:.2f}% < {self.min_agreement}%")
-        return f"{self.name} [{self.runtime}]: " + "; ".join(reasons)
+        return f"{self.name} [{self.runtime}]: " + "; ".join(self.reasons)
 
 
 @dataclasses.dataclass
@@ -94,19 +102,18 @@ def compare(
     probabilities: np.ndarray,
     reference: np.ndarray,
     labels: np.ndarray,
-    tolerance: float,
-    min_agreement: float,
+    bounds: Bounds,
     float_reference: np.ndarray | None = None,
     seconds: float = 0.0,
+    size_bytes: int | None = None,
 ) -> ParityResult:
-    """Score one artifact's probabilities against its reference's on the same images.
+    """Score one artifact's probabilities against its reference's on the same images, and apply the verdict.
 
-    The gate is one-sided: an artifact may be more accurate than its reference, never less than
-    `tolerance` points below it; and it must pick the reference's class on at least `min_agreement` % of images.
+    The gate is one-sided: an artifact may be more accurate than its reference; see toolkit.verdict for the rule.
     """
-    acc, ref_acc = accuracy(probabilities, labels), accuracy(reference, labels)
-    agreement = float(np.mean(np.argmax(probabilities, 1) == np.argmax(reference, 1)) * 100)
-    delta = acc - ref_acc
+    evidence = measure(probabilities, reference, labels)
+    reasons = breaches(evidence, bounds)
+    p = evidence.paired
     return ParityResult(
         name=artifact.name,
         format=artifact.format.value,
@@ -115,26 +122,34 @@ def compare(
         path=artifact.path,
         runtime=runtime,
         images=len(labels),
-        accuracy=round(acc, 4),
-        reference_accuracy=round(ref_acc, 4),
-        accuracy_delta=round(delta, 4),
-        agreement=round(agreement, 4),
-        max_abs_prob_delta=float(np.max(np.abs(probabilities - reference))),
-        tolerance=tolerance,
-        min_agreement=min_agreement,
-        # Rounded so that a drop of exactly the tolerance passes whatever the float noise.
-        passed=round(-delta, 6) <= tolerance and agreement >= min_agreement,
-        size_bytes=artifact.size_bytes,
+        accuracy=round(evidence.accuracy, 4),
+        reference_accuracy=round(evidence.reference_accuracy, 4),
+        accuracy_delta=round(evidence.accuracy_delta, 4),
+        agreement=round(evidence.agreement, 4),
+        max_abs_prob_delta=evidence.max_abs_prob_delta,
+        tolerance=bounds.tolerance,
+        min_agreement=bounds.min_agreement,
+        passed=not reasons,
+        size_bytes=artifact.size_bytes if size_bytes is None else size_bytes,
         seconds=round(seconds, 3),
         float_accuracy=None if float_reference is None else round(accuracy(float_reference, labels), 4),
+        both_right=p.both_right,
+        only_reference_right=p.only_reference_right,
+        only_artifact_right=p.only_artifact_right,
+        both_wrong=p.both_wrong,
+        mcnemar_p=p.p_value,
+        mcnemar_p_drop=p.p_drop,
+        delta_ci95=list(p.delta_ci),
+        mean_abs_prob_delta=evidence.mean_abs_prob_delta,
+        max_mean_prob_error=bounds.max_mean_prob_error,
+        significance=bounds.significance,
+        non_finite=evidence.non_finite,
+        reasons=reasons,
     )
 
 
 def plan(artifacts: list[Artifact], config: ParityConfig) -> tuple[list[tuple[Artifact, Runtime]], list[Skipped]]:
-    """The evaluations the gate will run, (artifact, runtime) in report order, and those that cannot run here."""
-    unknown = sorted(set(config.runtimes or []) - set(RUNTIMES))
-    if unknown:
-        raise InputError(f"unknown runtime {', '.join(unknown)} (known: {', '.join(RUNTIMES)})")
+    """The evaluations the gate will run, (artifact, runtime), and those that cannot run here: the first line."""
     evaluations, skipped = [], []
     for artifact in artifacts:
         for runtime in runtimes_for(artifact.format):
@@ -156,11 +171,9 @@ def check_parity(
     references: dict[str, np.ndarray],
     config: ParityConfig,
     progress: Callable[[str], None] = lambda _: None,
+    expected: list[str] | None = None,
 ) -> ParityOutcome:
-    """Evaluate every artifact in every runtime that can run its format here, and gate each evaluation.
-
-    Runtimes that start an engine of their own (Node, Chromium) get all their artifacts at once, in a thread
-    each, so they run beside the in-process runtimes on another core.
+    """Check every artifact's files, then evaluate it in every runtime that can run its format here, and gate each.
 
     Args:
         artifacts: the run's artifacts.
@@ -168,33 +181,65 @@ def check_parity(
         images: float32 (N, 28, 28) test images in [0, 1]; labels: (N,) ints.
         references: Keras probabilities on `images` by model name ("float", "qat").
         config: tolerances, agreement thresholds and (optionally) the runtimes to use.
-        progress: called with one line per evaluation, as each finishes.
+        progress: called with one line per evaluation.
+        expected: the artifact names the run's export step recorded; any of them absent fails.
     """
-    evaluations, skipped = plan(artifacts, config)
-    for s in skipped:
-        progress(f"skip  {s.name:<18} {s.runtime:<18} {s.reason}")
-    done: dict[int, ParityResult] = {}
-    predictions: dict[tuple[str, str], np.ndarray] = {}
-    lock = threading.Lock()
+    unknown = sorted(set(config.runtimes or []) - set(RUNTIMES))
+    if unknown:
+        raise InputError(f"unknown runtime {', '.join(unknown)} (known: {', '.join(RUNTIMES)})")
+    results, skipped, evaluations = [], [], []
+    for name in missing(expected, artifacts):
+        results.append(_failure(name, "files", "the run lists this artifact but its directory or contract is missing"))
+        progress(results[-1].summary())
+    for artifact in artifacts:
+        problems = file_problems(Path(run_path) / artifact.path, artifact)
+        if problems:  # never evaluate a file that is not the one recorded: the verdict would be about another model
+            result = _failure(
+                artifact.name,
+                "files",
+                "files do not match the contract: " + "; ".join(problems),
+                artifact,
+                disk_size(Path(run_path) / artifact.path, artifact),
+                config,
+            )
+            results.append(result)
+            progress(result.summary())
+            continue
+        for runtime in runtimes_for(artifact.format):
+            if config.runtimes is not None and runtime.name not in config.runtimes:
+                continue
+            reason = runtime.unavailable()
+            if reason:
+                skipped.append(Skipped(artifact.name, runtime.name, reason))
+                progress(f"skip  {artifact.name:<18} {runtime.name:<18} {reason}")
+                continue
+            evaluations.append((artifact, runtime))
+    outcome = ParityOutcome(results, skipped)
+    _run_all(evaluations, run_path, images, labels, references, config, progress, outcome)
+    return outcome
 
-    def finish(index: int, result: ParityResult, probabilities: np.ndarray | None) -> None:
-        with lock:
-            done[index] = result
-            if probabilities is not None:
-                predictions[(result.name, result.runtime)] = probabilities
-            progress(f"[{len(done)}/{len(evaluations)}] {result.summary()}")
+
+def _run_all(evaluations, run_path, images, labels, references, config, progress, outcome: ParityOutcome) -> None:
+    """Evaluate and gate every (artifact, runtime). Runtimes that start an engine of their own (Node, Chromium)
+    get all their artifacts at once, each in a thread, so they run beside the in-process runtimes on another core."""
+    done: dict[int, ParityResult] = {}
+    lock = threading.Lock()
 
     def gate(index: int, probabilities: np.ndarray | Exception, seconds: float) -> None:
         artifact, runtime = evaluations[index]
         result = _score(artifact, runtime, probabilities, labels, references, config, seconds)
-        finish(index, result, None if result.error else probabilities)
+        with lock:
+            done[index] = result
+            if not isinstance(probabilities, Exception) and not result.error:
+                outcome.predictions[(result.name, result.runtime)] = probabilities
+            progress(f"[{len(done)}/{len(evaluations)}] {result.summary()}")
 
     def one_by_one(indices: list[int]) -> None:
         for index in indices:
             artifact, runtime = evaluations[index]
             start = time.perf_counter()
             try:
-                probabilities = runtime.load(run_path / artifact.path, artifact).predict(images)
+                probabilities = runtime.load(Path(run_path) / artifact.path, artifact).predict(images)
             except Exception as error:  # a runtime that cannot load or run the artifact fails its gate
                 probabilities = error
             gate(index, probabilities, time.perf_counter() - start)
@@ -202,8 +247,8 @@ def check_parity(
     def all_at_once(runtime: Runtime, indices: list[int]) -> None:
         start = time.perf_counter()
         try:
-            predictors = [runtime.load(run_path / evaluations[i][0].path, evaluations[i][0]) for i in indices]
-            outputs = runtime.predict_many(predictors, images)
+            items = [evaluations[i][0] for i in indices]
+            outputs = runtime.predict_many([runtime.load(Path(run_path) / a.path, a) for a in items], images)
         except Exception as error:
             outputs = [error] * len(indices)
         seconds = (time.perf_counter() - start) / max(len(indices), 1)  # the engine's start-up shared out
@@ -220,24 +265,17 @@ def check_parity(
         one_by_one(in_process)
         for future in futures:
             future.result()
-    return ParityOutcome([done[i] for i in range(len(evaluations))], skipped, predictions)
+    outcome.results += [done[i] for i in range(len(evaluations))]
 
 
-def _score(
-    artifact: Artifact,
-    runtime: Runtime,
-    probabilities: np.ndarray | Exception,
-    labels: np.ndarray,
-    references: dict[str, np.ndarray],
-    config: ParityConfig,
-    seconds: float,
-) -> ParityResult:
+def _score(artifact, runtime, probabilities, labels, references, config, seconds) -> ParityResult:
     """Gate one evaluation: its probabilities, or the exception its runtime raised."""
     reference = references[artifact.source]
     if not isinstance(probabilities, Exception) and probabilities.shape != reference.shape:
         probabilities = ValueError(f"returned shape {probabilities.shape}, expected {reference.shape}")
     if isinstance(probabilities, Exception):
-        return _failed(artifact, runtime, probabilities, config, seconds)
+        detail = f"{type(probabilities).__name__}: {first_line(probabilities)}"
+        return _failure(artifact.name, runtime.name, detail, artifact, artifact.size_bytes, config, seconds)
     float_reference = references["float"] if artifact.source != "float" else None
     return compare(
         artifact,
@@ -245,32 +283,40 @@ def _score(
         probabilities,
         reference,
         labels,
-        config.tolerances[artifact.variant.value],
-        config.min_agreement[artifact.variant.value],
+        config.bounds(artifact.variant.value),
         float_reference,
         seconds,
     )
 
 
-def _failed(artifact: Artifact, runtime: Runtime, error: Exception, config: ParityConfig, seconds: float):
-    """A runtime that cannot load or run the artifact fails its gate, with the reason."""
+def _failure(
+    name: str,
+    runtime: str,
+    error: str,
+    artifact: Artifact | None = None,
+    size_bytes: int = 0,
+    config: ParityConfig | None = None,
+    seconds: float = 0.0,
+) -> ParityResult:
+    """A failed evaluation that produced no figures: missing or changed files, or a runtime that failed."""
+    bounds = config.bounds(artifact.variant.value) if artifact and config else None
     return ParityResult(
-        name=artifact.name,
-        format=artifact.format.value,
-        variant=artifact.variant.value,
-        source=artifact.source,
-        path=artifact.path,
-        runtime=runtime.name,
+        name=name,
+        format=artifact.format.value if artifact else "",
+        variant=artifact.variant.value if artifact else "",
+        source=artifact.source if artifact else "",
+        path=artifact.path if artifact else "",
+        runtime=runtime,
         images=0,
         accuracy=None,
         reference_accuracy=None,
         accuracy_delta=None,
         agreement=None,
         max_abs_prob_delta=None,
-        tolerance=config.tolerances[artifact.variant.value],
-        min_agreement=config.min_agreement[artifact.variant.value],
+        tolerance=bounds.tolerance if bounds else 0.0,
+        min_agreement=bounds.min_agreement if bounds else 0.0,
         passed=False,
-        size_bytes=artifact.size_bytes,
+        size_bytes=size_bytes,
         seconds=round(seconds, 3),
-        error=f"{type(error).__name__}: {first_line(error)}",
+        error=error,
     )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 from typing import Any
 
 import toolkit
 from toolkit.parity import ParityOutcome
-from toolkit.run import Run, atomic_write_json, atomic_write_text, now
+from toolkit.run import Run, atomic_write_text, now
 
 UNITS = {
     "accuracy": "percent",
@@ -15,6 +17,10 @@ UNITS = {
     "tolerance": "percentage points (largest allowed drop)",
     "agreement": "percent of images with the reference's top-1 class",
     "max_abs_prob_delta": "probability",
+    "mean_abs_prob_delta": "probability (mean over images of the largest per-class error)",
+    "delta_ci95": "percentage points (95 % CI of accuracy_delta, paired)",
+    "mcnemar_p": "exact two-sided McNemar p-value on the discordant images",
+    "mcnemar_p_drop": "exact one-sided McNemar p-value of a drop",
 }
 
 
@@ -67,6 +73,17 @@ def keep_previous(report: dict[str, Any], previous: dict[str, Any] | None, runti
     return len(kept)
 
 
+def strict(value: Any) -> Any:
+    """The report with every non-finite float as None: report.json is strict JSON, which has no NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict(v) for v in value]
+    return value
+
+
 def _cell(value: Any, digits: int = 2) -> str:
     if value is None:
         return "-"
@@ -83,16 +100,26 @@ def render_markdown(report: dict[str, Any]) -> str:
         "Reference (Keras) accuracy: "
         + ", ".join(f"{name} {acc:.2f}%" for name, acc in report["reference_accuracy"].items()),
         "",
-        "| artifact | runtime | images | accuracy % | reference % | delta (pts) | tolerance (pts) | agreement % "
-        "| max abs prob delta | size (KB) | verdict |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| artifact | runtime | images | accuracy % | reference % | delta (pts) | 95% CI (pts) | tolerance (pts) "
+        "| both right / only ref / only artifact / both wrong | McNemar p (drop) | agreement % "
+        "| prob error mean / max | size (KB) | verdict |",
+        "|---|---|---:|---:|---:|---:|---|---:|---|---:|---:|---|---:|---|",
     ]
     for a in report["artifacts"]:
+        ci = "-" if a.get("delta_ci95") is None else f"[{a['delta_ci95'][0]:.2f}, {a['delta_ci95'][1]:.2f}]"
+        counts = (
+            "-"
+            if a.get("both_right") is None
+            else f"{a['both_right']} / {a['only_reference_right']} / {a['only_artifact_right']} / {a['both_wrong']}"
+        )
+        p = "-" if a.get("mcnemar_p") is None else f"{a['mcnemar_p']:.3g} ({a['mcnemar_p_drop']:.3g})"
         lines.append(
             f"| {a['name']} | {a['runtime']} | {a['images']} | {_cell(a['accuracy'])} | "
-            f"{_cell(a['reference_accuracy'])} ({a['source']}) | {_cell(a['accuracy_delta'])} | {a['tolerance']} | "
-            f"{_cell(a['agreement'])} | {_cell(a['max_abs_prob_delta'], 5)} | {a['size_bytes'] / 1024:.0f} | "
-            f"{'pass' if a['passed'] else 'FAIL'}{' (previous run)' if a.get('from_previous_run') else ''} |"
+            f"{_cell(a['reference_accuracy'])} ({a['source']}) | {_cell(a['accuracy_delta'])} | {ci} | "
+            f"{a['tolerance']} | {counts} | {p} | {_cell(a['agreement'])} | "
+            f"{_cell(a.get('mean_abs_prob_delta'), 5)} / {_cell(a['max_abs_prob_delta'], 5)} | "
+            f"{a['size_bytes'] / 1024:.0f} | {'pass' if a['passed'] else 'FAIL'}"
+            f"{' (previous run)' if a.get('from_previous_run') else ''} |"
         )
     if "ensemble" in report:
         ensemble = report["ensemble"]
@@ -103,6 +130,29 @@ def render_markdown(report: dict[str, Any]) -> str:
         ]
     if report["breaches"]:
         lines += ["", "## Breaches", ""] + [f"- {b}" for b in report["breaches"]]
+    for name, debug in report.get("debug", {}).items():
+        lines += ["", f"## Worst int8 layers of {name} (QuantizationDebugger, {debug.get('metric', '')})", ""]
+        lines += (
+            [f"- {debug['error']}"]
+            if "error" in debug
+            else [
+                f"- {w['node']} ({w['op']}): {w['relative_rmse']:.2f}{' SUSPECT' if w['suspect'] else ''}"
+                for w in debug["worst_layers"]
+            ]
+        )
+    for fix in report.get("fixes", []):
+        lines += [
+            "",
+            f"## --fix on {fix['artifact']}: {'fixed by ' + fix['remedy'] if fix['fixed'] else 'not fixed'}",
+            "",
+        ]
+        lines += [f"- tried {t['remedy']}: {'pass' if t['passed'] else 'fail'}" for t in fix["tried"]]
+        if fix["fixed"]:
+            size, latency = fix["size_bytes"], fix["latency_ms_per_image"]
+            lines.append(
+                f"- cost: {size['before'] / 1024:.0f} -> {size['after'] / 1024:.0f} KB, "
+                f"{latency['before']:.3f} -> {latency['after']:.3f} ms per image (LiteRT, 1 thread)"
+            )
     if report["skipped"]:
         lines += ["", "## Not evaluated", ""] + [
             f"- {s['name']} in {s['runtime']}: {s['reason']}" for s in report["skipped"]
@@ -111,5 +161,5 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 
 def write_report(run: Run, report: dict[str, Any]) -> None:
-    atomic_write_json(run.path / "report.json", report)
+    atomic_write_text(run.path / "report.json", json.dumps(strict(report), indent=2, allow_nan=False) + "\n")
     atomic_write_text(run.path / "report.md", render_markdown(report))

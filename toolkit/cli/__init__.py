@@ -12,6 +12,7 @@ if toolkit.IMPORT_CONFLICT is not None:
 from toolkit.cli import (  # noqa: E402,F401
     android,
     benchmark,
+    debug,
     ensemble,
     export,
     pipeline,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from toolkit.cli.app import command
-from toolkit.cli.options import ConfigFile, Data, Out, QatEpochs, Runtime, Tolerance
+from toolkit.cli.options import ConfigFile, Data, Fix, Out, QatEpochs, Runtime, Tolerance
 from toolkit.errors import InputError
 
 
@@ -25,6 +25,7 @@ def export(
     qat_epochs: QatEpochs = None,
     tolerance: Tolerance = None,
     runtime: Runtime = None,
+    fix: Fix = None,
     config: ConfigFile = None,
     trust_model: Annotated[
         bool,
@@ -47,8 +48,14 @@ def export(
         raise InputError("give either a RUN_DIR or --model (not both)")
     if run_dir is not None and (data or out or qat or trust_model):
         raise InputError("--data, --out, --qat and --trust-model go with --model; a run already has its model")
-    settings = build_config(config, qat=dict(epochs=qat_epochs), parity=dict(tolerances=tolerance, runtimes=runtime))
+    settings = build_config(
+        config, qat=dict(epochs=qat_epochs), parity=dict(tolerances=tolerance, runtimes=runtime, fix=fix)
+    )
     if model is not None:
         import_model(model, out or default_run_dir(), settings, data, with_qat=qat, trust_model=trust_model)
     else:
         export_step(run_dir, settings)
+        if fix:  # a fix needs the verdict: gate the fresh export now
+            from toolkit.flow import validate
+
+            validate(run_dir, settings)

@@ -134,3 +134,13 @@ def use_cluster(workers: list[str] | None, index: int | None) -> None:
     if workers is None or index is None:
         raise InputError("--worker and --worker-index go together")
     os.environ["TF_CONFIG"] = tf_config(workers, index)
+
+
+Fix = Annotated[
+    bool | None,
+    typer.Option(
+        "--fix",
+        help="If an int8 PTQ artifact fails the gate: try a larger class-balanced calibration set, then the worst "
+        "layers in float, then QAT fine-tuning, and keep the first that passes.",
+    ),
+]

@@ -10,6 +10,7 @@ from toolkit.cli.options import (
     ConfigFile,
     Data,
     Epochs,
+    Fix,
     LearningRate,
     Out,
     Preset,
@@ -36,6 +37,7 @@ def pipeline(
     qat_epochs: QatEpochs = None,
     tolerance: Tolerance = None,
     runtime: Runtime = None,
+    fix: Fix = None,
     config: ConfigFile = None,
     preset: Preset = "default",
     resume: Resume = None,
@@ -59,7 +61,7 @@ def pipeline(
         seed=seed,
     )
     refuse_with_resume(resume, out=out, data=data, preset=preset, **train)
-    later = dict(qat=dict(epochs=qat_epochs), parity=dict(tolerances=tolerance, runtimes=runtime))
+    later = dict(qat=dict(epochs=qat_epochs), parity=dict(tolerances=tolerance, runtimes=runtime, fix=fix))
     if resume is not None:
         resume_pipeline(resume, build_config(config, **later))
         return
