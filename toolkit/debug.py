@@ -50,7 +50,7 @@ def debugger(model, representative: np.ndarray, denylisted: list[str] | None = N
     """A QuantizationDebugger over the model's int8 conversion calibrated on `representative` (also its inputs)."""
     import tensorflow as tf
 
-    from toolkit.native_log import native_stderr_to_debug_log
+    from exporters.native_log import native_stderr_to_debug_log
 
     converter, generate = _converter(model, representative)
     options = tf.lite.experimental.QuantizationDebugOptions(
@@ -72,7 +72,7 @@ def _relative_rmse(float_tensors, quant_tensors, scale, zero_point) -> float:
 
 def layer_errors(model, representative: np.ndarray) -> list[LayerError]:
     """Every quantized layer's error, worst (largest rmse per quantization step) first."""
-    from toolkit.native_log import native_stderr_to_debug_log
+    from exporters.native_log import native_stderr_to_debug_log
 
     debug = debugger(model, representative)
     with native_stderr_to_debug_log():
@@ -95,7 +95,7 @@ def layer_errors(model, representative: np.ndarray) -> list[LayerError]:
 
 def selective_int8(model, representative: np.ndarray, denylisted: list[str]) -> bytes:
     """The int8 conversion with the `denylisted` layers kept in float (float input and output)."""
-    from toolkit.native_log import native_stderr_to_debug_log
+    from exporters.native_log import native_stderr_to_debug_log
 
     with native_stderr_to_debug_log():
         return debugger(model, representative, denylisted).get_nondebug_quantized_model()

@@ -49,12 +49,11 @@ def latency_ms(path: Path, artifact: Artifact, images: np.ndarray, repeats: int 
 
 
 def _gate(artifact: Artifact, run_path: Path, images, labels, references, config):
-    from dataclasses import replace
 
     from toolkit.parity import check_parity
 
     outcome = check_parity(
-        [artifact], run_path, images, labels, references, replace(config.parity, runtimes=["litert"])
+        [artifact], run_path, images, labels, references, config.parity.model_copy(update={"runtimes": ["litert"]})
     )
     return outcome.results[0]
 
