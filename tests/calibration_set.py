@@ -149,7 +149,7 @@ def _runtime(fmt: str) -> str:
 
 def _judge(root: Path, artifact, images, labels, reference, config: ParityConfig) -> ParityResult:
     runtime = _runtime(artifact.format.value)
-    config = dataclasses.replace(config, runtimes=[runtime])
+    config = config.model_copy(update={"runtimes": [runtime]})
     outcome = check_parity([artifact], root, images, labels, {"float": reference}, config)
     return outcome.results[0]
 
