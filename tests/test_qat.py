@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from toolkit.models import Architecture, build_model
 from toolkit.qat_model import fold_dense_batch_norm
-
-pytestmark = pytest.mark.unit
 
 
 def test_fold_is_exact_and_removes_batch_norm():

@@ -403,43 +403,6 @@ def test_the_browser_runtime_does_not_import_the_serve_step():
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-@pytest.mark.browser
-def test_chromium_loads_the_demo_gzipped_and_a_reload_downloads_almost_nothing(tmp_path_factory):
-    from support import PageErrors, build_tiny_run
-
-    from toolkit.runtimes import tfjs_browser
-
-    skip_unless(tfjs_browser.unavailable())
-    from playwright.sync_api import sync_playwright
-
-    run, _ = build_tiny_run(tmp_path_factory.getbasetemp())
-    with running(make_server(run, port=0)) as url, sync_playwright() as playwright:
-        browser = tfjs_browser.launch_chromium(playwright)
-        try:
-            page = browser.new_page()
-            errors = PageErrors(page)
-            loads: list[list] = []
-            page.on("response", lambda r: loads[-1].append(r))
-
-            def load(action) -> tuple[dict, int]:
-                loads.append([])
-                action()
-                page.evaluate("() => window.edgekitDemo.ready")
-                page.wait_for_load_state("networkidle")
-                statuses = {r.url.removeprefix(url): r.status for r in loads[-1]}
-                sizes = [r.request.sizes() for r in loads[-1]]
-                return statuses, sum(s["responseBodySize"] for s in sizes)
-
-            first, first_bytes = load(lambda: page.goto(url))
-            again, again_bytes = load(lambda: page.reload())
-        finally:
-            browser.close()
-    print(f"bytes received: first load {first_bytes}, reload {again_bytes}")
-    assert errors.messages == []
-    assert first["tfjs-core/tf-core.es2017.min.js"] == 200 and first_bytes < 1_000_000, (first, first_bytes)  # gzipped
-    assert again["tfjs-core/tf-core.es2017.min.js"] == 304 and again_bytes < 20_000, (again, again_bytes)
-
-
 @pytest.mark.unit
 def test_allowed_hosts_for_loopback_a_lan_address_and_a_wildcard():
     loopback = static_files.allowed_hosts("127.0.0.1")
