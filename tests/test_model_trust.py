@@ -71,8 +71,10 @@ def test_trusted_lambda_model_runs_and_later_steps_keep_the_decision(tmp_path, t
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["steps"]["import"]["trust_model"] is True
 
-    # validate reloads the copy in the run: allowed, because the run records the user's decision ...
+    # validate reloads the copy in the run (without the references export kept): allowed, because the run
+    # records the user's decision ...
     marker.unlink()
+    (run / "references.npz").unlink()
     assert runner.invoke(app, ["validate", str(run), "-c", str(config)]).exit_code == 0
     assert marker.exists()
     # ... and refused when the run does not record it

@@ -57,8 +57,12 @@ def _load_model(run: Run, source: str):
     if not run.has_model(source):
         step = "train" if source == "float" else "qat"
         raise InputError(f"{run.path} has no {source} model: run `edgekit {step}` first")
-    trusted = run.manifest["steps"].get("import", {}).get("trust_model", False)
-    return load_keras_model(run.model_path(source), trust_model=trusted)
+    return load_keras_model(run.model_path(source), trust_model=_trusted(run))
+
+
+def _trusted(run: Run) -> bool:
+    """Whether the user allowed the run's model to carry Python code (recorded when it was imported)."""
+    return run.manifest["steps"].get("import", {}).get("trust_model", False)
 
 
 def _seed(run: Run, config: Config) -> int:
@@ -315,8 +319,11 @@ def _keep_references(run: Run, models: dict, data: Dataset) -> None:
 def _references(run: Run, sources: list[str], images: np.ndarray) -> dict[str, np.ndarray]:
     """Those kept by export when still valid for these models and images; else computed here."""
     from toolkit import references
+    from toolkit.keras_model import refuse_code
     from toolkit.runtimes.keras import KerasPredictor
 
+    for source in sources:  # the run's trust decision holds even when no model needs loading
+        refuse_code(run.model_path(source), _trusted(run))
     kept = references.load(run, sources, len(images))
     if kept is not None:
         log.info("Keras references: kept by export (model files and test set unchanged)")
