@@ -253,20 +253,16 @@ def test_evaluation_page_runs_a_v2_graph_model(graph_run):
     assert np.abs(probabilities - reference).max() <= 1e-5
 
 
-def test_chromium_loads_the_demo_gzipped_and_a_reload_downloads_almost_nothing(tmp_path_factory):
+def test_chromium_loads_the_demo_gzipped_and_a_reload_downloads_almost_nothing(tmp_path_factory, browser):
     # Served files carry ETag/Last-Modified and go gzipped: a reload revalidates instead of downloading again.
     from support import PageErrors, build_tiny_run
 
     from toolkit.serve import make_server, running
 
-    skip_unless(tfjs_browser.unavailable())
-    from playwright.sync_api import sync_playwright
-
     run, _ = build_tiny_run(tmp_path_factory.getbasetemp())
-    with running(make_server(run, port=0)) as url, sync_playwright() as playwright:
-        browser = tfjs_browser.launch_chromium(playwright)
+    with running(make_server(run, port=0)) as url:
+        page = browser.new_page()
         try:
-            page = browser.new_page()
             errors = PageErrors(page)
             loads: list[list] = []
             page.on("response", lambda r: loads[-1].append(r))
@@ -283,7 +279,7 @@ def test_chromium_loads_the_demo_gzipped_and_a_reload_downloads_almost_nothing(t
             first, first_bytes = load(lambda: page.goto(url))
             again, again_bytes = load(lambda: page.reload())
         finally:
-            browser.close()
+            page.close()
     print(f"bytes received: first load {first_bytes}, reload {again_bytes}")
     assert errors.messages == []
     assert first["tfjs-core/tf-core.es2017.min.js"] == 200 and first_bytes < 1_000_000, (first, first_bytes)  # gzipped
