@@ -83,7 +83,7 @@ def test_config_file_then_options(tmp_path):
     [
         ("[trian]\nepochs = 1\n", r"unknown section \[trian\]"),
         ("[train]\nepoch = 1\n", r"unknown setting \[train\] epoch"),
-        ('[train]\narchitecture = "resnet"\n', "should be 'dense', 'cnn' or 'cnn-bn'"),
+        ('[train]\narchitecture = "resnet"\n', "should be 'dense', 'cnn', 'cnn-bn' or 'cnn3-bn'"),
         ("[parity.tolerances]\nint4 = 1\n", "unknown variant int4"),
         ("[train\n", "config"),
     ],

@@ -36,8 +36,11 @@ class TrainConfig(_Section):
     augment: bool = False  # random rotation (10 deg), shift (10 %), zoom (10 %)
     # scales the augmentation's rotation, shift and zoom
     augment_strength: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
-    # "exponential" (lr_decay per epoch) or "cosine" (to 0 at the last epoch)
-    lr_schedule: Literal["exponential", "cosine"] = "exponential"
+    # "exponential" (lr_decay per epoch), "cosine" (to 0 at the last epoch), or "one-cycle" (per batch: a warm-up
+    # from learning_rate/25 to learning_rate over the first 25 % of the steps, then a cosine down to ~0)
+    lr_schedule: Literal["exponential", "cosine", "one-cycle"] = "exponential"
+    # Targets (1 - s) on the true class and s/10 spread over all: less over-confident, better calibrated models
+    label_smoothing: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
     seed: Annotated[int, Field(strict=True, ge=0)] = 42
 
 
