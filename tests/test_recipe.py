@@ -30,8 +30,8 @@ def test_one_cycle_rises_to_the_peak_then_anneals():
     assert np.all(np.diff(curve[:101]) > 0) and np.all(np.diff(curve[100:]) < 0)
     assert curve[-1] == pytest.approx(4e-3 / 1e4)
     # the other schedules are unchanged: per epoch
-    assert learning_rate_at(TrainConfig(lr_decay=0.5), 2) == pytest.approx(0.25e-3)
-    assert learning_rate_at(TrainConfig(lr_schedule="cosine", epochs=4), 2) == pytest.approx(0.5e-3)
+    assert learning_rate_at(TrainConfig(lr_schedule="exponential", lr_decay=0.5), 2) == pytest.approx(0.75e-3)
+    assert learning_rate_at(TrainConfig(lr_schedule="cosine", epochs=4), 2) == pytest.approx(1.5e-3)
 
 
 def test_one_cycle_changes_the_rate_every_batch_and_label_smoothing_reaches_the_loss(tmp_path):
