@@ -112,3 +112,18 @@ def test_time_to_target_and_the_summary_table():
     assert "<= 0.14" in bench.format_table(summary)
     # edgekit never reaching it: no ratio
     assert bench.summarize([run(bench.EDGEKIT, [98], 98), runs[2]], 99.3)["ratio"] is None
+
+
+def test_an_ensemble_of_cnn3_bn_quantizes_to_integer_ops_only():
+    from ai_edge_litert.interpreter import Interpreter
+
+    from exporters import Variant
+    from exporters.tflite import _converter
+    from toolkit.ensemble import combine, quantize_ensemble
+    from toolkit.models import Architecture, build_model
+
+    combined = combine([build_model(Architecture.CNN3_BN), build_model(Architecture.CNN3_BN)])
+    images = np.random.default_rng(0).random((8, 28, 28, 1)).astype(np.float32)
+    interpreter = Interpreter(model_content=_converter(quantize_ensemble(combined), Variant.INT8, images).convert())
+    ops = [op["op_name"] for op in interpreter._get_ops_details()]
+    assert ops.count("CONV_2D") == 6 and "DEQUANTIZE" not in ops
