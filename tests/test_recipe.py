@@ -34,9 +34,11 @@ def test_one_cycle_rises_to_the_peak_then_anneals():
     assert learning_rate_at(TrainConfig(lr_schedule="cosine", epochs=4), 2) == pytest.approx(1.5e-3)
 
 
-def test_one_cycle_changes_the_rate_every_batch_and_label_smoothing_reaches_the_loss(tmp_path):
+def test_one_cycle_changes_the_rate_every_batch_and_label_smoothing_reaches_both_losses(tmp_path):
     from tests.support import synthetic_digits
+    from toolkit.config import QATConfig
     from toolkit.data import Dataset
+    from toolkit.qat_model import quantize_and_finetune
     from toolkit.training import train_model
 
     x, y = synthetic_digits(200, seed=0)
@@ -50,12 +52,14 @@ def test_one_cycle_changes_the_rate_every_batch_and_label_smoothing_reaches_the_
         lr_schedule="one-cycle",
         label_smoothing=0.2,
     )
-    model, history = train_model(data, config, tmp_path)
+    model, history = train_model(data, config, tmp_path / "train")
     steps = 160 // 32
     # The rate logged at the end of each epoch is the one its last batch used, not the epoch's start value.
     for epoch, rate in enumerate(history["lr"]):
         assert rate == pytest.approx(learning_rate_at(config, epoch + (steps - 1) / steps), rel=1e-5)
     assert model.loss.get_config()["label_smoothing"] == pytest.approx(0.2)
+    qat_model, _ = quantize_and_finetune(model, data, QATConfig(epochs=1, label_smoothing=0.3), 40, seed=0)
+    assert qat_model.loss.get_config()["label_smoothing"] == pytest.approx(0.3)
 
 
 def test_cnn3_bn_quantizes_to_integer_ops_only(tmp_path):

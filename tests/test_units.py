@@ -118,6 +118,7 @@ def test_presets_keep_the_seed_recipes():
         train = load_config(preset=name).train
         assert train.architecture is architecture and train.lr_schedule == "exponential"
         assert train.label_smoothing == 0 and train.augment is False and train.learning_rate == 1e-3
+        assert load_config(preset=name).qat.label_smoothing == 0
     assert load_config().train.architecture is Architecture.CNN3_BN
 
 
