@@ -7,7 +7,17 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters.base import Artifact, Format, TensorSpec, Variant, finish_artifact
+from exporters.base import (
+    MNIST,
+    Artifact,
+    Classifier,
+    Format,
+    TensorSpec,
+    Variant,
+    finish_artifact,
+    is_keras3,
+    serving_function,
+)
 from exporters.native_log import native_stderr_to_debug_log
 
 MODEL_FILE = "model.tflite"
@@ -16,7 +26,10 @@ MODEL_FILE = "model.tflite"
 def _converter(model, variant: Variant, representative: np.ndarray | None):
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if is_keras3(model):  # the converter's Keras path is tf-keras's (TF_USE_LEGACY_KERAS): go through TensorFlow
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([serving_function(model)], model)
+    else:
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if variant is Variant.FLOAT32:
         return converter
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -64,16 +77,16 @@ def export(
     name: str,
     source: str,
     run_dir: Path,
-    output_kind: str = "probabilities",
+    classifier: Classifier = MNIST,
     representative: np.ndarray | None = None,
 ) -> Artifact:
     """Convert a tf-keras model to a .tflite file in `dest` and write its contract beside it.
 
     Args:
-        model: the tf-keras model (float, or QAT-wrapped for an int8 export of QAT weights).
+        model: a tf-keras model (float, or QAT-wrapped for an int8 export of QAT weights) or a Keras 3 model.
         dest: the artifact directory to create.
         variant: FLOAT32, FLOAT16, DYNAMIC or INT8.
-        name, source, run_dir, output_kind: recorded in the contract (path is stored relative to run_dir).
+        name, source, run_dir, classifier: recorded in the contract (path is stored relative to run_dir).
         representative: model-shaped float inputs that calibrate activation ranges; required for INT8.
 
     Returns:
@@ -95,5 +108,5 @@ def export(
         main_file=MODEL_FILE,
         input=_spec(interpreter.get_input_details()[0]),
         output=_spec(interpreter.get_output_details()[0]),
-        output_kind=output_kind,
+        classifier=classifier,
     )

@@ -105,7 +105,7 @@ def test_drawn_digit_is_classified_on_the_page_like_python_and_keras(page, demo_
     np.testing.assert_allclose(last["input"], preprocess_digit(ink).ravel(), atol=1e-6)
     # ...and its probabilities are Keras's on that input.
     reference = keras_probabilities(
-        models["cnn"], np.array(last["input"], np.float32).reshape(1, 28, 28), "probabilities"
+        models["cnn"], np.array(last["input"], np.float32).reshape(1, 28, 28) * 255, "probabilities"
     )
     assert np.abs(probabilities - reference[0]).max() <= 1e-5
     assert errors.messages == []
@@ -130,7 +130,9 @@ def test_switching_to_a_flat_logits_variant_reshapes_and_applies_softmax(page, d
     page.wait_for_function("() => window.edgekitDemo.state.last?.model === 'tfjs-flat-logits'")
     assert page.locator("#status").inner_text() == "tfjs-flat-logits ready"
     last = page.evaluate("() => window.edgekitDemo.state.last")
-    reference = keras_probabilities(models["flat"], np.array(last["input"], np.float32).reshape(1, 28, 28), "logits")
+    reference = keras_probabilities(
+        models["flat"], np.array(last["input"], np.float32).reshape(1, 28, 28) * 255, "logits"
+    )
     assert abs(sum(last["probabilities"]) - 1) < 1e-5
     assert np.abs(np.array(last["probabilities"]) - reference[0]).max() <= 1e-5
     assert errors.messages == []

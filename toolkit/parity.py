@@ -38,10 +38,12 @@ class ParityResult:
     seconds: float
     float_accuracy: float | None = None  # for QAT artifacts: the float model's accuracy on the same images
     error: str | None = None
+    diagnostic: bool = False  # from a runtime that never makes an artifact pass or fail (tfjs-python)
 
     def summary(self) -> str:
         """One line for the console."""
-        head = f"{'ok  ' if self.passed else 'FAIL'}  {self.name:<18} {self.runtime:<18}"
+        verdict = ("info" if self.passed else "diag") if self.diagnostic else ("ok  " if self.passed else "FAIL")
+        head = f"{verdict}  {self.name:<18} {self.runtime:<18}"
         if self.error:
             return f"{head} {self.error}"
         return (
@@ -71,17 +73,28 @@ class Skipped:
     reason: str
 
 
+# A TF.js artifact is verified only by a JavaScript runtime; where none can run, this is what to do.
+NOT_VERIFIED = (
+    "not verified: no JavaScript runtime ran it here (install Node.js and `npm ci --prefix web_demo`, "
+    "or export without TF.js: --no-tfjs or [export] tfjs = false)"
+)
+
+
 @dataclasses.dataclass
 class ParityOutcome:
     results: list[ParityResult]
     skipped: list[Skipped]
+    unverified: list[str] = dataclasses.field(default_factory=list)  # artifacts no verifying runtime evaluated
 
     @property
     def passed(self) -> bool:
-        return bool(self.results) and all(r.passed for r in self.results)
+        gated = [r for r in self.results if not r.diagnostic]
+        return bool(gated) and all(r.passed for r in gated) and not self.unverified
 
     def breaches(self) -> list[str]:
-        return [r.breach() for r in self.results if not r.passed]
+        return [r.breach() for r in self.results if not r.passed and not r.diagnostic] + [
+            f"{name}: {NOT_VERIFIED}" for name in self.unverified
+        ]
 
 
 def compare(
@@ -140,7 +153,7 @@ def check_parity(
     Args:
         artifacts: the run's artifacts.
         run_path: the run directory the artifact paths are relative to.
-        images: float32 (N, 28, 28) test images in [0, 1]; labels: (N,) ints.
+        images: raw test images, pixels 0..255 (see Predictor); labels: (N,) ints.
         references: Keras probabilities on `images` by model name ("float", "qat").
         config: tolerances, agreement thresholds and (optionally) the runtimes to use.
         progress: called with one line per evaluation.
@@ -148,20 +161,30 @@ def check_parity(
     unknown = sorted(set(config.runtimes or []) - set(RUNTIMES))
     if unknown:
         raise InputError(f"unknown runtime {', '.join(unknown)} (known: {', '.join(RUNTIMES)})")
-    results, skipped = [], []
+    results, skipped, unverified = [], [], []
     for artifact in artifacts:
+        verified = False
         for runtime in runtimes_for(artifact.format):
             if config.runtimes is not None and runtime.name not in config.runtimes:
                 continue
-            reason = runtime.unavailable()
+            reason = runtime.unavailable() or runtime.refuses(artifact)
             if reason:
                 skipped.append(Skipped(artifact.name, runtime.name, reason))
                 progress(f"skip  {artifact.name:<18} {runtime.name:<18} {reason}")
                 continue
             result = _evaluate(artifact, runtime, run_path, images, labels, references, config)
+            result.diagnostic = not runtime.verifies
+            verified = verified or runtime.verifies
             results.append(result)
             progress(result.summary())
-    return ParityOutcome(results, skipped)
+        # Unverified unless the user's --runtime left out every runtime that could verify this format.
+        wanted = [r for r in runtimes_for(artifact.format) if r.verifies]
+        if config.runtimes is not None:
+            wanted = [r for r in wanted if r.name in config.runtimes]
+        if not verified and wanted:
+            unverified.append(artifact.name)
+            progress(f"FAIL  {artifact.name:<18} {NOT_VERIFIED}")
+    return ParityOutcome(results, skipped, unverified)
 
 
 def _evaluate(

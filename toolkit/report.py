@@ -29,6 +29,7 @@ def build_report(run: Run, outcome: ParityOutcome, references: dict[str, float],
         "units": UNITS,
         "artifacts": [dataclasses.asdict(r) for r in outcome.results],
         "skipped": [dataclasses.asdict(s) for s in outcome.skipped],
+        "not_verified": outcome.unverified,
         "breaches": outcome.breaches(),
     }
 
@@ -37,6 +38,12 @@ def _cell(value: Any, digits: int = 2) -> str:
     if value is None:
         return "-"
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _verdict(entry: dict[str, Any]) -> str:
+    if entry.get("diagnostic"):
+        return "diagnostic (ok)" if entry["passed"] else "diagnostic (differs)"
+    return "pass" if entry["passed"] else "FAIL"
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -58,7 +65,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| {a['name']} | {a['runtime']} | {a['images']} | {_cell(a['accuracy'])} | "
             f"{_cell(a['reference_accuracy'])} ({a['source']}) | {_cell(a['accuracy_delta'])} | {a['tolerance']} | "
             f"{_cell(a['agreement'])} | {_cell(a['max_abs_prob_delta'], 5)} | {a['size_bytes'] / 1024:.0f} | "
-            f"{'pass' if a['passed'] else 'FAIL'} |"
+            f"{_verdict(a)} |"
         )
     if report["breaches"]:
         lines += ["", "## Breaches", ""] + [f"- {b}" for b in report["breaches"]]

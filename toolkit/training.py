@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from exporters.base import MNIST, Classifier
 from toolkit.config import TrainConfig
-from toolkit.data import Dataset, to_inputs
+from toolkit.data import Dataset
 from toolkit.errors import InputError
 from toolkit.models import build_model
 
@@ -41,17 +42,18 @@ def _augmenter(seed: int):
 def make_dataset(
     x: np.ndarray,
     y: np.ndarray,
+    classifier: Classifier,
     shape: tuple[int, ...],
     batch_size: int,
     seed: int,
     augment: bool = False,
     shuffle: bool = True,
 ):
-    """A tf.data pipeline of (inputs, one-hot labels); augmentation works on 28x28x1 images, then reshapes."""
+    """A tf.data pipeline of (normalized inputs, one-hot labels); augmentation works on (H, W, C), then reshapes."""
     import tensorflow as tf
 
-    images = to_inputs(x, (28, 28, 1))
-    labels = tf.one_hot(y.astype(np.int32), 10)
+    images = classifier.normalization.apply(np.asarray(x).reshape((len(x), *classifier.image.shape)))
+    labels = tf.one_hot(y.astype(np.int32), len(classifier.labels))
     ds = tf.data.Dataset.from_tensor_slices((images, labels))
     if shuffle:
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
@@ -63,19 +65,20 @@ def make_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def train_model(data: Dataset, config: TrainConfig, checkpoint: Path):
+def train_model(data: Dataset, config: TrainConfig, checkpoint: Path, classifier: Classifier = MNIST):
     """Train the configured architecture and return (model with the best validation weights, history dict).
 
     Args:
         data: the training set (a validation split is taken from its end).
         config: architecture and hyper-parameters.
         checkpoint: where the best-so-far model (lowest validation loss) is written during training.
+        classifier: the image size, normalization and classes to train for.
     """
     import tf_keras as keras
 
     keras.utils.set_random_seed(config.seed)
     x_train, y_train, x_val, y_val = split_validation(data, config.validation_size)
-    model = build_model(config.architecture)
+    model = build_model(config.architecture, len(classifier.labels), classifier.image)
     shape = tuple(model.input_shape[1:])
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
@@ -89,8 +92,8 @@ def train_model(data: Dataset, config: TrainConfig, checkpoint: Path):
         keras.callbacks.LearningRateScheduler(lambda epoch: config.learning_rate * config.lr_decay**epoch),
     ]
     history = model.fit(
-        make_dataset(x_train, y_train, shape, config.batch_size, config.seed, augment=config.augment),
-        validation_data=make_dataset(x_val, y_val, shape, config.batch_size, config.seed, shuffle=False),
+        make_dataset(x_train, y_train, classifier, shape, config.batch_size, config.seed, augment=config.augment),
+        validation_data=make_dataset(x_val, y_val, classifier, shape, config.batch_size, config.seed, shuffle=False),
         epochs=config.epochs,
         callbacks=callbacks,
         verbose=progress_verbosity(),

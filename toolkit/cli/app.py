@@ -73,10 +73,9 @@ def command(func=None, *, uses_tensorflow: bool = False):
 
     @functools.wraps(func)
     def run(*args, **kwargs):
-        if uses_tensorflow and not state["verbose"]:
-            with native_stderr_to_debug_log():
-                import tensorflow  # noqa: F401
         try:
+            if uses_tensorflow:
+                import_tensorflow()
             return func(*args, **kwargs)
         except EdgekitError as error:
             if state["verbose"]:
@@ -85,6 +84,15 @@ def command(func=None, *, uses_tensorflow: bool = False):
             raise typer.Exit(error.exit_code) from None
 
     return app.command(no_args_is_help=_has_required_args(func))(run)
+
+
+def import_tensorflow() -> None:
+    """Import TensorFlow now, its native start-up chatter kept for --verbose."""
+    if state["verbose"]:
+        import tensorflow  # noqa: F401
+    else:
+        with native_stderr_to_debug_log():
+            import tensorflow  # noqa: F401
 
 
 def _has_required_args(func) -> bool:

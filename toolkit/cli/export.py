@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 
-from toolkit.cli.app import command
+from toolkit.cli import image_options as images
+from toolkit.cli.app import command, import_tensorflow
 from toolkit.cli.options import ConfigFile, Data, Out, QatEpochs, Runtime, Tolerance
 from toolkit.errors import InputError
 
 
-@command(uses_tensorflow=True)
+@command
 def export(
     run_dir: Annotated[Path | None, typer.Argument(help="Run directory to export (omit with --model).")] = None,
     model: Annotated[
@@ -26,6 +27,14 @@ def export(
     tolerance: Tolerance = None,
     runtime: Runtime = None,
     config: ConfigFile = None,
+    tfjs: Annotated[
+        bool, typer.Option("--tfjs/--no-tfjs", help="Export TF.js (verified only in Node/Chromium).")
+    ] = True,
+    normalization: images.NormalizationKind = "unit",
+    mean: images.Mean = None,
+    std: images.Std = None,
+    test_fraction: images.TestFraction = images.DEFAULT_TEST_FRACTION,
+    split_seed: images.SplitSeed = images.DEFAULT_SPLIT_SEED,
 ) -> None:
     """Export TFLite (float32, float16, dynamic, int8), TF.js and SavedModel artifacts with their contracts.
 
@@ -33,15 +42,25 @@ def export(
     run, exports it and runs the parity gate.
     """
     from toolkit.cli.options import build_config
-    from toolkit.flow import default_run_dir, import_model
+    from toolkit.flow import check_import, default_run_dir, import_model
     from toolkit.flow import export as export_step
 
     if (run_dir is None) == (model is None):
         raise InputError("give either a RUN_DIR or --model (not both)")
     if run_dir is not None and (data or out or qat):
         raise InputError("--data, --out and --qat go with --model; a run directory already has its data")
-    settings = build_config(config, qat=dict(epochs=qat_epochs), parity=dict(tolerances=tolerance, runtimes=runtime))
+    declared = images.normalization(normalization, mean, std)
     if model is not None:
-        import_model(model, out or default_run_dir(), settings, data, with_qat=qat)
+        check_import(model, qat)  # refusals that need no TensorFlow come first, in milliseconds
+    import_tensorflow()
+    settings = build_config(
+        config,
+        qat=dict(epochs=qat_epochs),
+        export=dict(tfjs=None if tfjs else False),
+        parity=dict(tolerances=tolerance, runtimes=runtime),
+    )
+    if model is not None:
+        split = images.split(test_fraction, split_seed)
+        import_model(model, out or default_run_dir(), settings, data, qat, declared, split)
     else:
         export_step(run_dir, settings)

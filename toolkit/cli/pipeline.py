@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from toolkit.cli import image_options as images
 from toolkit.cli.app import command
 from toolkit.cli.options import (
     Arch,
@@ -35,6 +36,11 @@ def pipeline(
     runtime: Runtime = None,
     config: ConfigFile = None,
     preset: Preset = "default",
+    normalization: images.NormalizationKind = "unit",
+    mean: images.Mean = None,
+    std: images.Std = None,
+    test_fraction: images.TestFraction = images.DEFAULT_TEST_FRACTION,
+    split_seed: images.SplitSeed = images.DEFAULT_SPLIT_SEED,
 ) -> None:
     """Run every step with defaults a command away: exit 0 only if every artifact passes the gate."""
     from toolkit.cli.options import build_config
@@ -55,4 +61,10 @@ def pipeline(
         qat=dict(epochs=qat_epochs),
         parity=dict(tolerances=tolerance, runtimes=runtime),
     )
-    run_pipeline(out or default_run_dir(), settings, data)
+    run_pipeline(
+        out or default_run_dir(),
+        settings,
+        data,
+        images.normalization(normalization, mean, std),
+        images.split(test_fraction, split_seed),
+    )

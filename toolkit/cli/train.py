@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from toolkit.cli import image_options as images
 from toolkit.cli.app import command
 from toolkit.cli.options import Arch, Augment, BatchSize, ConfigFile, Data, Epochs, LearningRate, Out, Preset, Seed
 
@@ -18,6 +19,11 @@ def train(
     seed: Seed = None,
     config: ConfigFile = None,
     preset: Preset = "default",
+    normalization: images.NormalizationKind = "unit",
+    mean: images.Mean = None,
+    std: images.Std = None,
+    test_fraction: images.TestFraction = images.DEFAULT_TEST_FRACTION,
+    split_seed: images.SplitSeed = images.DEFAULT_SPLIT_SEED,
 ) -> None:
     """Train a classifier (dense, cnn or cnn-bn) with early stopping and a best checkpoint."""
     from toolkit.cli.options import build_config
@@ -36,4 +42,10 @@ def train(
             seed=seed,
         ),
     )
-    train_step(out or default_run_dir(), settings, data)
+    train_step(
+        out or default_run_dir(),
+        settings,
+        data,
+        images.normalization(normalization, mean, std),
+        images.split(test_fraction, split_seed),
+    )

@@ -85,7 +85,7 @@ class TFJSBrowserPredictor:
 
         from toolkit.serve import make_model_server, running
 
-        model_input = to_model_input(images, self.artifact.input)
+        model_input = to_model_input(images, self.artifact.classifier, self.artifact.input)
         count = len(model_input)
         if count == 0:
             return np.zeros((0, *self.artifact.output.shape), dtype=np.float32)

@@ -49,7 +49,7 @@ class TFJSNodePredictor:
         self.last_run: dict = {}  # the runner's summary of the last call: backend, count, seconds
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        model_input = to_model_input(images, self.artifact.input)
+        model_input = to_model_input(images, self.artifact.classifier, self.artifact.input)
         count = len(model_input)
         if count == 0:
             return np.zeros((0, *self.artifact.output.shape), dtype=np.float32)
