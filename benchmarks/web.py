@@ -1,13 +1,16 @@
 """Benchmark the TF.js deployment of a run: in-browser latency, page load, Node/browser parity, gzip sizes.
 
-    uv run python benchmarks/web.py RUN_DIR [--loads 5] [--repeats 200]
+    uv run python benchmarks/web.py RUN_DIR [--loads 5] [--repeats 200] [--compare-site DIR] [--page-only]
 
 RUN_DIR is a run directory with models/<source>.h5 and artifacts/tfjs-*/ (e.g. from `edgekit pipeline`).
+--compare-site DIR times another copy of web_demo/site (e.g. `git archive REV web_demo/site`) in the same run,
+page loads interleaved with this one's, so that the ratio holds on a busy machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import statistics
 import sys
@@ -30,36 +33,59 @@ def gzip_size(directory: Path) -> int:
     )
 
 
-def page_timings(run_dir: Path, digit: np.ndarray, loads: int, repeats: int) -> dict[str, float]:
+# Marks the page sets (main.js) on the way to its first prediction, and the browser's own DOMContentLoaded.
+STAGES = ["domContentLoaded", "edgekit:backend-ready", "edgekit:model-loaded", "edgekit:warmed-up"]
+
+
+def first_prediction(browser, url: str, digit: np.ndarray) -> dict[str, float]:
+    """One fresh page (no cache): ms from navigation to the first prediction of a drawn digit, and to each stage."""
+    context = browser.new_context()
+    page = context.new_page()
+    # Not waiting for the load event: the page is asked for its first prediction as soon as its script runs, so
+    # Playwright's own round trips do not count.
+    page.goto(url, wait_until="commit")
+    page.wait_for_function("() => window.edgekitDemo !== undefined", polling=5)
+    # performance.now() counts from the start of navigation: load, TF.js + wasm start, model fetch and its warm-up
+    # call, then one digit drawn into the pad, preprocessed and classified.
+    timing = page.evaluate(
+        """async (pixels) => {
+            await window.edgekitDemo.ready;
+            window.edgekitDemo.drawImage(pixels, 28, 28);
+            const first = performance.now();
+            const marks = Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name, m.startTime]));
+            marks.domContentLoaded = performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd;
+            return { first, ...marks, backend: document.getElementById('backend').textContent };
+        }""",
+        digit.ravel().tolist(),
+    )
+    context.close()
+    return timing
+
+
+def page_timings(
+    run_dir: Path, digit: np.ndarray, loads: int, repeats: int, compare_site: Path | None = None
+) -> dict[str, float]:
     """Median page load to first prediction (fresh page each time) and median single-image inference (wasm)."""
+    from unittest import mock
+
     from playwright.sync_api import sync_playwright
 
-    from toolkit.serve import make_server, running
+    from toolkit import serve
 
-    first_prediction, inference, draw_to_result, backends = [], [], [], set()
-    with running(make_server(run_dir, port=0)) as url, sync_playwright() as playwright:
+    sites = {"this": serve.make_server(run_dir, port=0)}
+    if compare_site is not None:
+        with mock.patch.object(serve, "SITE", compare_site.resolve()):
+            sites["compared"] = serve.make_server(run_dir, port=0)
+    loaded: dict[str, list[dict]] = {name: [] for name in sites}
+    with contextlib.ExitStack() as stack, sync_playwright() as playwright:
+        urls = {name: stack.enter_context(serve.running(server)) for name, server in sites.items()}
         browser = tfjs_browser.launch_chromium(playwright)
         try:
             for _ in range(loads):
-                context = browser.new_context()
-                page = context.new_page()
-                page.goto(url)
-                # performance.now() counts from the start of navigation: load, TF.js + wasm start, model fetch and
-                # its warm-up call, then one digit drawn into the pad, preprocessed and classified.
-                first_prediction.append(
-                    page.evaluate(
-                        """async (pixels) => {
-                    await window.edgekitDemo.ready;
-                    window.edgekitDemo.drawImage(pixels, 28, 28);
-                    return performance.now();
-                }""",
-                        digit.ravel().tolist(),
-                    )
-                )
-                backends.add(page.locator("#backend").inner_text())
-                context.close()
+                for name, url in urls.items():  # interleaved: both sites see the same load on the machine
+                    loaded[name].append(first_prediction(browser, url, digit))
             page = browser.new_page()
-            page.goto(url)
+            page.goto(urls["this"])
             page.evaluate("() => window.edgekitDemo.ready")
             page.evaluate("(pixels) => window.edgekitDemo.drawImage(pixels, 28, 28)", digit.ravel().tolist())
             timings = page.evaluate(
@@ -77,16 +103,42 @@ def page_timings(run_dir: Path, digit: np.ndarray, loads: int, repeats: int) -> 
             }""",
                 repeats,
             )
-            inference, draw_to_result = timings["model"], timings["whole"]
         finally:
             browser.close()
-    return {
-        "first_prediction_ms": statistics.median(first_prediction),
-        "inference_ms": statistics.median(inference),
-        "inference_p90_ms": float(np.percentile(inference, 90)),
-        "draw_to_result_ms": statistics.median(draw_to_result),
-        "backends": ", ".join(sorted(backends)),
+    result = {
+        "inference_ms": statistics.median(timings["model"]),
+        "inference_p90_ms": float(np.percentile(timings["model"], 90)),
+        "draw_to_result_ms": statistics.median(timings["whole"]),
+        "backends": ", ".join(sorted({t["backend"] for runs in loaded.values() for t in runs})),
     }
+    for name, runs in loaded.items():
+        result[f"{name}_first_ms"] = [round(t["first"]) for t in runs]
+        result[f"{name}_stages"] = {
+            stage: statistics.median(t[stage] for t in runs) for stage in STAGES if all(stage in t for t in runs)
+        }
+    return result
+
+
+def print_page_timings(timing: dict, loads: int) -> None:
+    print(
+        f"In-browser single-image prediction ({timing['backends']}): median {timing['inference_ms']:.2f} ms, "
+        f"p90 {timing['inference_p90_ms']:.2f} ms; with preprocessing of the 280x280 pad and the DOM update: "
+        f"median {timing['draw_to_result_ms']:.2f} ms"
+    )
+    for name in ("this", "compared"):
+        if f"{name}_first_ms" not in timing:
+            continue
+        runs = timing[f"{name}_first_ms"]
+        stages = ", ".join(
+            f"{stage.removeprefix('edgekit:')} {ms:.0f}" for stage, ms in timing[f"{name}_stages"].items()
+        )
+        print(
+            f"Page load to first prediction ({name} site): median {statistics.median(runs):.0f} ms over {loads} "
+            f"fresh loads (min {min(runs)}, max {max(runs)}); median ms at: {stages or 'no marks'}"
+        )
+    if "compared_first_ms" in timing:
+        ratio = statistics.median(timing["this_first_ms"]) / statistics.median(timing["compared_first_ms"])
+        print(f"this / compared site, medians of interleaved loads: {ratio:.2f}")
 
 
 def main() -> int:
@@ -94,7 +146,15 @@ def main() -> int:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--loads", type=int, default=5, help="fresh page loads timed to the first prediction")
     parser.add_argument("--repeats", type=int, default=200, help="single-image predictions timed in the page")
+    parser.add_argument("--compare-site", type=Path, help="another web_demo/site to time, interleaved with this one")
+    parser.add_argument("--page-only", action="store_true", help="only the page timings, not Node/browser parity")
     args = parser.parse_args()
+    if args.page_only:
+        from toolkit.data import load_data
+
+        digit = load_data().x_test[0]
+        print_page_timings(page_timings(args.run_dir, digit, args.loads, args.repeats, args.compare_site), args.loads)
+        return 0
 
     from toolkit.flow import gate_images, load_run_data
     from toolkit.keras_model import load_keras_model
@@ -139,16 +199,8 @@ def main() -> int:
         print(row, flush=True)
 
     if tfjs_browser in runtimes:
-        timing = page_timings(run.path, data.x_test[0], args.loads, args.repeats)
-        print(
-            f"In-browser single-image prediction ({timing['backends']}): median {timing['inference_ms']:.2f} ms, "
-            f"p90 {timing['inference_p90_ms']:.2f} ms; with preprocessing of the 280x280 pad and the DOM update: "
-            f"median {timing['draw_to_result_ms']:.2f} ms"
-        )
-        print(
-            f"Page load to first prediction: median {timing['first_prediction_ms']:.0f} ms "
-            f"over {args.loads} fresh loads"
-        )
+        timing = page_timings(run.path, data.x_test[0], args.loads, args.repeats, args.compare_site)
+        print_page_timings(timing, args.loads)
     return 0
 
 

@@ -33,3 +33,15 @@ def native_stderr_to_debug_log() -> Iterator[None]:
             text = buffer.read().decode(errors="replace").strip()
             if text:
                 log.debug("%s", text)
+
+
+def import_tensorflow() -> None:
+    """Import TensorFlow (once), its native start-up chatter kept for --verbose.
+
+    Library code calls this where TensorFlow is first needed, after its inputs were checked, so that bad input
+    fails in a fraction of a second rather than after the import.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    with native_stderr_to_debug_log():
+        import tensorflow  # noqa: F401

@@ -92,11 +92,19 @@ def export(
     Returns:
         The Artifact, with tensor specs read back from the converted file.
     """
+    with native_stderr_to_debug_log():
+        flatbuffer = _converter(model, variant, representative).convert()
+    return write(flatbuffer, dest, variant, name=name, source=source, run_dir=run_dir, classifier=classifier)
+
+
+def write(
+    flatbuffer: bytes, dest: Path, variant: Variant, *, name: str, source: str, run_dir: Path, classifier: Classifier
+) -> Artifact:
+    """Write a converted .tflite model into `dest` with its contract; tensor specs are read back from the file."""
     from ai_edge_litert.interpreter import Interpreter
 
     dest.mkdir(parents=True)
-    with native_stderr_to_debug_log():
-        (dest / MODEL_FILE).write_bytes(_converter(model, variant, representative).convert())
+    (dest / MODEL_FILE).write_bytes(flatbuffer)
     interpreter = Interpreter(model_path=str(dest / MODEL_FILE))
     return finish_artifact(
         dest,

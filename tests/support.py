@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
 from pathlib import Path
 
@@ -49,9 +50,8 @@ def tiny_model(kind: str, seed: int):
 def build_tiny_run(base: Path) -> tuple[Path, dict]:
     """A run directory holding TINY_ARTIFACTS and the Keras models they came from (built once per process)."""
     from exporters import Variant, tfjs
-    from toolkit.run import Run
 
-    run = Run.create(base / "tiny-web-run").path
+    run = make_run(base / "tiny-web-run").path
     models = {"cnn": tiny_model("cnn", 3), "flat": tiny_model("flat", 4)}
     for name, (kind, variant, output_kind) in TINY_ARTIFACTS.items():
         tfjs.export(
@@ -64,6 +64,91 @@ def build_tiny_run(base: Path) -> tuple[Path, dict]:
             classifier=dataclasses.replace(MNIST, output_kind=output_kind),
         )
     return run, models
+
+
+# A user's colour model as contract v2 describes it: a TF.js graph model (converted from a SavedModel) of a 32x32x3
+# picture with mean/std normalization per channel, three classes with names, logits.
+GRAPH_ARTIFACT = "tfjs-graph-rgb"
+GRAPH_IMAGE = {"height": 32, "width": 32, "channels": 3}
+GRAPH_NORMALIZATION = {
+    "kind": "mean_std",
+    "scale": [1 / (255 * 0.229), 1 / (255 * 0.224), 1 / (255 * 0.225)],
+    "offset": [-0.485 / 0.229, -0.456 / 0.224, -0.406 / 0.225],
+    "mean": [0.485, 0.456, 0.406],
+    "std": [0.229, 0.224, 0.225],
+}
+GRAPH_LABELS = ["circle", "line", "cross"]
+
+
+@functools.cache
+def build_graph_run(base: Path) -> tuple[Path, object]:
+    """A run directory holding GRAPH_ARTIFACT with a hand-written v2 contract, and the Keras model it came from."""
+    import tensorflow as tf
+    import tf_keras as keras
+    from tensorflowjs.converters import convert_tf_saved_model
+
+    from exporters.base import describe_files
+
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.DepthwiseConv2D(3, strides=2, activation="relu"),
+            keras.layers.Conv2D(8, 1, activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(len(GRAPH_LABELS)),
+        ]
+    )
+    run = make_run(base / "graph-web-run").path
+    saved, dest = base / "graph-saved-model", run / "artifacts" / GRAPH_ARTIFACT
+    tf.saved_model.save(model, str(saved))
+    convert_tf_saved_model(str(saved), str(dest))
+    files = describe_files(dest)
+    contract = {
+        "edgekit_contract": 2,
+        "name": GRAPH_ARTIFACT,
+        "format": "tfjs",
+        "variant": "float32",
+        "source": "float",
+        "path": f"artifacts/{GRAPH_ARTIFACT}",
+        "main_file": "model.json",
+        "model_type": "graph-model",
+        "input": {"shape": [32, 32, 3], "dtype": "float32", "scale": None, "zero_point": None},
+        "output": {"shape": [len(GRAPH_LABELS)], "dtype": "float32", "scale": None, "zero_point": None},
+        "image": GRAPH_IMAGE,
+        "normalization": GRAPH_NORMALIZATION,
+        "output_kind": "logits",
+        "labels": GRAPH_LABELS,
+        "sha256": files["model.json"]["sha256"],
+        "size_bytes": sum(f["size_bytes"] for f in files.values()),
+        "files": files,
+    }
+    (dest / "contract.json").write_text(json.dumps(contract, indent=2))
+    return run, model
+
+
+def graph_model_values(grey: np.ndarray) -> np.ndarray:
+    """[0, 1] grey pictures (N, 32, 32) as the graph model's inputs, normalized as its contract says."""
+    from toolkit.preprocess import to_model_values
+
+    return to_model_values(grey, 3, GRAPH_NORMALIZATION["scale"], GRAPH_NORMALIZATION["offset"])
+
+
+def run_node_runner(artifact_dir: Path, inputs: np.ndarray, tmp: Path) -> tuple[np.ndarray, dict]:
+    """evaluate.mjs on raw model inputs, as the runtime calls it: the raw outputs and its summary line."""
+    import subprocess
+
+    from toolkit import web_assets
+    from toolkit.runtimes import tfjs_node
+
+    assets = web_assets.locate()
+    images, outputs = tmp / "in.f32", tmp / "out.f32"
+    inputs.astype("<f4").tofile(images)
+    command = [tfjs_node.node_executable(), str(assets.runner), "--model", str(artifact_dir)]
+    command += ["--images", str(images), "--count", str(len(inputs)), "--out", str(outputs)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=assets.root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return np.fromfile(outputs, dtype="<f4").reshape(len(inputs), -1), json.loads(done.stdout.splitlines()[-1])
 
 
 def keras_probabilities(model, images: np.ndarray, output_kind: str) -> np.ndarray:
@@ -156,3 +241,11 @@ def tiny_config() -> Config:
     config.qat.batch_size = 32
     config.export.representative_size = 50
     return config
+
+
+def make_run(path: Path):
+    """A new, empty run directory (Run.create is a context manager that removes the run if its block fails)."""
+    from toolkit.run import Run
+
+    with Run.create(path) as run:
+        return run

@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import io
 import pickle
+import re
 import struct
+import zipfile
 
 import numpy as np
 import pytest
@@ -14,6 +16,8 @@ from support import synthetic_digits, write_npz
 from toolkit import data as data_module
 from toolkit.data import IDX_FILES, Dataset, load_data
 from toolkit.errors import InputError
+
+pytestmark = pytest.mark.unit
 
 
 def write_idx(directory, x_train, y_train, x_test, y_test):
@@ -106,6 +110,30 @@ def test_corrupt_idx_file_is_named(tmp_path, content):
     (directory / IDX_FILES["y_train"]).write_bytes(content)
     with pytest.raises(InputError, match="train-labels-idx1-ubyte.gz"):
         load_data(directory)
+
+
+@pytest.mark.parametrize(
+    "key, array, message",
+    [
+        ("x_train", np.zeros((5, 784), np.uint8), "2 dimension(s), expected 3 for images"),
+        ("y_train", np.zeros((5, 1), np.uint8), "2 dimension(s), expected 1 for labels"),
+    ],
+)
+def test_idx_file_with_the_wrong_rank_says_so(tmp_path, key, array, message):
+    x, y = synthetic_digits(5, 3)
+    arrays = {"x_train": x, "y_train": y, "x_test": x, "y_test": y, key: array}
+    directory = write_idx(tmp_path / "idx", **arrays)
+    with pytest.raises(InputError, match=re.escape(f"{IDX_FILES[key]}: an IDX file with {message}")):
+        load_data(directory)
+
+
+def test_npz_member_that_is_not_npy_is_named(tmp_path):
+    path = tmp_path / "d.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        for key in IDX_FILES:
+            archive.writestr(key, b"plain text, not an array")
+    with pytest.raises(InputError, match="member x_train is not a .npy array"):
+        load_data(path)
 
 
 def test_missing_idx_file_is_named(tmp_path):

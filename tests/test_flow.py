@@ -86,19 +86,22 @@ def test_tampered_quantization_fails_the_gate_loudly(tiny_run_copy: Path):
     contract_path.write_text(json.dumps(contract))
     result = invoke("validate", tiny_run_copy, "--runtime", "litert")
     assert result.exit_code == 1
-    assert "tflite-int8-ptq [litert]" in result.output and "points below" in result.output
+    # On 120 images the wrong scale shows as wrong probabilities (and, on a larger test set, as a significant drop).
+    assert "tflite-int8-ptq [litert]" in result.output and "probabilities off" in result.output
     assert "Traceback" not in result.output
     report = json.loads((tiny_run_copy / "report.json").read_text())
     assert report["passed"] is False
     assert [a["name"] for a in report["artifacts"] if not a["passed"]] == ["tflite-int8-ptq"]
-    assert {a["runtime"] for a in report["artifacts"]} == {"litert"}
+    # The other runtimes' results stay, marked as from the previous run; only litert was evaluated now.
+    assert {a["runtime"] for a in report["artifacts"] if not a.get("from_previous_run")} == {"litert"}
 
 
 def test_tolerance_option_changes_the_verdict(tiny_run_copy: Path):
     # A zero-tolerance, 100 %-agreement gate on a PTQ model of noisy images is strict but must still be honoured.
     result = invoke("validate", tiny_run_copy, "-r", "litert", "-t", "int8=0", "-t", "float32=0")
     report = json.loads((tiny_run_copy / "report.json").read_text())
-    assert all(a["tolerance"] == 0 for a in report["artifacts"] if a["variant"] in ("int8", "float32"))
+    evaluated = [a for a in report["artifacts"] if not a.get("from_previous_run")]
+    assert evaluated and all(a["tolerance"] == 0 for a in evaluated if a["variant"] in ("int8", "float32"))
     assert result.exit_code == (0 if report["passed"] else 1)
 
 
@@ -167,16 +170,16 @@ def test_version_and_help():
 
 
 def test_validate_accepts_a_relative_run_path(tiny_run_copy: Path, monkeypatch):
-    from toolkit.runtimes import unavailable
+    from toolkit.runtimes import RUNTIMES
 
-    reason = unavailable("tfjs-node-wasm")
+    reason = RUNTIMES["tfjs-node-wasm"].unavailable()
     if reason:
         pytest.skip(reason)
     monkeypatch.chdir(tiny_run_copy.parent)  # runtimes that work in another directory must not lose the run
     result = invoke("validate", tiny_run_copy.name, "-r", "tfjs-node-wasm", "-r", "litert")
     assert result.exit_code == 0, result.output
-    runtimes = {a["runtime"] for a in json.loads((tiny_run_copy / "report.json").read_text())["artifacts"]}
-    assert runtimes == {"tfjs-node-wasm", "litert"}
+    entries = json.loads((tiny_run_copy / "report.json").read_text())["artifacts"]
+    assert {a["runtime"] for a in entries if not a.get("from_previous_run")} == {"tfjs-node-wasm", "litert"}
 
 
 @pytest.mark.parametrize("name", ["tflite-float32", "tflite-float16", "tflite-int8-ptq", "tflite-int8-qat"])

@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from exporters.base import Artifact, Format, TensorSpec, Variant
+from exporters.base import Artifact, Format, TensorSpec, Variant, describe_files
 from toolkit.config import ParityConfig
 from toolkit.metrics import accuracy
 from toolkit.parity import check_parity, compare
+from toolkit.verdict import Bounds
+
+pytestmark = pytest.mark.unit
 
 
 def artifact(variant=Variant.INT8, source="float", fmt=Format.TFLITE) -> Artifact:
@@ -27,6 +31,11 @@ def artifact(variant=Variant.INT8, source="float", fmt=Format.TFLITE) -> Artifac
     )
 
 
+def bounds(tolerance=0.3, min_agreement=0.0, prob=1.0, significance=1.0) -> Bounds:
+    """Significance 1.0 by default: these tests check the margin arithmetic, not the test of significance."""
+    return Bounds(tolerance, min_agreement, prob, significance)
+
+
 def one_hot(classes) -> np.ndarray:
     return np.eye(10, dtype=np.float32)[np.asarray(classes)]
 
@@ -36,7 +45,7 @@ LABELS = np.arange(1000) % 10
 
 def test_identical_outputs_pass_with_zero_delta():
     ref = one_hot(LABELS)
-    result = compare(artifact(), "litert", ref, ref, LABELS, tolerance=0.0, min_agreement=100.0)
+    result = compare(artifact(), "litert", ref, ref, LABELS, bounds(0.0, 100.0))
     assert result.passed and result.accuracy_delta == 0 and result.agreement == 100 and result.max_abs_prob_delta == 0
 
 
@@ -44,7 +53,7 @@ def test_drop_beyond_tolerance_fails_and_says_by_how_much():
     ref = one_hot(LABELS)
     worse = LABELS.copy()
     worse[:5] = (worse[:5] + 1) % 10  # 5 of 1000 wrong: -0.5 points
-    result = compare(artifact(), "litert", one_hot(worse), ref, LABELS, tolerance=0.3, min_agreement=99.0)
+    result = compare(artifact(), "litert", one_hot(worse), ref, LABELS, bounds(0.3, 99.0))
     assert not result.passed
     assert result.accuracy_delta == -0.5
     assert "0.50 points below" in result.breach() and "tolerance 0.3" in result.breach()
@@ -53,16 +62,14 @@ def test_drop_beyond_tolerance_fails_and_says_by_how_much():
 def test_drop_exactly_at_tolerance_passes():
     worse = LABELS.copy()
     worse[:3] = (worse[:3] + 1) % 10
-    result = compare(artifact(), "litert", one_hot(worse), one_hot(LABELS), LABELS, tolerance=0.3, min_agreement=99.0)
+    result = compare(artifact(), "litert", one_hot(worse), one_hot(LABELS), LABELS, bounds(0.3, 99.0))
     assert result.passed
 
 
 def test_gate_is_one_sided_but_agreement_still_counts():
     reference = LABELS.copy()
     reference[:20] = (reference[:20] + 1) % 10  # the reference is wrong on 20 images, the artifact is right
-    result = compare(
-        artifact(), "litert", one_hot(LABELS), one_hot(reference), LABELS, tolerance=0.0, min_agreement=99.0
-    )
+    result = compare(artifact(), "litert", one_hot(LABELS), one_hot(reference), LABELS, bounds(0.0, 99.0))
     assert result.accuracy_delta == 2.0 and result.agreement == 98.0
     assert not result.passed and "agreement 98.00% < 99.0%" in result.breach()
 
@@ -75,8 +82,10 @@ def test_an_artifact_that_cannot_load_fails_the_gate(tmp_path: Path):
     images = np.zeros((10, 28, 28), np.float32)
     (tmp_path / "artifacts" / "a").mkdir(parents=True)
     (tmp_path / "artifacts" / "a" / "model.tflite").write_bytes(b"not a flatbuffer")
+    broken = artifact()
+    broken.files = describe_files(tmp_path / "artifacts" / "a")  # recorded as it is: the runtime must reject it
     outcome = check_parity(
-        [artifact()],
+        [broken],
         tmp_path,
         images,
         np.zeros(10, int),
@@ -88,7 +97,11 @@ def test_an_artifact_that_cannot_load_fails_the_gate(tmp_path: Path):
 
 
 def test_no_evaluation_is_not_a_pass(tmp_path: Path):
+    (tmp_path / "artifacts" / "a").mkdir(parents=True)
+    (tmp_path / "artifacts" / "a" / "model.tflite").write_bytes(b"x")
+    unrun = artifact()
+    unrun.files = describe_files(tmp_path / "artifacts" / "a")
     outcome = check_parity(
-        [artifact()], tmp_path, np.zeros((1, 28, 28)), np.zeros(1, int), {}, ParityConfig(runtimes=["tensorflow"])
+        [unrun], tmp_path, np.zeros((1, 28, 28)), np.zeros(1, int), {}, ParityConfig(runtimes=["tensorflow"])
     )
     assert outcome.results == [] and not outcome.passed

@@ -103,9 +103,9 @@ def test_layer_that_tfjs_cannot_run_fails_the_gate(tmp_path, tiny_data):
     """A model Keras and the TF.js converter accept but TF.js cannot load: only the JavaScript runtime can tell."""
     import tf_keras as keras
 
-    from toolkit.runtimes import unavailable
+    from toolkit.runtimes import RUNTIMES
 
-    reason = unavailable("tfjs-node-wasm")
+    reason = RUNTIMES["tfjs-node-wasm"].unavailable()
     if reason:
         pytest.skip(reason)
     identity = keras.layers.Layer()  # the base class: fine in Keras, unknown to TF.js

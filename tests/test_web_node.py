@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support import TINY_ARTIFACTS, build_tiny_run, keras_probabilities, sample_images, skip_unless
+from support import (
+    GRAPH_ARTIFACT,
+    GRAPH_LABELS,
+    TINY_ARTIFACTS,
+    build_graph_run,
+    build_tiny_run,
+    graph_model_values,
+    keras_probabilities,
+    run_node_runner,
+    sample_images,
+    skip_unless,
+)
 
 from exporters.base import read_contract
+from toolkit import web_assets
 from toolkit.errors import StepError
 from toolkit.runtimes import tfjs_node
 
@@ -69,7 +81,9 @@ def test_unavailable_names_what_is_missing(monkeypatch, tmp_path):
     monkeypatch.undo()
     if tfjs_node.node_executable() is None:
         pytest.skip("Node.js not found on PATH")
-    monkeypatch.setattr(tfjs_node, "WEB_DEMO", tmp_path)
+    (tmp_path / "site").mkdir()
+    (tmp_path / "package-lock.json").write_text("{}")
+    monkeypatch.setattr(web_assets, "CHECKOUT", tmp_path)  # a checkout without node_modules
     assert tfjs_node.unavailable() == "web_demo packages missing: run `npm ci --prefix web_demo`"
 
 
@@ -80,3 +94,41 @@ def test_a_relative_artifact_path_works_from_any_directory(tiny_web_run, monkeyp
     images = sample_images(4, seed=3)
     probabilities = predictor(relative.parent.parent, "tfjs-float32").predict(images)
     assert np.abs(probabilities - keras_probabilities(models["cnn"], images, "probabilities")).max() <= 1e-5
+
+
+def test_node_runs_a_v2_graph_model_of_colour_pictures(tmp_path_factory, tmp_path):
+    """Contract v2: a graph model (tf.loadGraphModel), 32x32x3 mean/std inputs, three named classes as logits."""
+    skip_unless(tfjs_node.unavailable())
+    run, model = build_graph_run(tmp_path_factory.getbasetemp())
+    inputs = graph_model_values(np.random.default_rng(4).random((12, 32, 32)))
+    outputs, summary = run_node_runner(run / "artifacts" / GRAPH_ARTIFACT, inputs, tmp_path)
+    assert summary["model_type"] == "graph-model" and summary["outputs_per_image"] == len(GRAPH_LABELS)
+    reference = model.predict(inputs, verbose=0)
+    assert outputs.shape == reference.shape == (12, 3)
+    assert np.abs(outputs - reference).max() <= 1e-4
+
+
+def test_node_reads_flat_inputs_of_a_v1_contract_without_a_picture_size(tiny_web_run, tmp_path):
+    """A v1 contract (no image, no model_type) is a 28x28x1 layers model; its flat (784,) input is fed as is."""
+    run, models = tiny_web_run
+    images = sample_images(5, seed=6)
+    outputs, summary = run_node_runner(run / "artifacts" / "tfjs-flat-logits", images.reshape(5, -1), tmp_path)
+    assert summary["model_type"] == "layers-model"
+    assert np.abs(outputs - models["flat"].predict(images.reshape(5, -1), verbose=0)).max() <= 1e-5
+
+
+def test_one_node_process_evaluates_many_artifacts_and_a_broken_one_fails_alone(tiny_web_run, tmp_path):
+    """The gate hands every TF.js artifact to one Node process; each gets its own outputs or its own error."""
+    run, models = tiny_web_run
+    images = sample_images(24)
+    names = ["tfjs-float32", "tfjs-flat-logits", "tfjs-uint8"]
+    predictors = [predictor(run, name) for name in names]
+    (tmp_path / "model.json").write_text("{not json")
+    (tmp_path / "contract.json").write_text((run / "artifacts/tfjs-float32/contract.json").read_text())
+    broken = tfjs_node.load(tmp_path, predictors[0].artifact)
+    results = tfjs_node.RUNTIME.predict_many([predictors[0], broken, *predictors[1:]], images)
+    assert isinstance(results[1], StepError) and "JSON" in str(results[1])
+    for name, result in zip(names, [results[0], *results[2:]], strict=True):
+        kind, _, output_kind = TINY_ARTIFACTS[name]
+        # Each result is its own model's: the flat-logits model differs from the CNNs.
+        np.testing.assert_allclose(result, keras_probabilities(models[kind], images, output_kind), atol=2e-2)

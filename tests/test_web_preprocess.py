@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.golden import preprocess_cases, write_golden_vectors
+from toolkit.golden import preprocess_cases, target_cases, write_golden_vectors
 
 WEB_DEMO = Path(__file__).resolve().parent.parent / "web_demo"
 
@@ -33,8 +33,10 @@ def test_js_preprocessing_matches_python_golden_vectors(tmp_path):
     counts = {
         key: int(value) for key, value in re.findall(r"^# (pass|fail|skipped|cancelled) (\d+)$", done.stdout, re.M)
     }
-    # Two checks per case (uint8 and [0, 1] input) plus the one that the file was given: all ran, none skipped.
-    assert counts == {"pass": 2 * len(preprocess_cases()) + 1, "fail": 0, "skipped": 0, "cancelled": 0}, done.stdout
+    # Two checks per MNIST case (uint8 and [0, 1] input), one per other field (grey picture and model values), and
+    # the one that the file was given: all ran, none skipped.
+    expected = 2 * len(preprocess_cases()) + len(target_cases()) + 1
+    assert counts == {"pass": expected, "fail": 0, "skipped": 0, "cancelled": 0}, done.stdout
 
 
 @pytest.mark.node
@@ -48,3 +50,26 @@ def test_js_preprocessing_test_fails_without_golden_vectors():
     )
     assert done.returncode != 0
     assert "EDGEKIT_GOLDEN" in done.stdout
+
+
+@pytest.mark.unit
+def test_the_javascript_takes_picture_size_normalization_and_classes_from_the_contract():
+    """No MNIST number in the page, the evaluation page or the Node runner: they all come from contract.json."""
+    sources = [*WEB_DEMO.glob("site/*.js"), *WEB_DEMO.glob("node/*.mjs")]
+    assert len(sources) >= 8
+    mnist = re.compile(r"\b784\b|\b28\s*\*\s*28\b|(?<!/)/\s*255\b|\[\s*'0'\s*,\s*'1'|length\s*[!=]==?\s*10\b")
+    found = [f"{p.name}: {m.group()}" for p in sources for m in mnist.finditer(p.read_text())]
+    assert found == []
+
+
+@pytest.mark.node
+def test_js_contract_and_boot_unit_tests_pass():
+    """web_demo/test/contract.test.mjs and boot.test.mjs: the contract reader and the page's choice of variant."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js not found on PATH")
+    files = ["test/contract.test.mjs", "test/boot.test.mjs"]
+    done = subprocess.run([node, "--test", *files], cwd=WEB_DEMO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    counts = dict(re.findall(r"^# (pass|fail|skipped) (\d+)$", done.stdout, re.M))
+    assert int(counts["pass"]) >= 9 and counts["fail"] == "0" and counts["skipped"] == "0", done.stdout

@@ -1,6 +1,12 @@
 """edgekit: train an MNIST classifier, quantize it, export it for phones and browsers, and prove nothing was lost."""
 
-import exporters  # noqa: F401  (sets the environment TensorFlow reads at import: tf-keras, quiet logs)
+from toolkit.import_names import conflict
+
+# Checked before `exporters` is first imported: another distribution's package of that name may stand in its place,
+# and its code must not run. The CLI turns a conflict into one line and exit code 2.
+IMPORT_CONFLICT = conflict()
+if IMPORT_CONFLICT is None:
+    import exporters  # noqa: F401  (sets the environment TensorFlow reads at import: tf-keras, quiet logs)
 
 __version__ = "0.1.0"
 

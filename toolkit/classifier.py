@@ -20,8 +20,9 @@ def saved_by_keras3(path: Path) -> bool:
     return bool(version) and version.split(".")[0] == "3"
 
 
-def load_keras3_model(path: Path):
-    """Load a Keras 3 `.keras` file with Keras 3 itself, in safe mode (no Python code from the file runs).
+def load_keras3_model(path: Path, trust_model: bool = False):
+    """Load a Keras 3 `.keras` file with Keras 3 itself, in safe mode (no Python code from the file runs) unless
+    the user trusts it.
 
     Raises:
         InputError: the file is not a loadable Keras 3 model (the message says why, in one line).
@@ -29,7 +30,7 @@ def load_keras3_model(path: Path):
     import keras
 
     try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
+        return keras.saving.load_model(path, compile=False, safe_mode=not trust_model)
     except Exception as error:  # Keras raises many types for a bad file
         raise InputError(f"{path}: not a loadable Keras 3 model ({first_line(error)})") from None
 

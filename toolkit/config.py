@@ -1,101 +1,164 @@
-"""Settings of each step as dataclasses with defaults; the CLI and a TOML config file only override them."""
+"""Settings of each step as one schema with defaults; a TOML config file and the CLI only override them."""
 
 from __future__ import annotations
 
-import dataclasses
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from exporters.base import Variant
 from toolkit.errors import InputError
 from toolkit.models import Architecture
+from toolkit.verdict import Bounds
+
+Positive = Annotated[int, Field(strict=True, ge=1)]
+Points = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
-@dataclasses.dataclass
-class TrainConfig:
+class _Section(BaseModel):
+    # strict: "abc" or 1.5 for an int, or "fast" for a float, is an error rather than a silent conversion.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
+
+
+class TrainConfig(_Section):
     # The defaults reach >= 99.0 % with the CNN in about 4 minutes of training on 2 cores (README, benchmark).
-    architecture: Architecture = Architecture.CNN
-    epochs: int = 12
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    lr_decay: float = 0.8  # multiply the learning rate by this after every epoch
-    validation_size: int = 5000  # held out from the end of the training set; the test set is never seen
-    patience: int = 3  # early stopping on validation loss
+    architecture: Annotated[Architecture, Field(strict=False)] = Architecture.CNN
+    epochs: Positive = 12
+    batch_size: Positive = 128
+    learning_rate: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1e-3
+    lr_decay: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.8  # LR x this per epoch
+    # Held out from the end of the training set (the test set is never seen); None: min(5000, 10 % of it).
+    validation_size: Positive | None = None
+    patience: Positive = 3  # early stopping on validation loss
     augment: bool = False  # random rotation (10 deg), shift (10 %), zoom (10 %)
-    seed: int = 42
+    # scales the augmentation's rotation, shift and zoom
+    augment_strength: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    # "exponential" (lr_decay per epoch) or "cosine" (to 0 at the last epoch)
+    lr_schedule: Literal["exponential", "cosine"] = "exponential"
+    seed: Annotated[int, Field(strict=True, ge=0)] = 42
 
 
-@dataclasses.dataclass
-class QATConfig:
-    epochs: int = 1
-    batch_size: int = 128
-    learning_rate: float = 1e-4
+class QATConfig(_Section):
+    epochs: Positive = 1
+    batch_size: Positive = 128
+    learning_rate: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1e-4
 
 
-@dataclasses.dataclass
-class ExportConfig:
-    representative_size: int = 500  # training images that calibrate int8 activation ranges
+class ExportConfig(_Section):
+    representative_size: Positive = 500  # training images that calibrate int8 activation ranges
     tflite: bool = True
     tfjs: bool = True
     saved_model: bool = True
 
 
-# Largest allowed accuracy drop against the reference, in percentage points, per variant. float32 must be
-# essentially exact; float16 and 8-bit weights lose a little precision; int8 arithmetic a little more.
+# The verdict (toolkit/verdict.py) and its defaults were chosen on a calibration set of 42 faithful conversions
+# of models from 48 % to 100 % accuracy and 17 broken artifacts (README, "The verdict"; tests/calibration_set.py).
+# Per variant, the practical margin in percentage points: a drop that is significant but no larger passes.
+# Faithful conversions never dropped significantly; float16 gets 0.1 because a low-margin model's float16 TF.js
+# moved -0.08 points in the field (issue 9).
 DEFAULT_TOLERANCES = {
     Variant.FLOAT32.value: 0.02,
-    Variant.FLOAT16.value: 0.05,
+    Variant.FLOAT16.value: 0.1,
     Variant.DYNAMIC.value: 0.2,
     Variant.UINT8.value: 0.2,
     Variant.INT8.value: 0.3,
 }
-# Smallest share (percent) of test images on which the artifact's top-1 class equals the reference's.
+# Hard floor on top-1 agreement with the reference, in percent: scrambled classes or another model. Faithful
+# minimum seen: float16 99.98, dynamic 99.78, uint8 99.72, int8 98.83 (a 48 % model; 98.1 % in the field).
 DEFAULT_MIN_AGREEMENT = {
     Variant.FLOAT32.value: 99.9,
-    Variant.FLOAT16.value: 99.8,
-    Variant.DYNAMIC.value: 99.0,
-    Variant.UINT8.value: 99.0,
-    Variant.INT8.value: 99.0,
+    Variant.FLOAT16.value: 99.5,
+    Variant.DYNAMIC.value: 98.5,
+    Variant.UINT8.value: 98.5,
+    Variant.INT8.value: 97.0,
 }
+# Bound on the mean over images of max_k |p_artifact - p_reference|: right argmax, wrong probabilities (an edited
+# output zero-point or input scale). Faithful maximum seen: float16 0.0001, dynamic 0.0008, uint8 0.0021,
+# int8 0.0051; the smallest contract edit measured 0.094.
+DEFAULT_MAX_MEAN_PROB_ERROR = {
+    Variant.FLOAT32.value: 0.001,
+    Variant.FLOAT16.value: 0.002,
+    Variant.DYNAMIC.value: 0.01,
+    Variant.UINT8.value: 0.01,
+    Variant.INT8.value: 0.02,
+}
+# One-sided exact McNemar level at which an accuracy drop counts as real.
+DEFAULT_SIGNIFICANCE = 0.01
 
 
-@dataclasses.dataclass
-class ParityConfig:
-    tolerances: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_TOLERANCES))
-    min_agreement: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_MIN_AGREEMENT))
+def _per_variant(values: dict[str, Any], defaults: dict[str, float]) -> dict[str, Any]:
+    """A partial {variant: number} table over the defaults; an unknown variant is an error."""
+    if not isinstance(values, dict):
+        raise ValueError(f"expected a table of variant = number ({', '.join(defaults)})")
+    unknown = sorted(set(values) - set(defaults))
+    if unknown:
+        raise ValueError(f"unknown variant {', '.join(unknown)} (known: {', '.join(defaults)})")
+    return {**defaults, **values}
+
+
+class ParityConfig(_Section):
+    tolerances: dict[str, Points] = Field(default_factory=lambda: dict(DEFAULT_TOLERANCES))
+    min_agreement: dict[str, Annotated[Points, Field(le=100)]] = Field(
+        default_factory=lambda: dict(DEFAULT_MIN_AGREEMENT)
+    )
+    max_mean_prob_error: dict[str, Points] = Field(default_factory=lambda: dict(DEFAULT_MAX_MEAN_PROB_ERROR))
+    significance: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = DEFAULT_SIGNIFICANCE
+    fix: bool = False  # on an int8 PTQ breach, try the remedies of toolkit/remedy.py and keep the first that passes
     runtimes: list[str] | None = None  # None: every runtime that can evaluate the artifact's format here
 
+    def bounds(self, variant: str) -> Bounds:
+        """The verdict's limits for one variant."""
+        return Bounds(
+            tolerance=self.tolerances[variant],
+            min_agreement=self.min_agreement[variant],
+            max_mean_prob_error=self.max_mean_prob_error[variant],
+            significance=self.significance,
+        )
 
-@dataclasses.dataclass
-class Config:
-    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
-    qat: QATConfig = dataclasses.field(default_factory=QATConfig)
-    export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
-    parity: ParityConfig = dataclasses.field(default_factory=ParityConfig)
+    @field_validator("tolerances", mode="before")
+    @classmethod
+    def _tolerances(cls, values: Any) -> Any:
+        return _per_variant(values, DEFAULT_TOLERANCES)
+
+    @field_validator("min_agreement", mode="before")
+    @classmethod
+    def _min_agreement(cls, values: Any) -> Any:
+        return _per_variant(values, DEFAULT_MIN_AGREEMENT)
+
+    @field_validator("runtimes")
+    @classmethod
+    def _known_runtimes(cls, values: list[str] | None) -> list[str] | None:
+        from toolkit.runtimes import RUNTIMES
+
+        known = list(RUNTIMES)
+        unknown = [name for name in values or [] if name not in known]
+        if unknown:
+            raise ValueError(f"unknown runtime {', '.join(unknown)} (known: {', '.join(known)})")
+        return values or None
+
+
+class Config(_Section):
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    qat: QATConfig = Field(default_factory=QATConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+    parity: ParityConfig = Field(default_factory=ParityConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self.model_dump(mode="json")
 
 
-def _update(section: Any, values: dict[str, Any], where: str) -> None:
-    fields = {f.name: f for f in dataclasses.fields(section)}
-    for key, value in values.items():
-        if key not in fields:
-            raise InputError(f"{where}: unknown setting '{key}' (known: {', '.join(fields)})")
-        current = getattr(section, key)
-        if isinstance(current, dict):
-            unknown = set(value) - set(current)
-            if unknown:
-                raise InputError(f"{where}.{key}: unknown variant {', '.join(sorted(unknown))}")
-            current.update({k: float(v) for k, v in value.items()})
-        elif key == "architecture":
-            try:
-                setattr(section, key, Architecture(value))
-            except ValueError:
-                raise InputError(f"{where}.architecture: '{value}' is not one of dense, cnn, cnn-bn") from None
-        else:
-            setattr(section, key, value)
+def validation_size(config: TrainConfig, train_images: int) -> int:
+    """The hold-out for `train_images` training images: the configured size, else min(5000, 10 %)."""
+    size = config.validation_size or min(5000, train_images // 10)
+    if not 0 < size < train_images:
+        raise InputError(
+            f"--validation-size {size} must be between 1 and {train_images - 1} "
+            f"(one less than the {train_images} training images)"
+        )
+    return size
 
 
 # Named settings a command away (`--preset NAME`); a config file and options still override them.
@@ -109,6 +172,61 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "qat": {"epochs": 2},
     },
 }
+SECTIONS = tuple(Config.model_fields)
+
+
+def _merge(base: dict[str, Any], layer: dict[str, Any], where: str) -> None:
+    """Lay one source's sections over `base`; a section must be a known table (its keys are checked later)."""
+    for name, values in layer.items():
+        if name not in SECTIONS:
+            raise InputError(f"{where}: unknown section [{name}] (known: {', '.join(SECTIONS)})")
+        if not isinstance(values, dict):
+            raise InputError(f"{where}: [{name}] must be a table of settings, got {values!r}")
+        section = base.setdefault(name, {})
+        for key, value in values.items():
+            if isinstance(value, dict) and isinstance(section.get(key), dict):
+                section[key] = {**section[key], **value}
+            else:
+                section[key] = value
+
+
+# The command-line option of a setting, where it is not --<key>; for messages about a bad option.
+OPTION_NAMES = {
+    ("train", "architecture"): "--arch",
+    ("qat", "epochs"): "--qat-epochs",
+    ("parity", "tolerances"): "--tolerance",
+    ("parity", "runtimes"): "--runtime",
+}
+
+
+def _one_line(error: pydantic.ValidationError, where: str) -> str:
+    """The first problem pydantic found, as `where: setting: why (got value)`."""
+    problem = error.errors()[0]
+    loc = [str(part) for part in problem["loc"]]
+    if where == "option":
+        where = OPTION_NAMES.get((loc[0], loc[1]), "--" + loc[1].replace("_", "-"))
+        setting = ".".join(loc[2:])
+    else:
+        setting = f"[{loc[0]}] " + ".".join(loc[1:])
+    if problem["type"] == "extra_forbidden":
+        known = Config.model_fields[loc[0]].annotation.model_fields
+        return f"{where}: unknown setting {setting} (known: {', '.join(known)})"
+    message = problem["msg"].removeprefix("Value error, ")
+    return f"{where}: {setting}{': ' if setting else ''}{message} (got {problem['input']!r})".replace(" : ", ": ")
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """A TOML config file's tables, or an InputError naming the file."""
+    try:
+        return tomllib.loads(Path(path).read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise InputError(f"config {path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except IsADirectoryError:
+        raise InputError(f"config {path}: is a directory, not a TOML file") from None
+    except OSError as error:
+        raise InputError(f"config {path}: {error.strerror or error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(f"config {path}: {error}") from None
 
 
 def load_config(
@@ -116,22 +234,22 @@ def load_config(
 ) -> Config:
     """Defaults, then a preset, then a TOML file's sections ([train], [qat], [export], [parity]), then overrides.
 
-    Overrides whose value is None are ignored, so the CLI can pass every option and let None mean "default".
+    Every layer is checked against the same schema (types, ranges, known keys), each naming where a bad value
+    came from. Overrides whose value is None are ignored, so the CLI can pass every option and let None mean
+    "default".
     """
-    config = Config()
     if preset not in PRESETS:
         raise InputError(f"unknown preset '{preset}' (known: {', '.join(PRESETS)})")
-    sections: list[tuple[dict[str, Any], str]] = [(PRESETS[preset], f"preset {preset}")]
+    layers: list[tuple[dict[str, Any], str]] = [(PRESETS[preset], f"preset {preset}")]
     if path is not None:
-        try:
-            sections.append((tomllib.loads(Path(path).read_text()), str(path)))
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise InputError(f"config {path}: {error}") from None
+        layers.append((read_config_file(path), f"config {path}"))
     if overrides:
-        sections.append(({k: {n: v for n, v in s.items() if v is not None} for k, s in overrides.items()}, "option"))
-    for data, where in sections:
-        for name, values in data.items():
-            if not hasattr(config, name) or not isinstance(values, dict):
-                raise InputError(f"{where}: unknown section [{name}] (known: train, qat, export, parity)")
-            _update(getattr(config, name), values, f"{where} [{name}]")
-    return config
+        layers.append(({k: {n: v for n, v in s.items() if v is not None} for k, s in overrides.items()}, "option"))
+    merged: dict[str, Any] = {}
+    for layer, where in layers:
+        _merge(merged, layer, where)
+        try:  # check each layer as it lands, so the message names the file or the option that is wrong
+            Config.model_validate(merged)
+        except pydantic.ValidationError as error:
+            raise InputError(_one_line(error, where)) from None
+    return Config.model_validate(merged)

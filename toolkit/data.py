@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters.base import ImageSpec, default_labels
+from exporters.base import ImageSpec, Normalization, default_labels
 from toolkit.errors import InputError
 
+UNIT = Normalization()
 KERAS_CACHE = Path("~/.keras/datasets/mnist.npz").expanduser()
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte.gz",
@@ -79,6 +80,14 @@ class Dataset:
         }
 
 
+def to_inputs(images: np.ndarray, shape: tuple[int, ...] = (28, 28), normalization: Normalization = UNIT) -> np.ndarray:
+    """uint8 images (N, H, W[, C]) -> float32 model values (the normalization) in the model's input shape."""
+    pixels = np.asarray(images)
+    if pixels.ndim == 3:
+        pixels = pixels[..., None]
+    return normalization.apply(pixels).reshape((len(images), *shape))
+
+
 def _sha256(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
@@ -128,6 +137,9 @@ def _load_npz(path: Path) -> Dataset:
                 )
             arrays = {k: npz[k] for k in IDX_FILES}
             names = [str(n) for n in npz["class_names"].tolist()] if "class_names" in npz.files else None
+        for key, array in arrays.items():
+            if not isinstance(array, np.ndarray):  # np.load hands back the raw bytes of a member that is no .npy
+                raise InputError(f"{path}: member {key} is not a .npy array")
     except InputError:
         raise
     except (OSError, ValueError, EOFError, zlib.error, KeyError, zipfile.BadZipFile) as error:
@@ -141,19 +153,23 @@ def _load_idx_dir(directory: Path) -> Dataset:
         file = directory / name
         if not file.is_file():
             raise InputError(f"{directory}: missing {name}")
-        arrays[key] = _read_idx(file)
+        arrays[key] = _read_idx(file, rank=3 if key.startswith("x") else 1)
     return Dataset(**arrays, source=str(directory))
 
 
-def _read_idx(path: Path) -> np.ndarray:
+def _read_idx(path: Path, rank: int) -> np.ndarray:
     """Read one gzip-compressed IDX file (magic: 0x0000, type 0x08 = uint8, rank; then big-endian dims)."""
     try:
         raw = gzip.decompress(path.read_bytes())
     except (OSError, EOFError, zlib.error) as error:
         raise InputError(f"{path}: not a valid gzip file ({error})") from None
-    if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] != 0x08 or raw[3] not in (1, 3):
-        raise InputError(f"{path}: not an IDX file of unsigned bytes")
-    rank = raw[3]
+    if len(raw) < 4 or raw[:2] != b"\0\0":
+        raise InputError(f"{path}: not an IDX file (no IDX magic number)")
+    if raw[2] != 0x08:
+        raise InputError(f"{path}: an IDX file of type 0x{raw[2]:02x}, expected 0x08 (unsigned bytes)")
+    if raw[3] != rank:
+        what = "images (count, rows, columns)" if rank == 3 else "labels (count)"
+        raise InputError(f"{path}: an IDX file with {raw[3]} dimension(s), expected {rank} for {what}")
     header = 4 + 4 * rank
     if len(raw) < header:
         raise InputError(f"{path}: truncated header")

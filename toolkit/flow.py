@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -13,13 +14,14 @@ import numpy as np
 
 from exporters import Variant
 from exporters.base import Classifier, Normalization
-from toolkit.config import Config
+from toolkit.config import Config, validation_size
 from toolkit.data import Dataset, load_data
 from toolkit.errors import InputError, ParityError, StepError, first_line
 from toolkit.metrics import accuracy
 from toolkit.parity import ParityOutcome, check_parity
 from toolkit.report import build_report, write_report
 from toolkit.run import Run
+from toolkit.runtimes import RUNTIMES
 
 log = logging.getLogger("edgekit")
 
@@ -33,7 +35,7 @@ def gate_images(data: Dataset) -> np.ndarray:
     return data.x_test
 
 
-def _record_data(run: Run, data: Dataset, path: Path | None) -> None:
+def record_data(run: Run, data: Dataset, path: Path | None) -> None:
     run.manifest["data"] = {"path": None if path is None else str(Path(path).resolve()), **data.fingerprint()}
     run.save()
 
@@ -51,13 +53,18 @@ def load_run_data(run: Run) -> Dataset:
 
 
 def _load_model(run: Run, source: str):
-    """The run's float or QAT Keras model."""
+    """The run's float or QAT Keras model, under the trust decision recorded when it entered the run."""
     from toolkit.keras_model import load_keras_model
 
     if not run.has_model(source):
         step = "train" if source == "float" else "qat"
         raise InputError(f"{run.path} has no {source} model: run `edgekit {step}` first")
-    return load_keras_model(run.model_path(source))
+    return load_keras_model(run.model_path(source), trust_model=_trusted(run))
+
+
+def _trusted(run: Run) -> bool:
+    """Whether the user allowed the run's model to carry Python code (recorded when it was imported)."""
+    return run.manifest["steps"].get("import", {}).get("trust_model", False)
 
 
 def _seed(run: Run, config: Config) -> int:
@@ -72,7 +79,10 @@ def _validation_size(run: Run, config: Config, data: Dataset) -> int:
     """The training step's hold-out, so fine-tuning never trains on it; for an imported model, at most 10 % of
     the data (a user's data set may be smaller than the default hold-out)."""
     recorded = run.step_settings("train").get("validation_size")
-    return recorded or min(config.train.validation_size, len(data.x_train) // 10 or 1)
+    if recorded:
+        return recorded
+    n = len(data.x_train)
+    return min(validation_size(config.train, n), n // 10 or 1)
 
 
 def train(
@@ -81,8 +91,10 @@ def train(
     data_path: Path | None = None,
     normalization: Normalization | None = None,
     split: dict | None = None,
-) -> Run:
+) -> Run | None:
     """Train the float model into a new run directory.
+
+    Under a cluster (TF_CONFIG) every worker trains, and only the chief creates and writes the run directory.
 
     Args:
         out: the run directory to create (must not exist, or be empty).
@@ -90,24 +102,74 @@ def train(
         data_path: a user's data set (see toolkit.data.load_data); None for MNIST.
         normalization: how pixels become model inputs (default: [0, 1]).
         split: test split of an image folder without one ({"test_fraction", "seed"}).
+
+    Returns:
+        The run; None on a worker that is not the chief.
     """
-    from toolkit.training import train_model
+    from toolkit.distributed import cluster_strategy
 
     data = load_data(data_path, split)  # before creating the run: bad data leaves nothing behind
     classifier = Classifier(data.image, normalization or Normalization(), "probabilities", tuple(data.labels))
     _check_channels(classifier)
-    run = Run.create(out)
-    _record_data(run, data, data_path)
-    run.set_classifier(classifier)
+    validation_size(config.train, len(data.x_train))
+    strategy, chief = cluster_strategy()  # before any other TensorFlow op, as collectives require
+    if not chief:
+        from toolkit.training import train_model
+
+        with tempfile.TemporaryDirectory() as scratch:
+            train_model(data, config.train, Path(scratch), strategy=strategy, classifier=classifier)
+        return None
+    with Run.create(out) as run:
+        record_data(run, data, data_path)
+        run.set_classifier(classifier)
+        return fit(run, data, config, strategy=strategy)
+
+
+def resume_train(run_dir: Path) -> Run:
+    """Continue a killed `train` from its last completed epoch, with the settings it was started with."""
+    run = Run.open(run_dir)
+    step = run.manifest["steps"].get("train")
+    if step is None:
+        raise InputError(f"{run.path}: no training to resume (the run was not made by `edgekit train`)")
+    if "finished" in step:
+        raise InputError(f"{run.path}: training already finished; nothing to resume")
+    config = Config.model_validate({"train": step["config"]})
+    return fit(run, load_run_data(run), config, resume=True)
+
+
+def fit(
+    run: Run, data: Dataset, config: Config, build: Callable | None = None, strategy=None, resume: bool = False
+) -> Run:
+    """Train the float model of an existing run (the configured architecture, or `build()`'s model) and record it.
+
+    The model reads the run's images as its classifier says (MNIST's unit normalization when the run records
+    none). With `resume`, training continues from the run's last completed epoch.
+    """
+    from toolkit.training import train_model
+
+    if "classifier" not in run.manifest:
+        run.set_classifier(Classifier(data.image, Normalization(), "probabilities", tuple(data.labels)))
+    classifier = run.classifier
+    if not resume:
+        run.start("train", {"config": config.to_dict()["train"]})
     log.info(
         "training %s on %d images from %s -> %s",
-        config.train.architecture.value,
+        config.train.architecture.value if build is None else "a searched model",
         len(data.x_train),
         data.source,
         run.path,
     )
     start = time.perf_counter()
-    model, history = train_model(data, config.train, run.path / "checkpoints" / "best.h5", classifier)
+    model, history = train_model(
+        data,
+        config.train,
+        run.path / "checkpoints",
+        resume=resume,
+        build=build,
+        strategy=strategy,
+        tensorboard=run.path / "tensorboard" / "train",
+        classifier=classifier,
+    )
     run.save_model(model, "float")
     from toolkit.runtimes.keras import KerasPredictor
 
@@ -120,6 +182,7 @@ def train(
             "seconds": round(time.perf_counter() - start, 1),
             "test_accuracy": round(test_accuracy, 4),
             "history": history,
+            **({"workers": strategy.num_replicas_in_sync} if strategy is not None else {}),
         },
     )
     log.info("float model: %.2f%% test accuracy after %d epochs", test_accuracy, len(history["loss"]))
@@ -132,8 +195,10 @@ def qat(run_dir: Path, config: Config) -> Run:
     from toolkit.runtimes.keras import KerasPredictor
 
     run = Run.open(run_dir)
+    run.require_finished("train", "import")
     data = load_run_data(run)
     float_model = _load_model(run, "float")
+    run.start("qat")
     log.info("quantization-aware fine-tuning: %d epoch(s)", config.qat.epochs)
     start = time.perf_counter()
     model, history = quantize_and_finetune(
@@ -143,6 +208,7 @@ def qat(run_dir: Path, config: Config) -> Run:
         _validation_size(run, config, data),
         _seed(run, config),
         run.classifier,
+        tensorboard=run.path / "tensorboard" / "qat",
     )
     run.save_model(model, "qat")
     test_accuracy = accuracy(KerasPredictor(model, run.classifier).predict(gate_images(data)), data.y_test)
@@ -209,7 +275,11 @@ def export(run_dir: Path, config: Config) -> Run:
     All artifacts are written to a staging directory first and replace the previous set only when every
     conversion succeeded, so a failed export never leaves a set that looks complete.
     """
+    if not (config.export.tflite or config.export.tfjs or config.export.saved_model):
+        raise InputError("nothing to export: every format is switched off")
     run = Run.open(run_dir)
+    run.require_finished("train", "import", "qat")
+    run.clear_staging()
     data = load_run_data(run)
     float_model = _load_model(run, "float")
     representative = representative_inputs(
@@ -226,6 +296,7 @@ def export(run_dir: Path, config: Config) -> Run:
     if not plan:
         raise InputError("nothing to export: every format is switched off")
     staging = run.staging()
+    run.start("export")
     start = time.perf_counter()
     exported = []
     try:
@@ -248,8 +319,10 @@ def export(run_dir: Path, config: Config) -> Run:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     run.commit_artifacts(staging)
+    _keep_references(run, models, data)
     (run.path / "report.json").unlink(missing_ok=True)  # the old verdict no longer describes these files
     (run.path / "report.md").unlink(missing_ok=True)
+    (run.path / "predictions.npz").unlink(missing_ok=True)
     run.record(
         "export",
         {
@@ -261,44 +334,117 @@ def export(run_dir: Path, config: Config) -> Run:
     return run
 
 
+def _keep_references(run: Run, models: dict, data: Dataset) -> None:
+    """The Keras models' test-set probabilities, computed while the models are loaded, for the gate to reuse."""
+    from toolkit import references
+    from toolkit.runtimes.keras import KerasPredictor
+
+    images = gate_images(data)
+    references.store(run, {s: KerasPredictor(m, run.classifier).predict(images) for s, m in models.items()})
+
+
+def _references(run: Run, sources: list[str], images: np.ndarray) -> dict[str, np.ndarray]:
+    """Those kept by export when still valid for these models and images; else computed here."""
+    from toolkit import references
+    from toolkit.keras_model import refuse_code
+    from toolkit.runtimes.keras import KerasPredictor
+
+    for source in sources:  # the run's trust decision holds even when no model needs loading
+        refuse_code(run.model_path(source), _trusted(run))
+    kept = references.load(run, sources, len(images))
+    if kept is not None:
+        log.info("Keras references: kept by export (model files and test set unchanged)")
+        return kept
+    log.info("Keras references on %d test images", len(images))
+    return {s: KerasPredictor(_load_model(run, s), run.classifier).predict(images) for s in sources}
+
+
 def validate(run_dir: Path, config: Config) -> dict:
-    """Run the parity gate over every artifact of the run, write report.json and report.md.
+    """Run the parity gate over every artifact of the run; write report.json, report.md, report.html and the
+    predictions they are drawn from (predictions.npz).
+
+    With `config.parity.runtimes` set, the previous report's results in the other runtimes are kept, marked as
+    from the previous run, so a partial re-run never silently shrinks a full report.
 
     Returns:
         The report (also written to the run directory).
 
     Raises:
-        ParityError: an artifact is outside its tolerance (the report is written first).
+        ParityError: an evaluation is outside its tolerance (the report is written first); its `verdict` is
+            "FAILED (n)".
     """
-    from toolkit.runtimes.keras import KerasPredictor
+    from exporters.native_log import native_stderr_to_debug_log
+    from toolkit.evidence import Predictions, per_class_report
+    from toolkit.parity import plan
+    from toolkit.report import keep_previous
+    from toolkit.report_html import environment, write_html
 
     run = Run.open(run_dir)
+    run.require_finished("train", "import", "qat", "export")
+    run.clear_staging()
     artifacts = run.artifacts()
     if not artifacts:
         raise InputError(f"{run.path} has no exported artifacts: run `edgekit export` first")
-    data = load_run_data(run)
-    images = gate_images(data)
-    start = time.perf_counter()
-    references = {
-        source: KerasPredictor(_load_model(run, source), run.classifier).predict(images)
-        for source in sorted({"float"} | {a.source for a in artifacts})
-    }
-    reference_accuracy = {name: round(accuracy(p, data.y_test), 4) for name, p in references.items()}
+    evaluations, skipped = plan(artifacts, config.parity)
+    runtimes = sorted({runtime.name for _, runtime in evaluations}, key=list(RUNTIMES).index)
+    run.start("validate")
     log.info(
-        "parity gate on %d test images (reference: %s)",
-        len(images),
-        ", ".join(f"{k} {v:.2f}%" for k, v in reference_accuracy.items()),
+        "parity gate: %d evaluations of %d artifacts in %s%s",
+        len(evaluations),
+        len(artifacts),
+        ", ".join(runtimes) or "no runtime",
+        f" ({len(skipped)} not possible here)" if skipped else "",
     )
-    outcome: ParityOutcome = check_parity(
-        artifacts, run.path, images, data.y_test.astype(np.int64), references, config.parity, progress=log.info
-    )
+    start = time.perf_counter()
+    # TensorFlow, LiteRT and XNNPACK print to file descriptor 2 ("Created TensorFlow Lite XNNPACK delegate");
+    # kept for --verbose.
+    with native_stderr_to_debug_log():
+        data = load_run_data(run)
+        images = gate_images(data)
+        references = _references(run, sorted({"float"} | {a.source for a in artifacts}), images)
+        reference_accuracy = {name: round(accuracy(p, data.y_test), 4) for name, p in references.items()}
+        log.info("reference: %s", ", ".join(f"{k} {v:.2f}%" for k, v in reference_accuracy.items()))
+        labels = data.y_test.astype(np.int64)
+
+        def gate() -> ParityOutcome:
+            return check_parity(
+                run.artifacts(),
+                run.path,
+                images,
+                labels,
+                references,
+                config.parity,
+                progress=log.info,
+                expected=list(run.manifest["steps"].get("export", {}).get("artifacts", {})),
+            )
+
+        outcome = gate()
+        from toolkit.remedy import after_gate
+
+        outcome, extra = after_gate(run, outcome, images, labels, references, config, gate)
     report = build_report(run, outcome, reference_accuracy, time.perf_counter() - start)
+    report.update({k: v for k, v in extra.items() if v})  # the worst int8 layers, and what --fix did
+    report["environment"] = environment()
+    predictions = Predictions.from_probabilities(labels, references, outcome.predictions)
+    if config.parity.runtimes is not None:
+        kept = keep_previous(report, run.report(), set(config.parity.runtimes))
+        if kept:
+            log.info("kept %d result(s) in other runtimes from the previous report", kept)
+        predictions.keep_previous(Predictions.load(run.path), set(config.parity.runtimes))
+    predictions.save(run.path)
+    report["per_class"] = per_class_report(
+        predictions, {a.name: a.source for a in artifacts}, references["float"].shape[1]
+    )
     write_report(run, report)
-    run.record("validate", {"passed": outcome.passed, "seconds": report["gate_seconds"]})
-    log.info("report: %s", run.path / "report.md")
-    if not outcome.passed:
-        breaches = outcome.breaches() or ["no artifact could be evaluated"]
-        raise ParityError(f"parity gate failed for {len(breaches)} evaluation(s): " + " | ".join(breaches))
+    write_html(run, report, predictions)
+    run.record("validate", {"passed": report["passed"], "seconds": report["gate_seconds"]})
+    log.info("report: %s (and report.md, report.html)", run.path / "report.json")
+    if not report["passed"]:
+        breaches = report["breaches"] or ["no artifact could be evaluated"]
+        error = ParityError(f"parity gate failed for {len(breaches)} evaluation(s): " + " | ".join(breaches))
+        error.verdict = f"FAILED ({len(breaches)})"
+        raise error
+    log.info("PASSED")
     return report
 
 
@@ -310,6 +456,7 @@ def import_model(
     with_qat: bool = False,
     normalization: Normalization | None = None,
     split: dict | None = None,
+    trust_model: bool = False,
 ) -> dict:
     """A user's own image classifier through the same export and gate: the run starts from their model.
 
@@ -322,30 +469,39 @@ def import_model(
         with_qat: also fine-tune a QAT copy on the data and export its int8 model (tf-keras models only).
         normalization: how the model expects pixels (default: [0, 1]).
         split: test split of an image folder without one ({"test_fraction", "seed"}).
+        trust_model: allow a model whose file carries Python code (Lambda layers, custom objects); recorded in
+            the run, so later steps that reload the copy apply the same decision.
     """
     from exporters.base import sha256_file
     from toolkit.classifier import check_classifier, saved_by_keras3
-    from toolkit.keras_model import load_keras_model
+    from toolkit.keras_model import load_keras_model, refuse_code
 
+    if not (config.export.tflite or config.export.tfjs or config.export.saved_model):
+        raise InputError("nothing to export: every format is switched off")
+    Run.check_new(out)
     check_import(model_path, with_qat)
+    refuse_code(model_path, trust_model)
     data = load_data(data_path, split)
-    model = load_keras_model(model_path)
+    if with_qat:
+        validation_size(config.train, len(data.x_train))
+    model = load_keras_model(model_path, trust_model=trust_model)
     classifier = check_classifier(model, data.x_test[:64], data.image, normalization or Normalization(), data.labels)
-    run = Run.create(out)
-    _record_data(run, data, data_path)
-    run.set_classifier(classifier)
-    run.save_model(model, "float")
     model_path = Path(model_path)
-    run.record(
-        "import",
-        {
-            "model": str(model_path.resolve()),
-            "keras": 3 if saved_by_keras3(model_path) else 2,
-            "output_kind": classifier.output_kind,
-            "sha256": sha256_file(model_path) if model_path.is_file() else None,
-            "config": {"seed": config.train.seed},  # calibration sample and fine-tuning of later steps
-        },
-    )
+    with Run.create(out) as run:
+        record_data(run, data, data_path)
+        run.set_classifier(classifier)
+        run.save_model(model, "float")
+        run.record(
+            "import",
+            {
+                "model": str(model_path.resolve()),
+                "keras": 3 if saved_by_keras3(model_path) else 2,
+                "output_kind": classifier.output_kind,
+                "sha256": sha256_file(model_path) if model_path.is_file() else None,
+                "trust_model": trust_model,
+                "config": {"seed": config.train.seed},  # calibration sample and fine-tuning of later steps
+            },
+        )
     log.info(
         "imported %s (input %s, %d classes, %s out) -> %s",
         model_path,
@@ -394,6 +550,19 @@ def pipeline(
 ) -> dict:
     """train -> qat -> export -> validate in one run directory."""
     run = train(out, config, data_path, normalization, split)
+    if run is None:  # a worker of a cluster: the chief ships the model
+        return {}
     qat(run.path, config)
     export(run.path, config)
     return validate(run.path, config)
+
+
+def resume_pipeline(run_dir: Path, config: Config) -> dict:
+    """Finish a killed pipeline: resume training if it did not finish, then every step that did not."""
+    if not Run.open(run_dir).finished("train"):
+        resume_train(run_dir)
+    if not Run.open(run_dir).finished("qat"):
+        qat(run_dir, config)
+    if not Run.open(run_dir).finished("export"):
+        export(run_dir, config)
+    return validate(run_dir, config)

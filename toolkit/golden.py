@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.preprocess import preprocess_digit
+from toolkit.preprocess import preprocess_digit, to_model_values
 from toolkit.quantization import dequantize, quantize, softmax
 
 
@@ -47,6 +47,47 @@ def preprocess_cases() -> list[dict]:
         }
         for name, img in images.items()
     ]
+
+
+# Normalizations as contract v2 states them: model value = pixel (0..255) * scale[c] + offset[c].
+_MEAN, _STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+NORMALIZATIONS = {
+    "unit": {"kind": "unit", "scale": [1 / 255], "offset": [0.0]},
+    "symmetric": {"kind": "symmetric", "scale": [2 / 255], "offset": [-1.0]},
+    "raw": {"kind": "raw", "scale": [1.0], "offset": [0.0]},
+    "mean_std": {"kind": "mean_std", "scale": (1 / (255 * _STD)).tolist(), "offset": (-_MEAN / _STD).tolist()},
+}
+# drawing -> (height, width, channels, normalization): square and non-square fields, grey and colour models.
+TARGETS = {
+    "seven": (32, 32, 3, "mean_std"),
+    "wide_dash_top_left": (20, 36, 1, "symmetric"),
+    "one_vertical_bar": (48, 64, 1, "raw"),
+    "zero_ring": (96, 96, 3, "unit"),
+    "empty": (32, 32, 3, "mean_std"),
+}
+
+
+def target_cases() -> list[dict]:
+    """Drawings preprocessed for other fields than 28x28 and turned into model values (channels, normalization)."""
+    cases = []
+    for case in preprocess_cases():
+        if case["name"] not in TARGETS:
+            continue
+        height, width, channels, kind = TARGETS[case["name"]]
+        image = np.array(case["pixels"], dtype=np.uint8).reshape(case["height"], case["width"])
+        grey = preprocess_digit(image, height, width)
+        norm = NORMALIZATIONS[kind]
+        values = to_model_values(grey, channels, norm["scale"], norm["offset"])
+        cases.append(
+            {
+                **{k: case[k] for k in ("name", "height", "width", "pixels")},
+                "image": {"height": height, "width": width, "channels": channels},
+                "normalization": norm,
+                "expected_grey": grey.ravel().tolist(),
+                "expected": values.ravel().tolist(),
+            }
+        )
+    return cases
 
 
 def quantization_cases(
@@ -89,5 +130,13 @@ def write_golden_vectors(dest: Path, contract: dict | None = None) -> Path:
         )
     dest.mkdir(parents=True, exist_ok=True)
     path = dest / "golden.json"
-    path.write_text(json.dumps({"preprocess": preprocess_cases(), "quantization": quantization_cases(*params)}))
+    path.write_text(
+        json.dumps(
+            {
+                "preprocess": preprocess_cases(),
+                "targets": target_cases(),
+                "quantization": quantization_cases(*params),
+            }
+        )
+    )
     return path

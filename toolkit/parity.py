@@ -1,18 +1,23 @@
-"""The parity gate: evaluate every artifact in its runtimes, compare with its Keras reference, apply the tolerance."""
+"""The parity gate: check every artifact's files, evaluate it in its runtimes against its Keras reference, judge."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from exporters.base import Artifact
 from toolkit.config import ParityConfig
 from toolkit.errors import InputError, first_line
+from toolkit.integrity import disk_size, file_problems, missing
 from toolkit.metrics import accuracy
 from toolkit.runtimes import RUNTIMES, Runtime, runtimes_for
+from toolkit.verdict import Bounds, breaches, measure
 
 
 @dataclasses.dataclass
@@ -31,14 +36,27 @@ class ParityResult:
     accuracy_delta: float | None  # artifact minus reference, in percentage points
     agreement: float | None  # share of images where artifact and reference pick the same class
     max_abs_prob_delta: float | None
-    tolerance: float  # largest accuracy drop allowed, in percentage points
+    tolerance: float  # practical margin: a significant accuracy drop up to this passes, in percentage points
     min_agreement: float
     passed: bool
-    size_bytes: int
+    size_bytes: int  # on disk, whatever the contract claims
     seconds: float
     float_accuracy: float | None = None  # for QAT artifacts: the float model's accuracy on the same images
     error: str | None = None
     diagnostic: bool = False  # from a runtime that never makes an artifact pass or fail (tfjs-python)
+    # Paired with the reference on the same images (see toolkit.stats); None when nothing was evaluated.
+    both_right: int | None = None
+    only_reference_right: int | None = None
+    only_artifact_right: int | None = None
+    both_wrong: int | None = None
+    mcnemar_p: float | None = None  # exact two-sided
+    mcnemar_p_drop: float | None = None  # exact one-sided: "the artifact is less accurate"
+    delta_ci95: list[float] | None = None  # 95 % CI of accuracy_delta, percentage points
+    mean_abs_prob_delta: float | None = None  # mean over images of the largest |p - p_reference|
+    max_mean_prob_error: float | None = None
+    significance: float | None = None
+    non_finite: int | None = None
+    reasons: list[str] = dataclasses.field(default_factory=list)  # why it failed
 
     def summary(self) -> str:
         """One line for the console."""
@@ -55,15 +73,7 @@ class ParityResult:
         """Why it failed, in one line."""
         if self.error:
             return f"{self.name} [{self.runtime}]: {self.error}"
-        reasons = []
-        if -self.accuracy_delta > self.tolerance:
-            reasons.append(
-                f"accuracy {self.accuracy:.2f}% is {-self.accuracy_delta:.2f} points below the "
-                f"{self.source} model ({self.reference_accuracy:.2f}%), tolerance {self.tolerance}"
-            )
-        if self.agreement < self.min_agreement:
-            reasons.append(f"top-1 agreement {self.agreement:.2f}% < {self.min_agreement}%")
-        return f"{self.name} [{self.runtime}]: " + "; ".join(reasons)
+        return f"{self.name} [{self.runtime}]: " + "; ".join(self.reasons)
 
 
 @dataclasses.dataclass
@@ -85,6 +95,8 @@ class ParityOutcome:
     results: list[ParityResult]
     skipped: list[Skipped]
     unverified: list[str] = dataclasses.field(default_factory=list)  # artifacts no verifying runtime evaluated
+    # Each evaluation's probabilities by (artifact name, runtime): what the HTML report is drawn from.
+    predictions: dict[tuple[str, str], np.ndarray] = dataclasses.field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -103,19 +115,18 @@ def compare(
     probabilities: np.ndarray,
     reference: np.ndarray,
     labels: np.ndarray,
-    tolerance: float,
-    min_agreement: float,
+    bounds: Bounds,
     float_reference: np.ndarray | None = None,
     seconds: float = 0.0,
+    size_bytes: int | None = None,
 ) -> ParityResult:
-    """Score one artifact's probabilities against its reference's on the same images.
+    """Score one artifact's probabilities against its reference's on the same images, and apply the verdict.
 
-    The gate is one-sided: an artifact may be more accurate than its reference, never less than
-    `tolerance` points below it; and it must pick the reference's class on at least `min_agreement` % of images.
+    The gate is one-sided: an artifact may be more accurate than its reference; see toolkit.verdict for the rule.
     """
-    acc, ref_acc = accuracy(probabilities, labels), accuracy(reference, labels)
-    agreement = float(np.mean(np.argmax(probabilities, 1) == np.argmax(reference, 1)) * 100)
-    delta = acc - ref_acc
+    evidence = measure(probabilities, reference, labels)
+    reasons = breaches(evidence, bounds)
+    p = evidence.paired
     return ParityResult(
         name=artifact.name,
         format=artifact.format.value,
@@ -124,19 +135,60 @@ def compare(
         path=artifact.path,
         runtime=runtime,
         images=len(labels),
-        accuracy=round(acc, 4),
-        reference_accuracy=round(ref_acc, 4),
-        accuracy_delta=round(delta, 4),
-        agreement=round(agreement, 4),
-        max_abs_prob_delta=float(np.max(np.abs(probabilities - reference))),
-        tolerance=tolerance,
-        min_agreement=min_agreement,
-        # Rounded so that a drop of exactly the tolerance passes whatever the float noise.
-        passed=round(-delta, 6) <= tolerance and agreement >= min_agreement,
-        size_bytes=artifact.size_bytes,
+        accuracy=round(evidence.accuracy, 4),
+        reference_accuracy=round(evidence.reference_accuracy, 4),
+        accuracy_delta=round(evidence.accuracy_delta, 4),
+        agreement=round(evidence.agreement, 4),
+        max_abs_prob_delta=evidence.max_abs_prob_delta,
+        tolerance=bounds.tolerance,
+        min_agreement=bounds.min_agreement,
+        passed=not reasons,
+        size_bytes=artifact.size_bytes if size_bytes is None else size_bytes,
         seconds=round(seconds, 3),
         float_accuracy=None if float_reference is None else round(accuracy(float_reference, labels), 4),
+        both_right=p.both_right,
+        only_reference_right=p.only_reference_right,
+        only_artifact_right=p.only_artifact_right,
+        both_wrong=p.both_wrong,
+        mcnemar_p=p.p_value,
+        mcnemar_p_drop=p.p_drop,
+        delta_ci95=list(p.delta_ci),
+        mean_abs_prob_delta=evidence.mean_abs_prob_delta,
+        max_mean_prob_error=bounds.max_mean_prob_error,
+        significance=bounds.significance,
+        non_finite=evidence.non_finite,
+        reasons=reasons,
     )
+
+
+def plan(artifacts: list[Artifact], config: ParityConfig) -> tuple[list[tuple[Artifact, Runtime]], list[Skipped]]:
+    """The evaluations the gate will run, (artifact, runtime), and those that cannot run here: the first line."""
+    evaluations, skipped = [], []
+    for artifact in artifacts:
+        for runtime in runtimes_for(artifact.format):
+            if config.runtimes is not None and runtime.name not in config.runtimes:
+                continue
+            reason = runtime.unavailable() or runtime.refuses(artifact)
+            if reason:
+                skipped.append(Skipped(artifact.name, runtime.name, reason))
+            else:
+                evaluations.append((artifact, runtime))
+    return evaluations, skipped
+
+
+def unverified(
+    artifacts: list[Artifact], evaluations: list[tuple[Artifact, Runtime]], config: ParityConfig
+) -> list[str]:
+    """Artifacts no verifying runtime will evaluate, unless the user's --runtime left out every runtime that could."""
+    verified = {artifact.name for artifact, runtime in evaluations if runtime.verifies}
+    names = []
+    for artifact in artifacts:
+        wanted = [r for r in runtimes_for(artifact.format) if r.verifies]
+        if config.runtimes is not None:
+            wanted = [r for r in wanted if r.name in config.runtimes]
+        if wanted and artifact.name not in verified:
+            names.append(artifact.name)
+    return names
 
 
 def check_parity(
@@ -147,8 +199,9 @@ def check_parity(
     references: dict[str, np.ndarray],
     config: ParityConfig,
     progress: Callable[[str], None] = lambda _: None,
+    expected: list[str] | None = None,
 ) -> ParityOutcome:
-    """Evaluate every artifact in every runtime that can run its format here, and gate each evaluation.
+    """Check every artifact's files, then evaluate it in every runtime that can run its format here, and gate each.
 
     Args:
         artifacts: the run's artifacts.
@@ -157,83 +210,134 @@ def check_parity(
         references: Keras probabilities on `images` by model name ("float", "qat").
         config: tolerances, agreement thresholds and (optionally) the runtimes to use.
         progress: called with one line per evaluation.
+        expected: the artifact names the run's export step recorded; any of them absent fails.
     """
     unknown = sorted(set(config.runtimes or []) - set(RUNTIMES))
     if unknown:
         raise InputError(f"unknown runtime {', '.join(unknown)} (known: {', '.join(RUNTIMES)})")
-    results, skipped, unverified = [], [], []
+    results = []
+    for name in missing(expected, artifacts):
+        results.append(_failure(name, "files", "the run lists this artifact but its directory or contract is missing"))
+        progress(results[-1].summary())
+    intact = []
     for artifact in artifacts:
-        verified = False
-        for runtime in runtimes_for(artifact.format):
-            if config.runtimes is not None and runtime.name not in config.runtimes:
-                continue
-            reason = runtime.unavailable() or runtime.refuses(artifact)
-            if reason:
-                skipped.append(Skipped(artifact.name, runtime.name, reason))
-                progress(f"skip  {artifact.name:<18} {runtime.name:<18} {reason}")
-                continue
-            result = _evaluate(artifact, runtime, run_path, images, labels, references, config)
-            result.diagnostic = not runtime.verifies
-            verified = verified or runtime.verifies
+        problems = file_problems(Path(run_path) / artifact.path, artifact)
+        if problems:  # never evaluate a file that is not the one recorded: the verdict would be about another model
+            result = _failure(
+                artifact.name,
+                "files",
+                "files do not match the contract: " + "; ".join(problems),
+                artifact,
+                disk_size(Path(run_path) / artifact.path, artifact),
+                config,
+            )
             results.append(result)
             progress(result.summary())
-        # Unverified unless the user's --runtime left out every runtime that could verify this format.
-        wanted = [r for r in runtimes_for(artifact.format) if r.verifies]
-        if config.runtimes is not None:
-            wanted = [r for r in wanted if r.name in config.runtimes]
-        if not verified and wanted:
-            unverified.append(artifact.name)
-            progress(f"FAIL  {artifact.name:<18} {NOT_VERIFIED}")
-    return ParityOutcome(results, skipped, unverified)
+        else:
+            intact.append(artifact)
+    evaluations, skipped = plan(intact, config)
+    for skip in skipped:
+        progress(f"skip  {skip.name:<18} {skip.runtime:<18} {skip.reason}")
+    outcome = ParityOutcome(results, skipped, unverified(intact, evaluations, config))
+    for name in outcome.unverified:
+        progress(f"FAIL  {name:<18} {NOT_VERIFIED}")
+    _run_all(evaluations, run_path, images, labels, references, config, progress, outcome)
+    return outcome
 
 
-def _evaluate(
-    artifact: Artifact,
-    runtime: Runtime,
-    run_path,
-    images: np.ndarray,
-    labels: np.ndarray,
-    references: dict[str, np.ndarray],
-    config: ParityConfig,
-) -> ParityResult:
-    tolerance = config.tolerances[artifact.variant.value]
-    min_agreement = config.min_agreement[artifact.variant.value]
+def _run_all(evaluations, run_path, images, labels, references, config, progress, outcome: ParityOutcome) -> None:
+    """Evaluate and gate every (artifact, runtime). Runtimes that start an engine of their own (Node, Chromium)
+    get all their artifacts at once, each in a thread, so they run beside the in-process runtimes on another core."""
+    done: dict[int, ParityResult] = {}
+    lock = threading.Lock()
+
+    def gate(index: int, probabilities: np.ndarray | Exception, seconds: float) -> None:
+        artifact, runtime = evaluations[index]
+        result = _score(artifact, runtime, probabilities, labels, references, config, seconds)
+        with lock:
+            done[index] = result
+            if not isinstance(probabilities, Exception) and not result.error:
+                outcome.predictions[(result.name, result.runtime)] = probabilities
+            progress(f"[{len(done)}/{len(evaluations)}] {result.summary()}")
+
+    def one_by_one(indices: list[int]) -> None:
+        for index in indices:
+            artifact, runtime = evaluations[index]
+            start = time.perf_counter()
+            try:
+                probabilities = runtime.load(Path(run_path) / artifact.path, artifact).predict(images)
+            except Exception as error:  # a runtime that cannot load or run the artifact fails its gate
+                probabilities = error
+            gate(index, probabilities, time.perf_counter() - start)
+
+    def all_at_once(runtime: Runtime, indices: list[int]) -> None:
+        start = time.perf_counter()
+        try:
+            items = [evaluations[i][0] for i in indices]
+            outputs = runtime.predict_many([runtime.load(Path(run_path) / a.path, a) for a in items], images)
+        except Exception as error:
+            outputs = [error] * len(indices)
+        seconds = (time.perf_counter() - start) / max(len(indices), 1)  # the engine's start-up shared out
+        for index, probabilities in zip(indices, outputs, strict=True):
+            gate(index, probabilities, seconds)
+
+    by_runtime: dict[str, list[int]] = {}
+    for index, (_, runtime) in enumerate(evaluations):
+        by_runtime.setdefault(runtime.name, []).append(index)
+    batched = [name for name in by_runtime if RUNTIMES[name].predict_many is not None]
+    in_process = [i for name, indices in by_runtime.items() if name not in batched for i in indices]
+    with concurrent.futures.ThreadPoolExecutor(max(len(batched), 1), thread_name_prefix="edgekit-gate") as pool:
+        futures = [pool.submit(all_at_once, RUNTIMES[name], by_runtime[name]) for name in batched]
+        one_by_one(in_process)
+        for future in futures:
+            future.result()
+    outcome.results += [done[i] for i in range(len(evaluations))]
+
+
+def _score(artifact, runtime, probabilities, labels, references, config, seconds) -> ParityResult:
+    """Gate one evaluation: its probabilities, or the exception its runtime raised."""
     reference = references[artifact.source]
-    start = time.perf_counter()
-    try:
-        probabilities = runtime.load(run_path / artifact.path, artifact).predict(images)
-        if probabilities.shape != reference.shape:
-            raise ValueError(f"returned shape {probabilities.shape}, expected {reference.shape}")
-    except Exception as error:  # a runtime that cannot load or run the artifact fails its gate, with the reason
-        return ParityResult(
-            name=artifact.name,
-            format=artifact.format.value,
-            variant=artifact.variant.value,
-            source=artifact.source,
-            path=artifact.path,
-            runtime=runtime.name,
-            images=0,
-            accuracy=None,
-            reference_accuracy=None,
-            accuracy_delta=None,
-            agreement=None,
-            max_abs_prob_delta=None,
-            tolerance=tolerance,
-            min_agreement=min_agreement,
-            passed=False,
-            size_bytes=artifact.size_bytes,
-            seconds=round(time.perf_counter() - start, 3),
-            error=f"{type(error).__name__}: {first_line(error)}",
-        )
-    float_reference = references["float"] if artifact.source != "float" else None
-    return compare(
-        artifact,
-        runtime.name,
-        probabilities,
-        reference,
-        labels,
-        tolerance,
-        min_agreement,
-        float_reference,
-        time.perf_counter() - start,
+    if not isinstance(probabilities, Exception) and probabilities.shape != reference.shape:
+        probabilities = ValueError(f"returned shape {probabilities.shape}, expected {reference.shape}")
+    if isinstance(probabilities, Exception):
+        detail = f"{type(probabilities).__name__}: {first_line(probabilities)}"
+        result = _failure(artifact.name, runtime.name, detail, artifact, artifact.size_bytes, config, seconds)
+    else:
+        float_reference = references["float"] if artifact.source != "float" else None
+        bounds = config.bounds(artifact.variant.value)
+        result = compare(artifact, runtime.name, probabilities, reference, labels, bounds, float_reference, seconds)
+    result.diagnostic = not runtime.verifies
+    return result
+
+
+def _failure(
+    name: str,
+    runtime: str,
+    error: str,
+    artifact: Artifact | None = None,
+    size_bytes: int = 0,
+    config: ParityConfig | None = None,
+    seconds: float = 0.0,
+) -> ParityResult:
+    """A failed evaluation that produced no figures: missing or changed files, or a runtime that failed."""
+    bounds = config.bounds(artifact.variant.value) if artifact and config else None
+    return ParityResult(
+        name=name,
+        format=artifact.format.value if artifact else "",
+        variant=artifact.variant.value if artifact else "",
+        source=artifact.source if artifact else "",
+        path=artifact.path if artifact else "",
+        runtime=runtime,
+        images=0,
+        accuracy=None,
+        reference_accuracy=None,
+        accuracy_delta=None,
+        agreement=None,
+        max_abs_prob_delta=None,
+        tolerance=bounds.tolerance if bounds else 0.0,
+        min_agreement=bounds.min_agreement if bounds else 0.0,
+        passed=False,
+        size_bytes=size_bytes,
+        seconds=round(seconds, 3),
+        error=error,
     )

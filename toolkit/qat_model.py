@@ -6,7 +6,7 @@ from exporters.base import MNIST, Classifier
 from toolkit.config import QATConfig
 from toolkit.data import Dataset
 from toolkit.errors import InputError
-from toolkit.training import make_dataset, plain_history, progress_verbosity, split_validation
+from toolkit.training import epoch_callbacks, make_dataset, plain_history, progress_verbosity, split_validation
 
 
 def fold_dense_batch_norm(model):
@@ -57,7 +57,13 @@ def fold_dense_batch_norm(model):
 
 
 def quantize_and_finetune(
-    float_model, data: Dataset, config: QATConfig, validation_size: int, seed: int, classifier: Classifier = MNIST
+    float_model,
+    data: Dataset,
+    config: QATConfig,
+    validation_size: int,
+    seed: int,
+    classifier: Classifier = MNIST,
+    tensorboard=None,
 ):
     """Return (QAT model, history): fake-quantized copy of `float_model`, fine-tuned on the training split.
 
@@ -66,9 +72,14 @@ def quantize_and_finetune(
     import tensorflow_model_optimization as tfmot
     import tf_keras as keras
 
+    from toolkit.ensemble import is_ensemble, quantize_ensemble
+
     keras.utils.set_random_seed(seed)
     try:
-        qat_model = tfmot.quantization.keras.quantize_model(fold_dense_batch_norm(float_model))
+        if is_ensemble(float_model):
+            qat_model = quantize_ensemble(float_model)
+        else:
+            qat_model = tfmot.quantization.keras.quantize_model(fold_dense_batch_norm(float_model))
     except (ValueError, RuntimeError) as error:
         raise InputError(f"the model cannot be quantization-aware trained: {error}") from None
     qat_model.compile(
@@ -82,6 +93,7 @@ def quantize_and_finetune(
         make_dataset(x_train, y_train, classifier, shape, config.batch_size, seed),
         validation_data=make_dataset(x_val, y_val, classifier, shape, config.batch_size, seed, shuffle=False),
         epochs=config.epochs,
+        callbacks=epoch_callbacks(tensorboard),
         verbose=progress_verbosity(),
     )
     return qat_model, plain_history(history.history)

@@ -1,38 +1,62 @@
 """The run directory every step reads and writes, and the only code that reads it: layout, manifest, atomic writes.
 
-RUN/manifest.json          data fingerprint, each finished step with its settings, figures and history
+RUN/manifest.json          data fingerprint, each step's start and finish with its settings, figures and history
 RUN/models/float.h5        the reference Keras model (trained here, or the user's; float.keras for a Keras 3 model)
 RUN/models/qat.h5          the quantization-aware fine-tuned model, when made
 RUN/checkpoints/best.h5    best validation checkpoint written during training
+RUN/checkpoints/epoch-NNN.h5, state.json   the last completed epoch, with optimizer state: `train --resume`
 RUN/artifacts/NAME/        one directory per exported artifact, with contract.json
 RUN/report.json, report.md the parity gate's verdict
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from exporters.base import CONTRACT_FILE, MNIST, Artifact, Classifier, Format, is_keras3, read_contract
-from toolkit.errors import InputError
+from toolkit.errors import InputError, first_line
 
 MANIFEST = "manifest.json"
 REPORT = "report.json"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file."""
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a synced temporary file and rename, so a reader (or a crash) never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    sync_directory(path.parent)
+
+
+def sync_directory(path: Path) -> None:
+    """Make a rename in `path` durable (POSIX: the directory entry lives in the directory's own data)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
@@ -50,15 +74,43 @@ class Run:
         self.path = path
         self.manifest = manifest
 
-    @classmethod
-    def create(cls, path: Path) -> Run:
+    @staticmethod
+    def check_new(path: Path) -> None:
+        """Raise InputError unless a run can be created at `path`: absent or an empty directory, writable."""
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise InputError(f"{path} already exists and is not empty: choose another --out")
-        path.mkdir(parents=True, exist_ok=True)
-        run = cls(path, {"created": now(), "steps": {}})
-        run.save()
-        return run
+            raise InputError(f"--out {path}: already exists and is not empty: choose another --out")
+        parent = next((p for p in path.parents if p.exists()), Path("."))
+        if not parent.is_dir():
+            raise InputError(f"--out {path}: {parent} is a file, not a directory")
+        if not os.access(path if path.exists() else parent, os.W_OK | os.X_OK):
+            raise InputError(f"--out {path}: {parent} is not writable")
+
+    @classmethod
+    @contextlib.contextmanager
+    def create(cls, path: Path) -> Iterator[Run]:
+        """A new run directory for the block; if the block fails, everything this created is removed again.
+
+        An interrupt (Ctrl-C, kill) keeps it: `--resume` continues from its last checkpoint.
+        """
+        path = Path(path)
+        cls.check_new(path)
+        first_new = next((p for p in [*reversed(path.parents), path] if not p.exists()), None)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            run = cls(path, {"created": now(), "steps": {}})
+            run.save()
+            yield run
+        except Exception as error:
+            if first_new is not None:
+                shutil.rmtree(first_new, ignore_errors=True)
+            else:  # an empty directory the user made: leave it empty
+                for child in path.iterdir():
+                    shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+            if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+                # (h5py's strerror holds HDF5's whole error stack: the errno's own text is the one line)
+                raise InputError(f"{path}: {os.strerror(error.errno)}; removed the unfinished run") from None
+            raise
 
     @classmethod
     def open(cls, path: Path) -> Run:
@@ -76,10 +128,32 @@ class Run:
     def save(self) -> None:
         atomic_write_json(self.path / MANIFEST, self.manifest)
 
-    def record(self, step: str, info: dict[str, Any]) -> None:
-        """Mark a step finished, with what it used and measured."""
-        self.manifest["steps"][step] = {"finished": now(), **info}
+    def start(self, step: str, info: dict[str, Any] | None = None) -> None:
+        """Mark a step started (not finished): a later step refuses the run until it is finished or resumed."""
+        self.manifest["steps"][step] = {"started": now(), **(info or {})}
         self.save()
+
+    def record(self, step: str, info: dict[str, Any]) -> None:
+        """Mark a step finished, at its very end, with what it used and measured."""
+        started = self.manifest["steps"].get(step, {}).get("started", now())
+        self.manifest["steps"][step] = {**self.manifest["steps"].get(step, {}), **info, "started": started}
+        self.manifest["steps"][step]["finished"] = now()
+        self.save()
+
+    def finished(self, step: str) -> bool:
+        return "finished" in self.manifest["steps"].get(step, {})
+
+    def require_finished(self, *steps: str) -> None:
+        """Refuse to build on a step that started but never finished (killed, or failed), saying what to do."""
+        for step in steps:
+            info = self.manifest["steps"].get(step)
+            if info is not None and "finished" not in info:
+                remedy = {
+                    "train": f"edgekit train --resume {self.path}",
+                    "qat": f"edgekit qat {self.path}",
+                    "export": f"edgekit export {self.path}",
+                }.get(step, f"edgekit pipeline --resume {self.path}")
+                raise InputError(f"{self.path}: the {step} step started but did not finish; run `{remedy}`")
 
     def step_settings(self, step: str) -> dict[str, Any]:
         """The settings a finished step recorded (its config section), so later steps use what it really used."""
@@ -121,8 +195,14 @@ class Run:
         path = self.path / "models" / f"{source}{suffix}"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp{suffix}")
-        model.save(tmp)
-        os.replace(tmp, path)
+        try:
+            model.save(tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        sync_directory(path.parent)
         return path
 
     @property
@@ -177,24 +257,34 @@ class Run:
         except (KeyError, TypeError):
             raise InputError(f"{self.path / REPORT}: an artifact entry lacks name, runtime or passed") from None
 
+    def clear_staging(self) -> None:
+        """Remove what an interrupted export left: the half-written set and a set swapped out but not deleted."""
+        shutil.rmtree(self.path / ".staging", ignore_errors=True)
+        shutil.rmtree(self.path / ".artifacts-old", ignore_errors=True)
+
     def staging(self) -> Path:
         """An empty directory laid out like the run, for writing artifacts before they replace the current ones."""
+        self.clear_staging()
         staging = self.path / ".staging"
-        shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         return staging
 
     def commit_artifacts(self, staging: Path) -> None:
-        """Swap fully written artifacts into place: an interrupted export leaves the previous set intact."""
-        shutil.rmtree(self.artifacts_dir, ignore_errors=True)
+        """Swap fully written artifacts into place with renames: at every instant either set is complete."""
+        old = self.path / ".artifacts-old"
+        if self.artifacts_dir.exists():
+            os.replace(self.artifacts_dir, old)
         os.replace(staging / "artifacts", self.artifacts_dir)
-        shutil.rmtree(staging)
+        sync_directory(self.path)
+        shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _read_contract(directory: Path) -> Artifact:
+    contract = directory / CONTRACT_FILE
     try:
         return read_contract(directory)
-    except (OSError, ValueError, KeyError, TypeError) as error:  # JSONDecodeError and bad enum values: ValueError
-        raise InputError(
-            f"{directory / CONTRACT_FILE}: unreadable contract ({type(error).__name__}: {error})"
-        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(f"{contract}: unreadable contract ({first_line(error)})") from None
+    except (KeyError, TypeError, ValueError) as error:  # a missing field, or a value no enum knows
+        raise InputError(f"{contract}: not a valid edgekit contract ({first_line(error)})") from None

@@ -1,59 +1,28 @@
-"""A read-only loopback HTTP server for the web demo, its TF.js libraries and a run's TF.js models."""
+"""`edgekit serve`: the web demo with a run's TF.js models and its report, on the read-only static-file server."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import threading
-from collections.abc import Iterator
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterable
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
-from exporters.base import Format
+from exporters.base import Format, read_contract
+from toolkit import web_assets
 from toolkit.errors import InputError
 from toolkit.run import Run
+from toolkit.static_files import StaticServer, make_entity, make_static_server, running
 
-WEB_DEMO = Path(__file__).resolve().parent.parent / "web_demo"
-SITE = WEB_DEMO / "site"
-NODE_MODULES = WEB_DEMO / "node_modules"
-# URL prefix -> folder inside web_demo/node_modules: the UMD bundles and the .wasm binaries, served as installed.
-VENDOR = {
-    "tfjs": "@tensorflow/tfjs/dist",
-    "tfjs-backend-wasm": "@tensorflow/tfjs-backend-wasm/dist",
-}
-NPM_HINT = "run `npm ci --prefix web_demo`"
+__all__ = ["make_model_server", "make_server", "model_index", "running", "serve", "tfjs_models", "web_demo_missing"]
 
-MIME_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".json": "application/json",
-    ".map": "application/json",
-    ".wasm": "application/wasm",
-    ".bin": "application/octet-stream",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".ico": "image/x-icon",
-    ".txt": "text/plain; charset=utf-8",
-}
-# Same-origin only; 'wasm-unsafe-eval' lets the page compile the wasm backend and nothing else is evaluated.
-# No cross-origin isolation (COOP/COEP) on purpose: it would switch TF.js to its threaded wasm build, which for a
-# model this small costs ~400 ms more at page load and is slower per image than the single-threaded SIMD build
-# (measured on 2 cores).
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data: blob:; "
-        "style-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-    ),
-    "Cross-Origin-Resource-Policy": "same-origin",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-cache",
-}
+REPORT = "report.html"
+# Whose verdict a model's entry in the index shows: the browser the demo runs in, then Node's identical kernels.
+GATE_RUNTIMES = ("tfjs-browser-wasm", "tfjs-node-wasm")
+# report.html is self-contained (inline styles, images as data: URLs) and needs no script: it runs none, so a label
+# or model name that smuggled markup into it still cannot execute.
+REPORT_POLICY = (
+    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'none'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 def tfjs_models(run_dir: Path) -> dict[str, Path]:
@@ -70,107 +39,40 @@ def tfjs_models(run_dir: Path) -> dict[str, Path]:
 
 
 def web_demo_missing() -> str | None:
-    """Why the demo cannot be served from this checkout, or None when it can."""
-    if not SITE.is_dir():
-        return f"the web demo is not in this installation ({SITE} is missing)"
-    missing = [name for name, folder in VENDOR.items() if not (NODE_MODULES / folder).is_dir()]
-    if missing:
-        return f"web_demo packages missing: {NPM_HINT}"
-    return None
+    """Why the demo cannot be served from this installation, or None when it can."""
+    return web_assets.missing()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """GET and HEAD of files under fixed mounts; every other method is refused with 405."""
+def _gate(name: str, evaluations: list[dict]) -> dict:
+    mine = [e for e in evaluations if e.get("name") == name]
+    chosen = next((e for runtime in GATE_RUNTIMES for e in mine if e.get("runtime") == runtime), None)
+    chosen = chosen or (mine[0] if mine else None)
+    if chosen is None:
+        return {"passed": None, "accuracy": None, "runtime": None}
+    return {"passed": chosen.get("passed"), "accuracy": chosen.get("accuracy"), "runtime": chosen.get("runtime")}
 
-    def version_string(self) -> str:
-        return "edgekit"
 
-    protocol_version = "HTTP/1.1"
-    # Headers and body leave in two writes; with Nagle's algorithm on, the second waits for the client's delayed
-    # ACK (~40 ms) on every keep-alive request, which the page's chain of small JSON fetches would pay each time.
-    disable_nagle_algorithm = True
-    mounts: dict[str, Path] = {}  # URL path prefix without slashes ("" for the site itself) -> real folder
-    generated: dict[str, bytes] = {}  # exact path -> body, for the model index
-    quiet = True
-
-    def do_GET(self) -> None:
-        self._send(head=False)
-
-    def do_HEAD(self) -> None:
-        self._send(head=True)
-
-    def __getattr__(self, name: str):
-        # http.server looks up do_<METHOD> and answers 501 when it is missing; every method but GET and HEAD is
-        # known to be refused here, which is 405.
-        if name.startswith("do_"):
-            return self._refuse
-        raise AttributeError(name)
-
-    def _refuse(self) -> None:
-        self.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
-        self.send_header("Allow", "GET, HEAD")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def _send(self, head: bool) -> None:
-        path = urlsplit(self.path).path
-        if path in self.generated:
-            return self._reply(self.generated[path], MIME_TYPES[".json"], head)
-        file = self._resolve(path)
-        if file is None:
-            return self._error(HTTPStatus.NOT_FOUND)
-        try:
-            body = file.read_bytes()
-        except OSError:
-            return self._error(HTTPStatus.NOT_FOUND)
-        self._reply(body, MIME_TYPES.get(file.suffix.lower(), "application/octet-stream"), head)
-
-    def _resolve(self, raw_path: str) -> Path | None:
-        """The regular file a URL path names inside one mount, or None; never anything outside the mounts."""
-        try:
-            path = unquote(raw_path, errors="strict")
-        except UnicodeDecodeError:
-            return None
-        # Decoded before checking, so %2e%2e and %2f are refused exactly like a literal `..` and `/`.
-        if not path.startswith("/") or "\\" in path or "\0" in path:
-            return None
-        segments = path[1:].split("/")
-        if any(s in (".", "..") for s in segments) or "" in segments[:-1]:
-            return None
-        if segments[-1] == "":
-            segments[-1] = "index.html"
-        # The longest mount that prefixes the path: `models/<name>` before the site root "".
-        cut = next(c for c in range(len(segments) - 1, -1, -1) if "/".join(segments[:c]) in self.mounts)
-        root = self.mounts["/".join(segments[:cut])]
-        candidate = Path(os.path.realpath(root.joinpath(*segments[cut:])))
-        # realpath follows symlinks: a link pointing out of its mount resolves outside the root and is refused.
-        if not candidate.is_relative_to(root) or not candidate.is_file():
-            return None
-        return candidate
-
-    def _reply(self, body: bytes, content_type: str, head: bool) -> None:
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in SECURITY_HEADERS.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if not head:
-            self.wfile.write(body)
-
-    def _error(self, status: HTTPStatus) -> None:
-        body = f"{status.value} {status.phrase}\n".encode()
-        self.send_response(status)
-        self.send_header("Content-Type", MIME_TYPES[".txt"])
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def log_message(self, format: str, *args) -> None:
-        if not self.quiet:
-            super().log_message(format, *args)
+def model_index(models: dict[str, Path], run_dir: Path | None = None) -> dict:
+    """The demo's /models/index.json: each model with its variant, size and gate verdict, and the report's URL."""
+    try:
+        report = (Run.open(run_dir).report() if run_dir is not None else None) or {}
+    except InputError:
+        report = {}  # an unreadable report shows as "not validated", it does not stop the demo
+    evaluations = [e for e in report.get("artifacts", []) if isinstance(e, dict)]
+    entries = []
+    for name, directory in models.items():
+        artifact = read_contract(Path(directory))  # already read once through Run (or by the gate): a valid contract
+        entries.append(
+            {
+                "name": name,
+                "url": f"models/{name}/",
+                "variant": artifact.variant.value,
+                "size_bytes": artifact.size_bytes,
+                "gate": _gate(name, evaluations),
+            }
+        )
+    has_report = run_dir is not None and (Path(run_dir) / REPORT).is_file()
+    return {"models": entries, "report": REPORT if has_report else None}
 
 
 def make_model_server(
@@ -178,78 +80,49 @@ def make_model_server(
     host: str = "127.0.0.1",
     port: int = 0,
     quiet: bool = True,
-    extra: dict[str, Path] | None = None,
-) -> ThreadingHTTPServer:
-    """A server for the demo site, the TF.js bundles and the given model folders (served under /models/<name>/).
-
-    Args:
-        models: artifact name -> TF.js artifact directory (with contract.json).
-        host, port: where to listen; port 0 picks a free port (read it from `server.server_address`).
-        quiet: no request log on stderr.
-        extra: more read-only folders, URL prefix (one segment) -> directory; the evaluation page's images.
+    run_dir: Path | None = None,
+    allow_hosts: Iterable[str] = (),
+) -> StaticServer:
+    """A server for the demo site, the TF.js bundles, the given model folders (under /models/<name>/), the model
+    index and, when `run_dir` has one, its report.html.
 
     Raises:
-        InputError: the web demo or its npm packages are missing.
+        InputError: the web demo or its npm packages are missing and cannot be installed.
+        OSError: the address cannot be bound.
     """
-    missing = web_demo_missing()
-    if missing:
-        raise InputError(missing)
-    mounts = {"": SITE.resolve()}
-    for prefix, folder in VENDOR.items():
-        mounts[prefix] = (NODE_MODULES / folder).resolve()
-    model_roots = {name: Path(directory).resolve() for name, directory in models.items()}
-    index = json.dumps({"models": [{"name": name, "url": f"models/{name}/"} for name in model_roots]}).encode()
+    assets = web_assets.locate()
     # Each model is its own mount, so a name can only reach its own folder, not the run directory around it.
-    mounts.update({f"models/{name}": root for name, root in model_roots.items()})
-    mounts.update({prefix: Path(directory).resolve() for prefix, directory in (extra or {}).items()})
-
-    class Handler(_Handler):
-        pass
-
-    Handler.mounts = mounts
-    Handler.generated = {"/models/index.json": index}
-    Handler.quiet = quiet
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    mounts = {**assets.mounts(), **{f"models/{name}": Path(directory) for name, directory in models.items()}}
+    index = model_index(models, run_dir)
+    generated = {"/models/index.json": make_entity(json.dumps(index).encode(), "application/json")}
+    if index["report"]:
+        generated[f"/{REPORT}"] = (Path(run_dir) / REPORT).resolve()  # read per request: a new report shows at once
+    return make_static_server(mounts, generated, host, port, quiet, allow_hosts, {f"/{REPORT}": REPORT_POLICY})
 
 
-def make_server(run_dir: Path, host: str = "127.0.0.1", port: int = 8000, quiet: bool = True) -> ThreadingHTTPServer:
-    """A server for the demo with every TF.js artifact of `run_dir` (see make_model_server).
-
-    Raises:
-        InputError: the run does not exist, has no TF.js model, or the demo's npm packages are missing.
-    """
-    return make_model_server(tfjs_models(run_dir), host, port, quiet)
+def make_server(
+    run_dir: Path, host: str = "127.0.0.1", port: int = 8000, quiet: bool = True, allow_hosts: Iterable[str] = ()
+) -> StaticServer:
+    """A server for the demo with every TF.js artifact of `run_dir` (see make_model_server)."""
+    return make_model_server(tfjs_models(run_dir), host, port, quiet, run_dir, allow_hosts)
 
 
-@contextlib.contextmanager
-def running(server: ThreadingHTTPServer) -> Iterator[str]:
-    """Serve in a background thread for the duration of a `with` block; yields the base URL."""
-    thread = threading.Thread(target=server.serve_forever, name="edgekit-serve", daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
-    try:
-        yield f"http://{host}:{port}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def serve(run_dir: Path, host: str = "127.0.0.1", port: int = 8000, echo=print) -> None:
+def serve(
+    run_dir: Path, host: str = "127.0.0.1", port: int = 8000, allow_hosts: Iterable[str] = (), echo=print
+) -> None:
     """Serve the demo for `run_dir` until interrupted (Ctrl-C).
 
     Raises:
         InputError: as make_server, or when the port cannot be opened.
     """
     try:
-        server = make_server(run_dir, host, port, quiet=False)
+        server = make_server(run_dir, host, port, quiet=False, allow_hosts=allow_hosts)
     except OSError as error:
         raise InputError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
-    bound_host, bound_port = server.server_address[:2]
     names = ", ".join(tfjs_models(run_dir))
-    echo(f"Serving the edgekit demo with {names} at http://{bound_host}:{bound_port}/ (Ctrl-C to stop)")
+    echo(f"Serving the edgekit demo with {names} at {server.url} (Ctrl-C to stop)")
+    if (Path(run_dir) / REPORT).is_file():
+        echo(f"Report: {server.url}{REPORT}")
     if host not in ("127.0.0.1", "localhost", "::1"):
         echo(f"Listening on {host}: reachable from other machines on this network.")
     try:

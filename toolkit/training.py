@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
+import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from exporters.base import MNIST, Classifier
-from toolkit.config import TrainConfig
+from toolkit.config import TrainConfig, validation_size
 from toolkit.data import Dataset
 from toolkit.errors import InputError
 from toolkit.models import build_model
@@ -26,15 +32,16 @@ def progress_verbosity() -> int:
     return 1 if sys.stdout.isatty() else 2
 
 
-def _augmenter(seed: int):
+def _augmenter(seed: int, strength: float = 1.0):
     from tf_keras import Sequential, layers
 
-    # Small, label-preserving distortions of handwriting: a few degrees, a few pixels, a little scale.
+    # Small, label-preserving distortions of handwriting: a few degrees, a few pixels, a little scale
+    # (strength 1: 10 degrees, 10 % shift, 10 % zoom; the tuner searches other strengths).
     return Sequential(
         [
-            layers.RandomRotation(10 / 360, fill_mode="constant", seed=seed),
-            layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 1),
-            layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 2),
+            layers.RandomRotation(strength * 10 / 360, fill_mode="constant", seed=seed),
+            layers.RandomTranslation(strength * 0.1, strength * 0.1, fill_mode="constant", seed=seed + 1),
+            layers.RandomZoom(strength * 0.1, fill_mode="constant", seed=seed + 2),
         ]
     )
 
@@ -48,6 +55,7 @@ def make_dataset(
     seed: int,
     augment: bool = False,
     shuffle: bool = True,
+    augment_strength: float = 1.0,
 ):
     """A tf.data pipeline of (normalized inputs, one-hot labels); augmentation works on (H, W, C), then reshapes."""
     import tensorflow as tf
@@ -59,13 +67,123 @@ def make_dataset(
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     if augment:
-        augmenter = _augmenter(seed)
+        augmenter = _augmenter(seed, augment_strength)
         ds = ds.map(lambda a, b: (augmenter(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.map(lambda a, b: (tf.reshape(a, (-1, *shape)), b))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    # Every worker of a multi-worker run builds the same seeded batches and keeps its share of each, so the
+    # workers together take the steps one worker would (the default would shard files, and there are none).
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
-def train_model(data: Dataset, config: TrainConfig, checkpoint: Path, classifier: Classifier = MNIST):
+def epoch_callbacks(tensorboard: Path | None) -> list:
+    """Callbacks both training and QAT use: the learning rate in the history, TensorBoard logs when asked for."""
+    import tf_keras as keras
+
+    class LearningRate(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None and "lr" not in logs:
+                logs["lr"] = float(keras.backend.get_value(self.model.optimizer.learning_rate))
+
+    callbacks = [LearningRate()]
+    if tensorboard is not None:
+        callbacks.append(keras.callbacks.TensorBoard(str(tensorboard), histogram_freq=0, profile_batch=0))
+    return callbacks
+
+
+STATE_FILE = "state.json"  # in the checkpoint directory: the last completed epoch and how to go on from it
+
+
+def _epoch_checkpoint(keras, directory: Path, history: dict[str, list[float]], early_stopping, best: float):
+    """A callback that, after every epoch, saves best.h5 if validation loss improved, the whole model with its
+    optimizer state, then state.json.
+
+    Every file is written under a temporary name and renamed, and state.json (written last) names the epoch's
+    model file, so a kill at any instant leaves state.json pointing at complete checkpoints.
+    """
+    from toolkit.run import atomic_write_json
+
+    def save(model, name: str, **options) -> None:
+        tmp = directory / f".{name}.tmp"
+        model.save(tmp, save_format="h5", **options)
+        os.replace(tmp, directory / name)
+
+    class EpochCheckpoint(keras.callbacks.Callback):
+        best_loss = best
+
+        def on_epoch_end(self, epoch, logs=None):
+            for key, value in (logs or {}).items():
+                history.setdefault(key, []).append(float(value))
+            if history["val_loss"][-1] < self.best_loss:
+                self.best_loss = history["val_loss"][-1]
+                save(self.model, "best.h5", include_optimizer=False)
+            name = f"epoch-{epoch + 1:03d}.h5"
+            save(self.model, name, include_optimizer=True)
+            state = {
+                "epochs_done": epoch + 1,
+                "model": name,
+                "history": history,
+                "early_stopping": {
+                    "best": float(early_stopping.best),
+                    "wait": early_stopping.wait,
+                    "best_epoch": early_stopping.best_epoch,
+                },
+                "best_checkpoint": self.best_loss if math.isfinite(self.best_loss) else None,  # strict JSON
+            }
+            atomic_write_json(directory / STATE_FILE, state)
+            for old in directory.glob("epoch-*.h5"):
+                if old.name != name:
+                    old.unlink(missing_ok=True)
+
+    return EpochCheckpoint()
+
+
+def _resumable_early_stopping(keras, patience: int, state: dict | None, best_weights):
+    """EarlyStopping that, when resuming, starts from the interrupted run's best, wait and best weights."""
+
+    class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            if state is not None:
+                self.best, self.wait, self.best_epoch = state["best"], state["wait"], state["best_epoch"]
+                self.best_weights = best_weights
+
+    return ResumableEarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+
+
+def read_training_state(directory: Path) -> dict | None:
+    """The last completed epoch's state.json in a checkpoint directory, or None if no epoch completed."""
+    path = directory / STATE_FILE
+    if not path.is_file():
+        return None
+    try:
+        state = json.loads(path.read_text())
+        if (directory / state["model"]).is_file():
+            return state
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    raise InputError(f"{path}: unreadable or names a missing checkpoint; train again with a new --out")
+
+
+def learning_rate_at(config: TrainConfig, epoch: int) -> float:
+    """The learning rate of an epoch: exponential decay by `lr_decay`, or a cosine from the initial rate to 0."""
+    if config.lr_schedule == "cosine":
+        return config.learning_rate * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs))
+    return config.learning_rate * config.lr_decay**epoch
+
+
+def train_model(
+    data: Dataset,
+    config: TrainConfig,
+    directory: Path,
+    resume: bool = False,
+    build: Callable[[], Any] | None = None,
+    callbacks: Sequence[Any] = (),
+    strategy: Any = None,
+    tensorboard: Path | None = None,
+    classifier: Classifier = MNIST,
+):
     """Train the configured architecture and return (model with the best validation weights, history dict).
 
     Args:
@@ -73,32 +191,92 @@ def train_model(data: Dataset, config: TrainConfig, checkpoint: Path, classifier
         config: architecture and hyper-parameters.
         checkpoint: where the best-so-far model (lowest validation loss) is written during training.
         classifier: the image size, normalization and classes to train for.
+        directory: checkpoints: best.h5 (lowest validation loss so far) and, after every epoch, the whole model
+            with its optimizer state and state.json (epochs done, history, early-stopping state).
+        resume: continue from the last completed epoch in `directory` (optimizer state, learning-rate schedule,
+            early stopping and history carry over); without a completed epoch, start from scratch.
+        build: makes the uncompiled model instead of `config.architecture` (the tuner's and ensemble's members).
+        callbacks: more Keras callbacks (the tuner's per-epoch report to its pruner).
+        strategy: a tf.distribute strategy whose scope builds and compiles the model (multi-worker training).
+        tensorboard: a directory for TensorBoard logs, or None.
+        classifier: the image size, normalization and classes to train for.
     """
+    from exporters.native_log import import_tensorflow
+    from toolkit.keras_model import refuse_code
+
+    import_tensorflow()
     import tf_keras as keras
 
-    keras.utils.set_random_seed(config.seed)
-    x_train, y_train, x_val, y_val = split_validation(data, config.validation_size)
-    model = build_model(config.architecture, len(classifier.labels), classifier.image)
+    x_train, y_train, x_val, y_val = split_validation(data, validation_size(config, len(data.x_train)))
+    directory.mkdir(parents=True, exist_ok=True)
+    best_path = directory / "best.h5"
+    state = read_training_state(directory) if resume else None
+    if state is not None:
+        refuse_code(directory / state["model"], trust=False)  # our own files, but files all the same
+        keras.utils.set_random_seed(config.seed + state["epochs_done"])
+        model = keras.models.load_model(directory / state["model"], compile=True)
+        best_weights = keras.models.load_model(best_path, compile=False).get_weights()
+        history = state["history"]
+    else:
+        keras.utils.set_random_seed(config.seed)
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            model = (
+                build()
+                if build is not None
+                else build_model(config.architecture, len(classifier.labels), classifier.image)
+            )
+            model.compile(
+                optimizer=keras.optimizers.Adam(config.learning_rate),
+                loss="categorical_crossentropy",
+                metrics=["accuracy"],
+            )
+        best_weights, history = None, {}
     shape = tuple(model.input_shape[1:])
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss="categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    early_stopping = _resumable_early_stopping(keras, config.patience, state and state["early_stopping"], best_weights)
     callbacks = [
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True),
-        keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_loss", save_best_only=True),
-        keras.callbacks.LearningRateScheduler(lambda epoch: config.learning_rate * config.lr_decay**epoch),
+        early_stopping,
+        keras.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(config, epoch)),
+        *callbacks,
+        *epoch_callbacks(tensorboard),
+        # last, so that it saves the state the others reached at this epoch
+        _epoch_checkpoint(keras, directory, history, early_stopping, (state or {}).get("best_checkpoint") or math.inf),
     ]
-    history = model.fit(
-        make_dataset(x_train, y_train, classifier, shape, config.batch_size, config.seed, augment=config.augment),
-        validation_data=make_dataset(x_val, y_val, classifier, shape, config.batch_size, config.seed, shuffle=False),
-        epochs=config.epochs,
-        callbacks=callbacks,
-        verbose=progress_verbosity(),
-    )
-    return model, plain_history(history.history)
+    done = state["epochs_done"] if state else 0
+    stopped = state is not None and early_stopping_done(state, config.patience)
+    if done < config.epochs and not stopped:
+        model.fit(
+            make_dataset(
+                x_train,
+                y_train,
+                classifier,
+                shape,
+                config.batch_size,
+                config.seed + done,
+                augment=config.augment,
+                augment_strength=config.augment_strength,
+            ),
+            validation_data=make_dataset(
+                x_val, y_val, classifier, shape, config.batch_size, config.seed, shuffle=False
+            ),
+            epochs=config.epochs,
+            initial_epoch=done,
+            callbacks=callbacks,
+            verbose=progress_verbosity(),
+        )
+    elif best_weights is not None:
+        model.set_weights(best_weights)
+    if strategy is not None:
+        # A plain copy outside the strategy: what follows (evaluation, saving) runs on the chief alone, and the
+        # distributed model's predict would wait for the other workers.
+        plain = keras.models.clone_model(model)
+        plain.set_weights(model.get_weights())
+        model = plain
+    return model, history
+
+
+def early_stopping_done(state: dict, patience: int) -> bool:
+    """Whether the interrupted run had already stopped early (killed between its last epoch and the end)."""
+    return state["early_stopping"]["wait"] >= patience and state["epochs_done"] > 1
 
 
 def plain_history(history: dict) -> dict[str, list[float]]:

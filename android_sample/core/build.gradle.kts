@@ -15,6 +15,8 @@ kotlin {
 }
 
 dependencies {
+    // contract.json is read with Gson, strictly (see ModelContract.parseJson); Debian's libgoogle-gson-java on CI.
+    implementation(libs.gson)
     testImplementation(libs.junit)
 }
 

@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import inspect
 import logging
 import os
+import sys
 import warnings
 from typing import Annotated
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError  # typer >= 0.26 vendors click; the lock pins it
+from typer.core import TyperGroup
 
 import toolkit
-from exporters.native_log import native_stderr_to_debug_log
 from toolkit.errors import EdgekitError
 
+
+class _OneLineErrors(TyperGroup):
+    """Usage errors (a bad option value, a missing argument) as one line and exit 2, like every other bad input."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except NoArgsIsHelpError as error:
+            error.show()  # the help text, as click would
+            sys.exit(error.exit_code)
+        except typer.TyperException as error:
+            command = f" {error.ctx.command_path}" if getattr(error, "ctx", None) else ""
+            hint = f" (see `{command.strip()} --help`)" if command else ""
+            typer.secho(f"error: {error.format_message()}{hint}", fg=typer.colors.RED, err=True)
+            sys.exit(error.exit_code)
+        except typer.Abort:
+            typer.secho("aborted", fg=typer.colors.RED, err=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="edgekit",
     help="Train an MNIST classifier, quantize it, export it for phones and browsers, and prove nothing was lost.",
     no_args_is_help=True,
@@ -63,36 +88,41 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
-def command(func=None, *, uses_tensorflow: bool = False):
+# A file system that says no is the user's environment, not a bug: one line, like any other bad input.
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR}
+
+
+def command(func):
     """Register `func` as a subcommand whose toolkit errors end in one red line and the error's exit code.
 
-    With `uses_tensorflow=True` TensorFlow is imported up front, its native start-up chatter kept for --verbose.
+    TensorFlow is not imported here: the library imports it once the inputs are checked
+    (exporters.native_log.import_tensorflow), so a bad option or file fails in a fraction of a second.
     """
-    if func is None:
-        return functools.partial(command, uses_tensorflow=uses_tensorflow)
 
     @functools.wraps(func)
     def run(*args, **kwargs):
         try:
-            if uses_tensorflow:
-                import_tensorflow()
             return func(*args, **kwargs)
         except EdgekitError as error:
             if state["verbose"]:
                 raise
-            typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-            raise typer.Exit(error.exit_code) from None
+            if getattr(error, "verdict", None):  # the gate's last word, `FAILED (n)`, after the reason
+                typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+                typer.secho(error.verdict, fg=typer.colors.RED)
+                raise typer.Exit(error.exit_code) from None
+            _fail(str(error), error.exit_code)
+        except OSError as error:
+            if state["verbose"] or error.errno not in _ENVIRONMENT_ERRNOS:
+                raise
+            where = f"{error.filename}: " if error.filename else ""
+            _fail(f"{where}{os.strerror(error.errno)}", 2)
 
     return app.command(no_args_is_help=_has_required_args(func))(run)
 
 
-def import_tensorflow() -> None:
-    """Import TensorFlow now, its native start-up chatter kept for --verbose."""
-    if state["verbose"]:
-        import tensorflow  # noqa: F401
-    else:
-        with native_stderr_to_debug_log():
-            import tensorflow  # noqa: F401
+def _fail(message: str, exit_code: int):
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(exit_code) from None
 
 
 def _has_required_args(func) -> bool:

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from toolkit.cli import image_options as images
-from toolkit.cli.app import command, import_tensorflow
-from toolkit.cli.options import ConfigFile, Data, Out, QatEpochs, Runtime, Tolerance
+from toolkit.cli.app import command
+from toolkit.cli.options import ConfigFile, Data, Fix, Out, QatEpochs, Runtime, Tolerance
 from toolkit.errors import InputError
 
 
@@ -26,15 +26,23 @@ def export(
     qat_epochs: QatEpochs = None,
     tolerance: Tolerance = None,
     runtime: Runtime = None,
+    fix: Fix = None,
     config: ConfigFile = None,
+    trust_model: Annotated[
+        bool,
+        typer.Option(
+            "--trust-model",
+            help="Load a model whose file carries Python code (Lambda layers, custom objects): that code runs.",
+        ),
+    ] = False,
     tfjs: Annotated[
         bool, typer.Option("--tfjs/--no-tfjs", help="Export TF.js (verified only in Node/Chromium).")
     ] = True,
-    normalization: images.NormalizationKind = "unit",
+    normalization: images.NormalizationKind = None,
     mean: images.Mean = None,
     std: images.Std = None,
-    test_fraction: images.TestFraction = images.DEFAULT_TEST_FRACTION,
-    split_seed: images.SplitSeed = images.DEFAULT_SPLIT_SEED,
+    test_fraction: images.TestFraction = None,
+    split_seed: images.SplitSeed = None,
 ) -> None:
     """Export TFLite (float32, float16, dynamic, int8), TF.js and SavedModel artifacts with their contracts.
 
@@ -42,25 +50,35 @@ def export(
     run, exports it and runs the parity gate.
     """
     from toolkit.cli.options import build_config
-    from toolkit.flow import check_import, default_run_dir, import_model
+    from toolkit.flow import default_run_dir, import_model
     from toolkit.flow import export as export_step
 
     if (run_dir is None) == (model is None):
         raise InputError("give either a RUN_DIR or --model (not both)")
-    if run_dir is not None and (data or out or qat):
-        raise InputError("--data, --out and --qat go with --model; a run directory already has its data")
+    if run_dir is not None and (data or out or qat or trust_model):
+        raise InputError("--data, --out, --qat and --trust-model go with --model; a run already has its model")
     declared = images.normalization(normalization, mean, std)
-    if model is not None:
-        check_import(model, qat)  # refusals that need no TensorFlow come first, in milliseconds
-    import_tensorflow()
     settings = build_config(
         config,
         qat=dict(epochs=qat_epochs),
         export=dict(tfjs=None if tfjs else False),
-        parity=dict(tolerances=tolerance, runtimes=runtime),
+        parity=dict(tolerances=tolerance, runtimes=runtime, fix=fix),
     )
     if model is not None:
         split = images.split(test_fraction, split_seed)
-        import_model(model, out or default_run_dir(), settings, data, qat, declared, split)
+        import_model(
+            model,
+            out or default_run_dir(),
+            settings,
+            data,
+            with_qat=qat,
+            trust_model=trust_model,
+            normalization=declared,
+            split=split,
+        )
     else:
         export_step(run_dir, settings)
+        if fix:  # a fix needs the verdict: gate the fresh export now
+            from toolkit.flow import validate
+
+            validate(run_dir, settings)

@@ -11,7 +11,7 @@ from toolkit.errors import InputError
 from toolkit.image_folder import DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION
 
 NormalizationKind = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--normalization",
         help="How the model expects pixels: unit ([0, 1], default), symmetric ([-1, 1]), raw (0..255) or "
@@ -25,7 +25,7 @@ Std = Annotated[
     list[float] | None, typer.Option("--std", help="mean_std: the std in [0, 1] units, once or per channel.")
 ]
 TestFraction = Annotated[
-    float,
+    float | None,
     typer.Option(
         "--test-fraction",
         min=0.01,
@@ -33,11 +33,14 @@ TestFraction = Annotated[
         help="An image folder without train/ and test/: the share of each class held out for the gate.",
     ),
 ]
-SplitSeed = Annotated[int, typer.Option("--split-seed", help="Seed of that held-out split (recorded in the run).")]
+SplitSeed = Annotated[
+    int | None, typer.Option("--split-seed", help="Seed of that held-out split (recorded in the run).")
+]
 
 
-def normalization(kind: str, mean: list[float] | None, std: list[float] | None) -> Normalization:
-    """The declared normalization, or a one-line InputError naming what is wrong."""
+def normalization(kind: str | None, mean: list[float] | None, std: list[float] | None) -> Normalization:
+    """The declared normalization (unit when none is), or a one-line InputError naming what is wrong."""
+    kind = kind or "unit"
     if kind not in NORMALIZATION_KINDS:
         raise InputError(f"--normalization {kind!r}: expected one of {', '.join(NORMALIZATION_KINDS)}")
     try:
@@ -46,8 +49,9 @@ def normalization(kind: str, mean: list[float] | None, std: list[float] | None) 
         raise InputError(str(error)) from None
 
 
-def split(test_fraction: float, seed: int) -> dict:
-    return {"test_fraction": test_fraction, "seed": seed}
-
-
-DEFAULTS = {"test_fraction": DEFAULT_TEST_FRACTION, "seed": DEFAULT_SPLIT_SEED}
+def split(test_fraction: float | None, seed: int | None) -> dict:
+    """The held-out split of an image folder, defaults filled in."""
+    return {
+        "test_fraction": DEFAULT_TEST_FRACTION if test_fraction is None else test_fraction,
+        "seed": DEFAULT_SPLIT_SEED if seed is None else seed,
+    }

@@ -12,7 +12,7 @@ from toolkit.errors import InputError
 from toolkit.models import Architecture
 
 ConfigFile = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML file with [train], [qat], [export], [parity] sections.")
+    Path | None, typer.Option("--config", "-c", help=r"TOML file with \[train], \[qat], \[export], \[parity] sections.")
 ]
 Preset = Annotated[
     str,
@@ -35,12 +35,26 @@ Out = Annotated[Path | None, typer.Option("--out", "-o", help="New run directory
 RunDir = Annotated[Path, typer.Argument(help="A run directory made by `edgekit train` or `edgekit pipeline`.")]
 # `--arch`, not `--model`: in `export`, --model is a model file of the user's.
 Arch = Annotated[Architecture | None, typer.Option("--arch", "-a", help="Architecture to train: dense, cnn, cnn-bn.")]
-Epochs = Annotated[int | None, typer.Option("--epochs", min=1, help="Training epochs (early stopping may end sooner).")]
-BatchSize = Annotated[int | None, typer.Option("--batch-size", min=1, help="Training batch size.")]
-LearningRate = Annotated[float | None, typer.Option("--learning-rate", min=0.0, help="Adam's initial learning rate.")]
+# Types are parsed here; ranges are checked by the same schema as the config file's (toolkit.config).
+Epochs = Annotated[int | None, typer.Option("--epochs", help="Training epochs (early stopping may end sooner).")]
+BatchSize = Annotated[int | None, typer.Option("--batch-size", help="Training batch size.")]
+LearningRate = Annotated[float | None, typer.Option("--learning-rate", help="Adam's initial learning rate.")]
+ValidationSize = Annotated[
+    int | None,
+    typer.Option(
+        "--validation-size", help="Training images held out for early stopping. Default: min(5000, 10 %) of them."
+    ),
+]
 Augment = Annotated[bool | None, typer.Option("--augment/--no-augment", help="Random rotation, shift and zoom.")]
 Seed = Annotated[int | None, typer.Option("--seed", help="Random seed for a reproducible run.")]
-QatEpochs = Annotated[int | None, typer.Option("--qat-epochs", min=1, help="Quantization-aware fine-tuning epochs.")]
+QatEpochs = Annotated[int | None, typer.Option("--qat-epochs", help="Quantization-aware fine-tuning epochs.")]
+Resume = Annotated[
+    Path | None,
+    typer.Option(
+        "--resume",
+        help="Continue a killed run from its last completed epoch, with its own settings (no other options).",
+    ),
+]
 Tolerance = Annotated[
     list[str] | None,
     typer.Option(
@@ -63,6 +77,7 @@ Runtime = Annotated[
 
 
 def parse_tolerances(values: list[str] | None) -> dict[str, float] | None:
+    """`-t int8=0.5` options as {variant: points}; the schema then checks variants and ranges."""
     if not values:
         return None
     tolerances = {}
@@ -72,9 +87,16 @@ def parse_tolerances(values: list[str] | None) -> dict[str, float] | None:
             tolerances[variant.strip()] = float(points)
         except ValueError:
             sep = ""
-        if not sep or tolerances[variant.strip()] < 0:
+        if not sep:
             raise InputError(f"--tolerance {value!r}: expected VARIANT=POINTS, e.g. int8=0.5")
     return tolerances
+
+
+def refuse_with_resume(resume: Path | None, **options: object) -> None:
+    """--resume continues with the run's recorded settings: any other training option would be ignored, so say so."""
+    given = [f"--{name.replace('_', '-')}" for name, value in options.items() if value not in (None, "default")]
+    if resume is not None and given:
+        raise InputError(f"--resume continues with the run's own settings; drop {', '.join(given)}")
 
 
 def build_config(config_file: Path | None, preset: str = "default", **sections: dict[str, Any]) -> Config:
@@ -85,3 +107,40 @@ def build_config(config_file: Path | None, preset: str = "default", **sections: 
         if parity.get("runtimes") == []:
             parity["runtimes"] = None
     return load_config(config_file, sections, preset)
+
+
+Workers = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--worker",
+        metavar="HOST:PORT",
+        help="A worker of the training cluster, in order (repeat per machine; the first is the chief). "
+        "Builds TF_CONFIG; with TF_CONFIG already set, leave it out.",
+    ),
+]
+WorkerIndex = Annotated[
+    int | None, typer.Option("--worker-index", min=0, help="This machine's position in the --worker list.")
+]
+
+
+def use_cluster(workers: list[str] | None, index: int | None) -> None:
+    """Set TF_CONFIG from --worker/--worker-index, so the training step runs on the cluster."""
+    import os
+
+    from toolkit.distributed import tf_config
+
+    if workers is None and index is None:
+        return
+    if workers is None or index is None:
+        raise InputError("--worker and --worker-index go together")
+    os.environ["TF_CONFIG"] = tf_config(workers, index)
+
+
+Fix = Annotated[
+    bool | None,
+    typer.Option(
+        "--fix",
+        help="If an int8 PTQ artifact fails the gate: try a larger class-balanced calibration set, then the worst "
+        "layers in float, then QAT fine-tuning, and keep the first that passes.",
+    ),
+]

@@ -1,4 +1,4 @@
-"""`edgekit pipeline`: train -> QAT -> export -> parity gate, in one new run directory."""
+"""`edgekit pipeline`: train -> QAT -> export -> parity gate, in one new run directory (or finish a killed one)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,20 @@ from toolkit.cli.options import (
     ConfigFile,
     Data,
     Epochs,
+    Fix,
     LearningRate,
     Out,
     Preset,
     QatEpochs,
+    Resume,
     Runtime,
     Seed,
     Tolerance,
+    ValidationSize,
 )
 
 
-@command(uses_tensorflow=True)
+@command
 def pipeline(
     out: Out = None,
     data: Data = None,
@@ -29,41 +32,51 @@ def pipeline(
     epochs: Epochs = None,
     batch_size: BatchSize = None,
     learning_rate: LearningRate = None,
+    validation_size: ValidationSize = None,
     augment: Augment = None,
     seed: Seed = None,
     qat_epochs: QatEpochs = None,
     tolerance: Tolerance = None,
     runtime: Runtime = None,
+    fix: Fix = None,
     config: ConfigFile = None,
     preset: Preset = "default",
-    normalization: images.NormalizationKind = "unit",
+    resume: Resume = None,
+    normalization: images.NormalizationKind = None,
     mean: images.Mean = None,
     std: images.Std = None,
-    test_fraction: images.TestFraction = images.DEFAULT_TEST_FRACTION,
-    split_seed: images.SplitSeed = images.DEFAULT_SPLIT_SEED,
+    test_fraction: images.TestFraction = None,
+    split_seed: images.SplitSeed = None,
 ) -> None:
-    """Run every step with defaults a command away: exit 0 only if every artifact passes the gate."""
-    from toolkit.cli.options import build_config
-    from toolkit.flow import default_run_dir
+    """Run every step with defaults a command away: exit 0 only if every artifact passes the gate.
+
+    With --resume RUN, finish a killed pipeline: training continues from its last epoch, then every step that
+    did not finish runs (QAT, export and gate settings may still be given).
+    """
+    from toolkit.cli.options import build_config, refuse_with_resume
+    from toolkit.flow import default_run_dir, resume_pipeline
     from toolkit.flow import pipeline as run_pipeline
 
-    settings = build_config(
-        config,
-        preset,
-        train=dict(
-            architecture=arch,
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            augment=augment,
-            seed=seed,
-        ),
-        qat=dict(epochs=qat_epochs),
-        parity=dict(tolerances=tolerance, runtimes=runtime),
+    train = dict(
+        architecture=arch,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        validation_size=validation_size,
+        augment=augment,
+        seed=seed,
     )
+    images_given = dict(
+        normalization=normalization, mean=mean, std=std, test_fraction=test_fraction, split_seed=split_seed
+    )
+    refuse_with_resume(resume, out=out, data=data, preset=preset, **train, **images_given)
+    later = dict(qat=dict(epochs=qat_epochs), parity=dict(tolerances=tolerance, runtimes=runtime, fix=fix))
+    if resume is not None:
+        resume_pipeline(resume, build_config(config, **later))
+        return
     run_pipeline(
         out or default_run_dir(),
-        settings,
+        build_config(config, preset, train=train, **later),
         data,
         images.normalization(normalization, mean, std),
         images.split(test_fraction, split_seed),

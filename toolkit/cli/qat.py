@@ -6,7 +6,7 @@ from toolkit.cli.app import command
 from toolkit.cli.options import ConfigFile, QatEpochs, RunDir
 
 
-@command(uses_tensorflow=True)
+@command
 def qat(run_dir: RunDir, epochs: QatEpochs = None, config: ConfigFile = None) -> None:
     """Fine-tune a quantization-aware copy of the float model (tensorflow-model-optimization)."""
     from toolkit.cli.options import build_config

@@ -17,8 +17,15 @@ def serve(
     host: Annotated[
         str, typer.Option(help="Address to listen on; anything but 127.0.0.1 exposes the demo to your network.")
     ] = "127.0.0.1",
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Also answer requests whose Host header names this (e.g. the machine's DNS name); repeatable. "
+            "Other names get 421, which keeps DNS-rebinding pages away from the models."
+        ),
+    ] = None,
 ) -> None:
-    """Serve the browser demo (draw a digit, see the TF.js model classify it) until Ctrl-C."""
+    """Serve the browser demo (draw a digit, see the TF.js model classify it) and the run's report until Ctrl-C."""
     from toolkit.serve import serve as run_server
 
-    run_server(run_dir, host=host, port=port, echo=typer.echo)
+    run_server(run_dir, host=host, port=port, allow_hosts=allow_host or (), echo=typer.echo)

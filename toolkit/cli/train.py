@@ -1,13 +1,28 @@
-"""`edgekit train`: train the float model into a new run directory."""
+"""`edgekit train`: train the float model into a new run directory, or resume a killed one."""
 
 from __future__ import annotations
 
 from toolkit.cli import image_options as images
 from toolkit.cli.app import command
-from toolkit.cli.options import Arch, Augment, BatchSize, ConfigFile, Data, Epochs, LearningRate, Out, Preset, Seed
+from toolkit.cli.options import (
+    Arch,
+    Augment,
+    BatchSize,
+    ConfigFile,
+    Data,
+    Epochs,
+    LearningRate,
+    Out,
+    Preset,
+    Resume,
+    Seed,
+    ValidationSize,
+    WorkerIndex,
+    Workers,
+)
 
 
-@command(uses_tensorflow=True)
+@command
 def train(
     out: Out = None,
     data: Data = None,
@@ -15,36 +30,49 @@ def train(
     epochs: Epochs = None,
     batch_size: BatchSize = None,
     learning_rate: LearningRate = None,
+    validation_size: ValidationSize = None,
     augment: Augment = None,
     seed: Seed = None,
     config: ConfigFile = None,
     preset: Preset = "default",
-    normalization: images.NormalizationKind = "unit",
+    resume: Resume = None,
+    worker: Workers = None,
+    worker_index: WorkerIndex = None,
+    normalization: images.NormalizationKind = None,
     mean: images.Mean = None,
     std: images.Std = None,
-    test_fraction: images.TestFraction = images.DEFAULT_TEST_FRACTION,
-    split_seed: images.SplitSeed = images.DEFAULT_SPLIT_SEED,
+    test_fraction: images.TestFraction = None,
+    split_seed: images.SplitSeed = None,
 ) -> None:
-    """Train a classifier (dense, cnn or cnn-bn) with early stopping and a best checkpoint."""
-    from toolkit.cli.options import build_config
-    from toolkit.flow import default_run_dir
+    """Train a classifier (dense, cnn or cnn-bn) with early stopping, a best checkpoint and one per epoch.
+
+    On a cluster (TF_CONFIG set, or --worker/--worker-index) every worker runs this command; only the chief
+    writes the run directory.
+    """
+    from toolkit.cli.options import build_config, refuse_with_resume, use_cluster
+    from toolkit.flow import default_run_dir, resume_train
     from toolkit.flow import train as train_step
 
-    settings = build_config(
-        config,
-        preset,
-        train=dict(
-            architecture=arch,
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            augment=augment,
-            seed=seed,
-        ),
+    options = dict(
+        architecture=arch,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        validation_size=validation_size,
+        augment=augment,
+        seed=seed,
     )
+    images_given = dict(
+        normalization=normalization, mean=mean, std=std, test_fraction=test_fraction, split_seed=split_seed
+    )
+    refuse_with_resume(resume, out=out, data=data, config=config, preset=preset, **options, **images_given)
+    use_cluster(worker, worker_index)
+    if resume is not None:
+        resume_train(resume)
+        return
     train_step(
         out or default_run_dir(),
-        settings,
+        build_config(config, preset, train=options),
         data,
         images.normalization(normalization, mean, std),
         images.split(test_fraction, split_seed),

@@ -6,7 +6,7 @@ from toolkit.cli.app import command
 from toolkit.cli.options import ConfigFile, RunDir, Runtime, Tolerance
 
 
-@command(uses_tensorflow=True)
+@command
 def validate(run_dir: RunDir, tolerance: Tolerance = None, runtime: Runtime = None, config: ConfigFile = None) -> None:
     """Evaluate every artifact on the full test set in its runtimes; exit 1 if any is outside tolerance."""
     from toolkit.cli.options import build_config

@@ -39,9 +39,31 @@ class Runtime:
     formats: tuple[Format, ...]
     unavailable: Callable[[], str | None]
     load: Callable[[Path, Artifact], Predictor]  # (artifact directory, artifact) -> Predictor
+    # Where starting the engine costs more than a model (a Node process, a browser): evaluate several loaded
+    # predictors of this runtime in one go -> each one's probabilities, or the exception it met.
+    predict_many: Callable[[list[Predictor], np.ndarray], list[np.ndarray | Exception]] | None = None
     # A diagnostic runtime's results are reported but never make an artifact pass (nor fail).
     verifies: bool = True
     refuses: Callable[[Artifact], str | None] = lambda artifact: None  # why it cannot evaluate this artifact
+
+
+def by_input(run_group: Callable[[list, np.ndarray], list]) -> Callable[[list, np.ndarray], list]:
+    """A predict_many that hands `run_group` only predictors whose artifacts take the same input from the same
+    images (one input file serves them all), and returns the results in the order given."""
+
+    def predict_many(items: list, images: np.ndarray) -> list:
+        groups: dict[str, list[int]] = {}
+        for i, predictor in enumerate(items):
+            artifact = predictor.artifact
+            key = repr((artifact.input, artifact.classifier.image, artifact.classifier.normalization))
+            groups.setdefault(key, []).append(i)
+        results: list = [None] * len(items)
+        for indices in groups.values():
+            for i, result in zip(indices, run_group([items[i] for i in indices], images), strict=True):
+                results[i] = result
+        return results
+
+    return predict_many
 
 
 def to_model_input(images: np.ndarray, classifier: Classifier, spec: TensorSpec) -> np.ndarray:

@@ -11,13 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from exporters.base import Artifact, Format
-from toolkit.errors import StepError
-from toolkit.runtimes.base import Runtime, to_model_input, to_probabilities
+from toolkit import web_assets
+from toolkit.errors import InputError, StepError
+from toolkit.runtimes.base import Runtime, by_input, to_model_input, to_probabilities
 
 NAME = "tfjs-node-wasm"
-WEB_DEMO = Path(__file__).resolve().parents[2] / "web_demo"
-RUNNER = WEB_DEMO / "node" / "evaluate.mjs"
-PACKAGES = ("@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm")
 TIMEOUT_S = 600  # 10k images take ~5 s; a hung runner must not hang the parity gate
 
 
@@ -28,15 +26,11 @@ def node_executable() -> str | None:
 def unavailable() -> str | None:
     if node_executable() is None:
         return "Node.js not found on PATH"
-    if not RUNNER.is_file():
-        return f"the Node runner is not in this installation ({RUNNER} is missing)"
-    if not all((WEB_DEMO / "node_modules" / package / "package.json").is_file() for package in PACKAGES):
-        return "web_demo packages missing: run `npm ci --prefix web_demo`"
-    return None
+    return web_assets.missing()
 
 
 class TFJSNodePredictor:
-    """Each predict() call is one Node process: images and outputs cross as raw little-endian float32 files."""
+    """A TF.js artifact evaluated by the Node runner: images and outputs cross as raw little-endian float32 files."""
 
     runtime = NAME
 
@@ -44,48 +38,68 @@ class TFJSNodePredictor:
         reason = unavailable()
         if reason:
             raise StepError(f"{NAME}: {reason}")
-        self.artifact_dir = Path(artifact_dir).resolve()  # the runner works in web_demo/, not in our cwd
+        try:
+            self.assets = web_assets.locate()
+        except InputError as error:
+            raise StepError(f"{NAME}: {error}") from None
+        self.artifact_dir = Path(artifact_dir).resolve()  # the runner works in the web tree, not in our cwd
         self.artifact = artifact
         self.last_run: dict = {}  # the runner's summary of the last call: backend, count, seconds
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        model_input = to_model_input(images, self.artifact.classifier, self.artifact.input)
-        count = len(model_input)
-        if count == 0:
-            return np.zeros((0, *self.artifact.output.shape), dtype=np.float32)
-        with tempfile.TemporaryDirectory(prefix="edgekit-tfjs-node-") as tmp:
-            images_path, outputs_path = Path(tmp) / "images.f32", Path(tmp) / "outputs.f32"
-            model_input.astype("<f4").tofile(images_path)
-            command = [
-                node_executable(),
-                str(RUNNER),
-                "--model",
-                str(self.artifact_dir),
-                "--images",
-                str(images_path),
-                "--count",
-                str(count),
-                "--out",
-                str(outputs_path),
-            ]
-            try:
-                done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=WEB_DEMO)
-            except subprocess.TimeoutExpired:
-                raise StepError(f"{NAME}: {self.artifact.name} took longer than {TIMEOUT_S} s") from None
-            if done.returncode != 0:
-                # The runner reports its error on a line of its own; TF.js messages continue on further lines.
-                lines = done.stderr.strip().splitlines()
-                detail = next(
-                    (line for line in lines if line.startswith("evaluate.mjs:")), lines[-1] if lines else "no output"
-                )
-                raise StepError(f"{NAME}: {self.artifact.name} failed: {detail}")
-            self.last_run = json.loads(done.stdout.strip().splitlines()[-1])
-            outputs = np.fromfile(outputs_path, dtype="<f4")
-        return to_probabilities(outputs.reshape(count, -1), self.artifact.output, self.artifact.output_kind)
+        result = predict_many([self], images)[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+
+def predict_many(predictors: list[TFJSNodePredictor], images: np.ndarray) -> list[np.ndarray | Exception]:
+    """Evaluate several artifacts (taking the same input) in one Node process: start-up and the wasm backend cost
+    more than a model. Returns each artifact's probabilities, or the error that artifact met, in the order given.
+    """
+    model_input = (
+        to_model_input(images, predictors[0].artifact.classifier, predictors[0].artifact.input) if predictors else None
+    )
+    if not predictors or len(model_input) == 0:
+        return [np.zeros((0, *p.artifact.output.shape), dtype=np.float32) for p in predictors]
+    count = len(model_input)
+    assets = predictors[0].assets
+    with tempfile.TemporaryDirectory(prefix="edgekit-tfjs-node-") as tmp:
+        images_path = Path(tmp) / "images.f32"
+        model_input.astype("<f4").tofile(images_path)
+        command = [node_executable(), str(assets.runner), "--images", str(images_path), "--count", str(count)]
+        for i, predictor in enumerate(predictors):
+            command += ["--model", str(predictor.artifact_dir), "--out", str(Path(tmp) / f"{i}.f32")]
+        names = ", ".join(p.artifact.name for p in predictors)
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=TIMEOUT_S * len(predictors), cwd=assets.root
+            )
+        except subprocess.TimeoutExpired:
+            raise StepError(f"{NAME}: {names} took longer than {TIMEOUT_S} s each") from None
+        summaries = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode != 0 or len(summaries) != len(predictors):
+            # The runner reports its error on a line of its own; TF.js messages continue on further lines.
+            lines = done.stderr.strip().splitlines()
+            detail = next(
+                (line for line in lines if line.startswith("evaluate.mjs:")), lines[-1] if lines else "no output"
+            )
+            raise StepError(f"{NAME}: {names} failed: {detail}")
+        results: list[np.ndarray | Exception] = []
+        for i, (predictor, summary) in enumerate(zip(predictors, summaries, strict=True)):
+            name = predictor.artifact.name
+            if "error" in summary:
+                results.append(StepError(f"{NAME}: {name} failed: evaluate.mjs: {summary['error']}"))
+                continue
+            predictor.last_run = {k: summary[k] for k in ("backend", "count", "seconds")}
+            outputs = np.fromfile(Path(tmp) / f"{i}.f32", dtype="<f4").reshape(count, -1)
+            artifact = predictor.artifact
+            results.append(to_probabilities(outputs, artifact.output, artifact.output_kind))
+    return results
 
 
 def load(artifact_dir: Path, artifact: Artifact) -> TFJSNodePredictor:
     return TFJSNodePredictor(artifact_dir, artifact)
 
 
-RUNTIME = Runtime(NAME, (Format.TFJS,), unavailable, load)
+RUNTIME = Runtime(NAME, (Format.TFJS,), unavailable, load, by_input(predict_many))

@@ -1,10 +1,16 @@
 #!/usr/bin/env node
-// Evaluate an edgekit TF.js artifact in Node with the wasm backend; raw float32 files in and out, for Python.
+// Evaluate edgekit TF.js artifacts in Node with the wasm backend; raw float32 files in and out, for Python.
 //
-//   node web_demo/node/evaluate.mjs --model DIR --images IN.f32 --count N --out OUT.f32 [--batch 500]
+//   node web_demo/node/evaluate.mjs --model DIR --out OUT.f32 [--model DIR2 --out OUT2.f32 ...]
+//                                   --images IN.f32 --count N [--batch 500]
 //
-// IN.f32 holds N model inputs (little-endian float32, already normalized and shaped by the contract);
-// OUT.f32 receives N rows of raw model outputs. A one-line JSON summary goes to stdout.
+// IN.f32 holds N model inputs as the contracts describe them (little-endian float32: normalized values, or the
+// integers of an int8/uint8 input; input.shape's product per input; every model given takes the same input);
+// each OUT.f32 receives N rows of the raw outputs of the model given in the same position (logits stay logits,
+// integer outputs stay integers). One process evaluates them all: starting Node and the wasm backend costs more
+// than a model. One JSON line per model goes to stdout, {"model", "backend", "count", "seconds", ...} or
+// {"model", "error"}: a model that fails does not stop the others. Layers and graph models both load, as the
+// contract's model_type says (contract v1 means a layers model).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,26 +18,8 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 
-import { initBackend } from '../site/model.js';
-
-/** A TF.js IO handler reading model.json and its weight shards from a directory. */
-function fileHandler(directory, modelFile) {
-  return {
-    load: async () => {
-      const modelJSON = JSON.parse(readFileSync(join(directory, modelFile), 'utf8'));
-      return tf.io.getModelArtifactsForJSON(modelJSON, async (manifest) => {
-        const specs = [];
-        const buffers = [];
-        for (const group of manifest) {
-          specs.push(...group.weights);
-          for (const shard of group.paths) buffers.push(readFileSync(join(directory, shard)));
-        }
-        const joined = Buffer.concat(buffers);
-        return [specs, joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength)];
-      });
-    },
-  };
-}
+import { ImageClassifier, initBackend, loadTfjsModel, modelHandler } from '../site/model.js';
+import { readContract } from '../site/contract.js';
 
 function readFloat32(path, expected) {
   const bytes = readFileSync(path);
@@ -42,30 +30,13 @@ function readFloat32(path, expected) {
   return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 }
 
-/** Raw outputs of `count` model inputs, `batchSize` at a time so that memory stays flat (layers or graph model). */
-function predictBatches(tf, model, shape, values, count, batchSize) {
-  const perImage = shape.reduce((a, b) => a * b, 1);
-  let outputs = null;
-  for (let start = 0; start < count; start += batchSize) {
-    const n = Math.min(batchSize, count - start);
-    const output = tf.tidy(() =>
-      model.predict(tf.tensor(values.subarray(start * perImage, (start + n) * perImage), [n, ...shape], 'float32')),
-    );
-    const raw = output.dataSync();
-    output.dispose();
-    outputs ??= new Float32Array(count * (raw.length / n));
-    outputs.set(raw, start * (raw.length / n));
-  }
-  return outputs ?? new Float32Array(0);
-}
-
 async function main() {
   const { values } = parseArgs({
     options: {
-      model: { type: 'string' },
+      model: { type: 'string', multiple: true },
       images: { type: 'string' },
       count: { type: 'string' },
-      out: { type: 'string' },
+      out: { type: 'string', multiple: true },
       batch: { type: 'string', default: '500' },
       backend: { type: 'string', default: 'wasm' },
     },
@@ -73,19 +44,30 @@ async function main() {
   for (const key of ['model', 'images', 'count', 'out']) {
     if (!values[key]) throw new Error(`missing --${key}`);
   }
+  if (values.model.length !== values.out.length) throw new Error('give one --out per --model');
   const count = Number.parseInt(values.count, 10);
   const backend = await initBackend(tf, [values.backend]);
-  const contract = JSON.parse(readFileSync(join(values.model, 'contract.json'), 'utf8'));
-  const handler = fileHandler(values.model, contract.main_file);
-  const model =
-    contract.model_type === 'graph-model' ? await tf.loadGraphModel(handler) : await tf.loadLayersModel(handler);
-  const perImage = contract.input.shape.reduce((a, b) => a * b, 1);
-  const pixels = readFloat32(values.images, count * perImage);
-  const started = performance.now();
-  const outputs = predictBatches(tf, model, contract.input.shape, pixels, count, Number.parseInt(values.batch, 10));
-  const seconds = (performance.now() - started) / 1000;
-  writeFileSync(values.out, new Uint8Array(outputs.buffer, outputs.byteOffset, outputs.byteLength));
-  console.log(JSON.stringify({ backend, count, outputs_per_image: outputs.length / Math.max(count, 1), seconds }));
+  let floats = null;
+  for (const [i, directory] of values.model.entries()) {
+    try {
+      const contract = JSON.parse(readFileSync(join(directory, 'contract.json'), 'utf8'));
+      const spec = readContract(contract);
+      const modelJson = JSON.parse(readFileSync(join(directory, spec.mainFile), 'utf8'));
+      const handler = modelHandler(tf, modelJson, (path) => readFileSync(join(directory, path)));
+      const model = new ImageClassifier(tf, await loadTfjsModel(tf, spec, handler), contract);
+      floats ??= readFloat32(values.images, count * spec.input.size);
+      const inputs = spec.input.scale === null ? floats : Int32Array.from(floats);
+      const started = performance.now();
+      const outputs = model.predictBatches(inputs, count, Number.parseInt(values.batch, 10));
+      const seconds = (performance.now() - started) / 1000;
+      model.dispose();
+      writeFileSync(values.out[i], new Uint8Array(outputs.buffer, outputs.byteOffset, outputs.byteLength));
+      const summary = { model: directory, backend, count, outputs_per_image: spec.output.size, seconds };
+      console.log(JSON.stringify({ ...summary, model_type: spec.modelType }));
+    } catch (error) {
+      console.log(JSON.stringify({ model: directory, error: error.message.split('\n')[0] }));
+    }
+  }
 }
 
 main().catch((error) => {

@@ -1,5 +1,6 @@
 // Batch evaluation inside the page for the tfjs-browser-wasm runtime: raw float32 images in, raw outputs out.
-import { fetchJson, initBackend } from './model.js';
+import { benchmarkModel } from './bench.js';
+import { ImageClassifier, initBackend } from './model.js';
 
 const tf = window.tf;
 
@@ -17,42 +18,32 @@ const ready = (async () => {
   return backend;
 })();
 
-/** Raw outputs of `count` model inputs, `batchSize` at a time (a layers or a graph model). */
-function predictBatches(model, shape, values, count, batchSize) {
-  const perImage = shape.reduce((a, b) => a * b, 1);
-  let outputs = null;
-  for (let start = 0; start < count; start += batchSize) {
-    const n = Math.min(batchSize, count - start);
-    const output = tf.tidy(() =>
-      model.predict(tf.tensor(values.subarray(start * perImage, (start + n) * perImage), [n, ...shape], 'float32')),
-    );
-    const raw = output.dataSync();
-    output.dispose();
-    outputs ??= new Float32Array(count * (raw.length / n));
-    outputs.set(raw, start * (raw.length / n));
+const images = new Map(); // URL -> Float32Array: several models are evaluated on the same images in one page
+
+async function fetchImages(url) {
+  if (!images.has(url)) {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    images.set(url, new Float32Array(await response.arrayBuffer()));
   }
-  return outputs ?? new Float32Array(0);
+  return images.get(url);
 }
 
 /**
- * Evaluate `count` model inputs fetched from `imagesUrl` (float32, already normalized and shaped by the contract)
- * with the model at `modelUrl`.
+ * Evaluate `count` model inputs fetched from `imagesUrl` with the model at `modelUrl`: float32 values as the
+ * contract's input describes them (normalized, or the integers of an integer input), input.shape's product each.
  * @returns {Promise<{backend: string, seconds: number, outputs: string}>} outputs: base64 of float32 rows
  */
 async function evaluate(modelUrl, imagesUrl, count, batchSize = 500) {
   const backend = await ready;
-  const base = modelUrl.endsWith('/') ? modelUrl : `${modelUrl}/`;
-  const contract = await fetchJson(`${base}contract.json`);
-  const url = `${base}${contract.main_file}`;
-  const model = contract.model_type === 'graph-model' ? await tf.loadGraphModel(url) : await tf.loadLayersModel(url);
+  const model = await ImageClassifier.fromUrl(tf, modelUrl);
   try {
-    const response = await fetch(imagesUrl);
-    if (!response.ok) throw new Error(`${imagesUrl}: HTTP ${response.status}`);
-    const values = new Float32Array(await response.arrayBuffer());
-    const perImage = contract.input.shape.reduce((a, b) => a * b, 1);
-    if (values.length !== count * perImage) throw new Error(`got ${values.length / perImage} images, expected ${count}`);
+    const floats = await fetchImages(imagesUrl);
+    const size = model.spec.input.size;
+    if (floats.length !== count * size) throw new Error(`got ${floats.length / size} inputs, expected ${count}`);
+    const inputs = model.spec.input.scale === null ? floats : Int32Array.from(floats);
     const started = performance.now();
-    const outputs = predictBatches(model, contract.input.shape, values, count, batchSize);
+    const outputs = model.predictBatches(inputs, count, batchSize);
     const seconds = (performance.now() - started) / 1000;
     return { backend, seconds, outputs: toBase64(new Uint8Array(outputs.buffer)) };
   } finally {
@@ -60,4 +51,15 @@ async function evaluate(modelUrl, imagesUrl, count, batchSize = 500) {
   }
 }
 
-window.edgekitEval = { ready, evaluate };
+/**
+ * Benchmark the model at `modelUrl` on `backend` ('wasm' or 'webgl'): see bench.js. Adds the JS heap in use (MB),
+ * the memory figure a page can read about itself.
+ */
+async function benchmark(modelUrl, backend, options) {
+  await ready;
+  if ((await initBackend(tf, [backend])) !== backend) throw new Error(`backend ${backend} not offered`);
+  const result = await benchmarkModel(tf, () => ImageClassifier.fromUrl(tf, modelUrl), options);
+  return { ...result, js_heap_mb: performance.memory ? performance.memory.usedJSHeapSize / 2 ** 20 : null };
+}
+
+window.edgekitEval = { ready, evaluate, benchmark };

@@ -1,30 +1,48 @@
 // The demo's wiring: pick a backend, load the chosen model variant, classify the drawing as it changes.
-import { BACKENDS, DigitModel, fetchJson, initBackend } from './model.js';
+import { BACKENDS, ImageClassifier, initBackend } from './model.js';
 import { alphaChannel, preprocessDigit } from './preprocess.js';
 import * as ui from './ui.js';
 
 const tf = window.tf;
+const boot = window.edgekitBoot; // boot.js: downloads started before TF.js was parsed
 // ?backend=cpu (or webgl) forces a backend, to see the fallbacks at work.
 const requested = new URLSearchParams(location.search).get('backend');
 const preferred = requested ? [requested] : BACKENDS;
 
-const VARIANT_ORDER = ['float32', 'float16', 'uint8'];
+// TF.js parts the page loads only when needed (index.html loads core, layers and the wasm backend).
+const SCRIPTS = {
+  webgl: 'tfjs-backend-webgl/tf-backend-webgl.es2017.min.js',
+  cpu: 'tfjs-backend-cpu/tf-backend-cpu.es2017.min.js',
+  'graph-model': 'tfjs-converter/tf-converter.es2017.min.js',
+};
+const loading = {};
 
-const state = { model: null, contracts: [], backend: null, predictions: 0, last: null, loadedAt: null };
+/** Load one of SCRIPTS once (a same-origin script element, as the page's Content-Security-Policy allows). */
+function loadScript(key) {
+  loading[key] ??= new Promise((resolve, reject) => {
+    const script = Object.assign(document.createElement('script'), { src: SCRIPTS[key] });
+    script.onload = resolve;
+    script.onerror = () => reject(new Error(`could not load ${SCRIPTS[key]}`));
+    document.head.append(script);
+  });
+  return loading[key];
+}
+
+const state = { model: null, models: [], backend: null, predictions: 0, last: null, loadedAt: null };
 const pad = ui.drawingPad();
 
 /** Preprocess the pad's ink and classify it; the result is also kept in `state.last` for tests and tinkering. */
 function classifyDrawing() {
   if (!state.model) return null;
   if (pad.empty) {
-    ui.showNoPrediction();
+    ui.showNoPrediction(state.model.image);
     state.last = null;
     return null;
   }
   const { rgba, height, width } = pad.pixels();
-  const input = preprocessDigit(alphaChannel(rgba), height, width, 255);
+  const input = preprocessDigit(alphaChannel(rgba), height, width, state.model.image);
   const { probabilities, milliseconds } = state.model.classify(input);
-  ui.showModelInput(input);
+  ui.showModelInput(input, state.model.image);
   ui.showPrediction(probabilities, state.model.labels, milliseconds);
   state.predictions += 1;
   state.last = { input: Array.from(input), probabilities: Array.from(probabilities), milliseconds,
@@ -32,16 +50,24 @@ function classifyDrawing() {
   return state.last;
 }
 
-async function selectModel(name) {
+/** Load a variant (from the downloads boot.js started, for the first one) and make it the page's model. */
+async function selectModel(name, downloaded = null) {
   ui.enableVariantPicker(false);
   ui.showStatus(`Loading ${name}…`);
   try {
-    const next = await DigitModel.fromUrl(tf, `models/${name}/`);
-    next.classify(new Float32Array(784)); // the first call compiles kernels: pay for it before the user draws
+    const entry = state.models.find((m) => m.name === name);
+    if (!entry) throw new Error(`no model ${name}`);
+    const download = await (downloaded ?? boot.download(entry));
+    if (download.contract.model_type === 'graph-model' && !tf.loadGraphModel) await loadScript('graph-model');
+    const next = await ImageClassifier.fromDownload(tf, download);
+    performance.mark('edgekit:model-loaded');
+    // The first call sets up the kernels: pay for it now rather than on the user's first stroke.
+    next.classify(new Float32Array(next.image.height * next.image.width));
+    performance.mark('edgekit:warmed-up');
     state.model?.dispose();
     state.model = next;
     ui.buildBars(next.labels);
-    ui.showModelInfo(next.contract);
+    ui.showModelInfo(next.spec);
     ui.showStatus(`${name} ready`);
     classifyDrawing();
   } catch (error) {
@@ -54,27 +80,19 @@ async function selectModel(name) {
 
 async function start() {
   tf.wasm?.setWasmPaths(new URL('tfjs-backend-wasm/', location.href).href);
-  // The backend compiles its wasm while the contracts download: neither waits for the other.
-  const [backend, contracts] = await Promise.all([initBackend(tf, preferred), fetchContracts()]);
+  // The backend compiles its wasm while the model downloads: neither waits for the other.
+  const prepare = async (name) => name in SCRIPTS && !tf.findBackend(name) && loadScript(name);
+  const [backend, catalog] = await Promise.all([initBackend(tf, preferred, prepare), boot.models]);
+  performance.mark('edgekit:backend-ready');
   state.backend = backend;
   ui.showBackend(backend, preferred[0]);
-  state.contracts = contracts;
-  const first = contracts.find((c) => c.name === 'tfjs-float32')
-    ?? contracts.find((c) => c.variant === 'float32') ?? contracts[0];
-  ui.buildVariantPicker(contracts, first.name, (name) => selectModel(name));
-  await selectModel(first.name);
+  state.models = catalog.models;
+  ui.buildVariantPicker(catalog.models, catalog.selected, (name) => selectModel(name));
+  ui.showReportLink(catalog.report);
+  await selectModel(catalog.selected, boot.first);
   state.loadedAt = performance.now();
   pad.onChange(classifyDrawing);
   ui.onClear(() => pad.clear());
-}
-
-/** Every model's contract, float32 first, then float16, then uint8 (the order of size and fidelity). */
-async function fetchContracts() {
-  const index = await fetchJson('models/index.json');
-  if (!index.models.length) throw new Error('this run has no TF.js model');
-  const contracts = await Promise.all(index.models.map((m) => fetchJson(`${m.url}contract.json`)));
-  const rank = (c) => { const i = VARIANT_ORDER.indexOf(c.variant); return i < 0 ? VARIANT_ORDER.length : i; };
-  return contracts.sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
 }
 
 const ready = start().catch((error) => {

@@ -1,16 +1,19 @@
 // Loading an edgekit TF.js artifact and running it: shared by the demo page, the evaluation page and the Node runner.
 // `tf` is passed in rather than imported, so the same file works with the browser's UMD global and Node's package.
+import { encodeInput, readContract, toModelValues, toProbabilities } from './contract.js';
 
 /** Backends in order of preference: wasm is the fastest on CPUs, webgl the fallback, plain JS the last resort. */
 export const BACKENDS = ['wasm', 'webgl', 'cpu'];
 
 /**
- * Switch TF.js to the first backend of `preferred` that initialises here.
+ * Switch TF.js to the first backend of `preferred` that initialises here; `prepare(name)` may first load the
+ * backend's code (the page loads the fallbacks only when wasm fails).
  * @returns {Promise<string>} the backend in use
  */
-export async function initBackend(tf, preferred = BACKENDS) {
+export async function initBackend(tf, preferred = BACKENDS, prepare = async () => {}) {
   for (const name of preferred) {
     try {
+      await prepare(name);
       if (await tf.setBackend(name)) {
         await tf.ready();
         return tf.getBackend();
@@ -29,42 +32,74 @@ export async function fetchJson(url) {
   return response.json();
 }
 
-/** Read a contract's numbers that the page must not guess: input shape, output kind, labels, normalisation. */
-function checkContract(contract) {
-  if (contract.format !== 'tfjs') throw new Error(`${contract.name} is a ${contract.format} artifact, not tfjs`);
-  const elements = contract.input.shape.reduce((a, b) => a * b, 1);
-  if (elements !== 28 * 28) {
-    throw new Error(`${contract.name} takes input ${JSON.stringify(contract.input.shape)}, not a 28x28 image`);
-  }
-  return contract;
+/**
+ * A TF.js IO handler for a model.json already read and its weight shards, given by `readShard(path)` as bytes
+ * (a Uint8Array or a Node Buffer): the page hands it prefetched downloads, the Node runner files.
+ */
+export function modelHandler(tf, modelJson, readShard) {
+  return {
+    load: () => tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
+      const specs = manifest.flatMap((group) => group.weights);
+      const shards = await Promise.all(manifest.flatMap((group) => group.paths).map((path) => readShard(path)));
+      const joined = new Uint8Array(shards.reduce((n, shard) => n + shard.byteLength, 0));
+      let offset = 0;
+      for (const shard of shards) {
+        joined.set(shard, offset);
+        offset += shard.byteLength;
+      }
+      return [specs, joined.buffer];
+    }),
+  };
 }
 
-/** A TF.js layers model with its edgekit contract (contract.json). */
-export class DigitModel {
+/**
+ * Load the model a contract describes from `source` (a URL or a TF.js IO handler), as the layers or graph model
+ * that its `model_type` says it is.
+ */
+export function loadTfjsModel(tf, spec, source) {
+  if (spec.format !== 'tfjs') throw new Error(`${spec.name} is a ${spec.format} artifact, not tfjs`);
+  return spec.modelType === 'graph-model' ? tf.loadGraphModel(source) : tf.loadLayersModel(source);
+}
+
+/** An image classifier: a TF.js model (layers or graph) with its edgekit contract (contract.json). */
+export class ImageClassifier {
   constructor(tf, model, contract) {
     this.tf = tf;
     this.model = model;
-    this.contract = checkContract(contract);
-    this.inputShape = contract.input.shape;
-    this.labels = contract.labels;
+    this.contract = contract;
+    this.spec = readContract(contract);
+    this.labels = this.spec.labels;
+    this.image = this.spec.image;
   }
 
   /** Load `<baseUrl>/contract.json` and the model file it names, over HTTP. */
-  static async fromUrl(tf, baseUrl) {
+  static async fromUrl(tf, baseUrl, contract = null) {
     const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
-    const contract = await fetchJson(`${base}contract.json`);
-    const model = await tf.loadLayersModel(`${base}${contract.main_file}`);
-    return new DigitModel(tf, model, contract);
+    const raw = contract ?? (await fetchJson(`${base}contract.json`));
+    const spec = readContract(raw);
+    return new ImageClassifier(tf, await loadTfjsModel(tf, spec, `${base}${spec.mainFile}`), raw);
+  }
+
+  /** A classifier from what the page's boot.js downloaded: {contract, modelJson, shards: {path: bytes}}. */
+  static async fromDownload(tf, { contract, modelJson, shards }) {
+    const spec = readContract(contract);
+    const handler = modelHandler(tf, modelJson, (path) => shards[path]);
+    return new ImageClassifier(tf, await loadTfjsModel(tf, spec, handler), contract);
   }
 
   /**
-   * Raw model outputs for `count` images of 784 [0, 1] values each, reshaped to the contract's input shape.
-   * @param {Float32Array} pixels count * 784 values
-   * @returns {Float32Array} count * outputs values, exactly what the model returned (logits stay logits)
+   * Raw model outputs for `count` inputs, exactly what the model returned (logits stay logits, integers stay
+   * integers): the one path every prediction takes.
+   * @param {Float32Array|Int32Array} inputs count * input.size values in the input tensor's type (see encodeInput)
    */
-  predictRaw(pixels, count) {
+  predictRaw(inputs, count) {
     const tf = this.tf;
-    const output = tf.tidy(() => this.model.predict(tf.tensor(pixels, [count, ...this.inputShape], 'float32')));
+    const { input } = this.spec;
+    const dtype = input.scale === null ? 'float32' : 'int32'; // TF.js holds int8/uint8 values in int32 tensors
+    const output = tf.tidy(() => {
+      const result = this.model.predict(tf.tensor(inputs, [count, ...input.shape], dtype));
+      return Array.isArray(result) ? result[0] : result;
+    });
     try {
       return output.dataSync();
     } finally {
@@ -72,36 +107,28 @@ export class DigitModel {
     }
   }
 
-  /** Raw outputs of many images, `batchSize` at a time so that memory stays flat. */
-  predictBatches(pixels, count, batchSize = 500) {
-    const perImage = 28 * 28;
-    let outputs = null;
+  /** Raw outputs of many inputs, `batchSize` at a time so that memory stays flat. */
+  predictBatches(inputs, count, batchSize = 500) {
+    const perInput = this.spec.input.size;
+    const perOutput = this.spec.output.size;
+    const outputs = new Float32Array(count * perOutput);
     for (let start = 0; start < count; start += batchSize) {
       const n = Math.min(batchSize, count - start);
-      const raw = this.predictRaw(pixels.subarray(start * perImage, (start + n) * perImage), n);
-      outputs ??= new Float32Array(count * (raw.length / n));
-      outputs.set(raw, start * (raw.length / n));
+      outputs.set(this.predictRaw(inputs.subarray(start * perInput, (start + n) * perInput), n), start * perOutput);
     }
-    return outputs ?? new Float32Array(0);
+    return outputs;
   }
 
   /**
-   * Class probabilities of one preprocessed digit, and how long the model took.
-   * @param {Float32Array} input 784 values in [0, 1]
+   * Class probabilities of one preprocessed picture, and how long normalization, the model and softmax took.
+   * @param {Float32Array} grey image.height * image.width values in [0, 1] (see preprocessDigit)
    * @returns {{probabilities: Float32Array, milliseconds: number}}
    */
-  classify(input) {
-    const tf = this.tf;
+  classify(grey) {
     const started = performance.now();
-    const probabilities = tf.tidy(() => {
-      const output = this.model.predict(tf.tensor(input, [1, ...this.inputShape], 'float32'));
-      return this.contract.output_kind === 'logits' ? tf.softmax(output) : output;
-    });
-    try {
-      return { probabilities: probabilities.dataSync(), milliseconds: performance.now() - started };
-    } finally {
-      probabilities.dispose();
-    }
+    const inputs = encodeInput(toModelValues(grey, this.spec), this.spec);
+    const probabilities = toProbabilities(this.predictRaw(inputs, 1), this.spec);
+    return { probabilities, milliseconds: performance.now() - started };
   }
 
   dispose() {

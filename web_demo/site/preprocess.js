@@ -1,8 +1,19 @@
 // MNIST-style preprocessing of a drawn digit, the same arithmetic as toolkit/preprocess.py (tested on its golden
-// vectors): crop to the ink, fit the longer side to 20 px with box resampling, centre by mass in 28x28, [0, 1].
+// vectors): crop to the ink, fit it into 20/28 of the field with box resampling, centre by mass, [0, 1].
 
-export const SIZE = 28;
-export const BOX = 20;
+export const SIZE = 28; // MNIST's field side
+export const BOX = 20; // and the digit's longer side in it
+
+/** The share of a field side that the ink may fill: 20 of 28 as in MNIST, rounded half up. */
+export function boxSide(side) {
+  return Math.max(1, Math.floor((side * BOX) / SIZE + 0.5));
+}
+
+/** The crop's size fitted into boxH x boxW keeping its aspect ratio; floor(x + 0.5) as in Python and Kotlin. */
+export function fittedSize(cropH, cropW, boxH, boxW) {
+  if (boxH * cropW <= boxW * cropH) return [boxH, Math.max(1, Math.floor((cropW * boxH) / cropH + 0.5))];
+  return [Math.max(1, Math.floor((cropH * boxW) / cropW + 0.5)), boxW];
+}
 
 /**
  * Box-resampling weights from `src` cells to `dst` cells: for each output cell, the source cells it overlaps and
@@ -25,20 +36,21 @@ export function areaWeights(src, dst) {
 }
 
 /**
- * Turn a drawn digit into a 28x28 model input.
+ * Turn a drawn digit into a grey picture of the model's field (28x28 for MNIST).
  *
  * @param {ArrayLike<number>} ink row-major intensities, bright ink on a dark background: 0..255 when
  *   `maxValue` is 255 (canvas alpha or a uint8 image), or already in [0, 1] when `maxValue` is 1.
  * @param {number} height rows of `ink`
  * @param {number} width columns of `ink`
+ * @param {{height: number, width: number}} field the model's picture size (the contract's image)
  * @param {number} maxValue 255 or 1
- * @returns {Float32Array} 784 values in [0, 1]; all zeros when there is no ink.
+ * @returns {Float32Array} field.height * field.width values in [0, 1]; all zeros when there is no ink.
  */
-export function preprocessDigit(ink, height, width, maxValue = 255) {
+export function preprocessDigit(ink, height, width, field, maxValue = 255) {
   if (ink.length !== height * width) {
     throw new Error(`expected ${height}x${width} = ${height * width} pixels, got ${ink.length}`);
   }
-  const out = new Float32Array(SIZE * SIZE);
+  const out = new Float32Array(field.height * field.width);
   let top = height, bottom = -1, left = width, right = -1;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -54,10 +66,7 @@ export function preprocessDigit(ink, height, width, maxValue = 255) {
 
   const cropH = bottom - top + 1;
   const cropW = right - left + 1;
-  const longer = Math.max(cropH, cropW);
-  // floor(x + 0.5), the same half-up rounding as the Python and Kotlin ports.
-  const newH = Math.max(1, Math.floor((cropH * BOX) / longer + 0.5));
-  const newW = Math.max(1, Math.floor((cropW * BOX) / longer + 0.5));
+  const [newH, newW] = fittedSize(cropH, cropW, boxSide(field.height), boxSide(field.width));
 
   // Rows first, then columns: the order of the Python reference's matrix products.
   const rowWeights = areaWeights(cropH, newH);
@@ -89,11 +98,11 @@ export function preprocessDigit(ink, height, width, maxValue = 255) {
   }
   const centreY = momentY / mass;
   const centreX = momentX / mass;
-  const offsetY = Math.min(Math.max(Math.floor(SIZE / 2 - centreY), 0), SIZE - newH);
-  const offsetX = Math.min(Math.max(Math.floor(SIZE / 2 - centreX), 0), SIZE - newW);
+  const offsetY = Math.min(Math.max(Math.floor(field.height / 2 - centreY), 0), field.height - newH);
+  const offsetX = Math.min(Math.max(Math.floor(field.width / 2 - centreX), 0), field.width - newW);
   for (let i = 0; i < newH; i++) {
     for (let k = 0; k < newW; k++) {
-      out[(offsetY + i) * SIZE + offsetX + k] = Math.min(Math.max(fitted[i * newW + k], 0), 1);
+      out[(offsetY + i) * field.width + offsetX + k] = Math.min(Math.max(fitted[i * newW + k], 0), 1);
     }
   }
   return out;

@@ -112,15 +112,16 @@ export class DrawingPad {
   }
 }
 
-/** Draw 784 values in [0, 1] into the 28x28 preview canvas, white ink on black as the model sees it. */
-export function showModelInput(input) {
+/** Draw the model's grey input ([0, 1], image.height x image.width) into the preview, white ink on black. */
+export function showModelInput(input, { height, width }) {
   const canvas = $('preview');
-  const image = new ImageData(28, 28);
+  if (canvas.width !== width || canvas.height !== height) Object.assign(canvas, { width, height });
+  const picture = new ImageData(width, height);
   for (let i = 0; i < input.length; i++) {
-    const v = Math.round(input[i] * 255);
-    image.data.set([v, v, v, 255], i * 4);
+    const v = Math.round(input[i] * 0xff);
+    picture.data.set([v, v, v, 0xff], i * 4);
   }
-  canvas.getContext('2d').putImageData(image, 0, 0);
+  canvas.getContext('2d').putImageData(picture, 0, 0);
 }
 
 /** Create one bar per label; returns nothing, later calls of showPrediction fill them. */
@@ -152,8 +153,8 @@ export function showPrediction(probabilities, labels, milliseconds) {
   });
 }
 
-/** Back to the empty state after Clear. */
-export function showNoPrediction() {
+/** Back to the empty state after Clear (or before the first stroke). */
+export function showNoPrediction(image) {
   $('top-digit').textContent = '–';
   $('top-confidence').textContent = 'Draw a digit to start';
   $('timing').textContent = '–';
@@ -162,7 +163,7 @@ export function showNoPrediction() {
     bar.querySelector('.bar-fill').style.width = '0';
     bar.querySelector('.bar-value').textContent = '–';
   });
-  showModelInput(new Float32Array(784));
+  showModelInput(new Float32Array(image.height * image.width), image);
 }
 
 export function showBackend(name, preferred) {
@@ -178,24 +179,38 @@ export function showStatus(text, isError = false) {
   status.classList.toggle('error', isError);
 }
 
+/** What the gate said of a variant, in a few words: its accuracy and verdict, or that there is no record. */
+export function describeGate(gate) {
+  if (!gate || gate.passed == null) return 'not gated';
+  const accuracy = Number.isFinite(gate.accuracy) ? `${gate.accuracy.toFixed(2)} %` : '';
+  return `${accuracy}${accuracy ? ' ' : ''}${gate.passed ? 'passed' : 'FAILED'}`;
+}
+
 /**
- * One radio button per model variant, labelled with its size; `onSelect(name)` runs when the choice changes.
- * @param {{name: string, variant: string, size_bytes: number}[]} contracts
+ * One radio button per model variant, labelled with its size and gate result, smallest first;
+ * `onSelect(name)` runs when the choice changes.
+ * @param {{name: string, variant: string, size_bytes: number, gate?: {passed: ?boolean, accuracy: ?number,
+ *   runtime: ?string}}[]} models
  */
-export function buildVariantPicker(contracts, selected, onSelect) {
+export function buildVariantPicker(models, selected, onSelect) {
   const list = $('variant-list');
   list.replaceChildren();
-  for (const contract of contracts) {
+  for (const model of [...models].sort((a, b) => a.size_bytes - b.size_bytes || a.name.localeCompare(b.name))) {
     const label = document.createElement('label');
     label.className = 'variant';
-    label.innerHTML = '<input type="radio" name="variant"><span class="variant-box"><span class="variant-name"></span><small></small></span>';
+    label.innerHTML = '<input type="radio" name="variant"><span class="variant-box"><span class="variant-name"></span>'
+      + '<small class="variant-size"></small><small class="variant-gate"></small></span>';
     const input = label.querySelector('input');
-    input.value = contract.name;
-    input.checked = contract.name === selected;
-    input.addEventListener('change', () => input.checked && onSelect(contract.name));
-    label.querySelector('.variant-name').textContent = contract.name;
-    label.querySelector('small').textContent = formatBytes(contract.size_bytes);
-    label.dataset.sizeBytes = String(contract.size_bytes);
+    input.value = model.name;
+    input.checked = model.name === selected;
+    input.addEventListener('change', () => input.checked && onSelect(model.name));
+    label.querySelector('.variant-name').textContent = model.name;
+    label.querySelector('.variant-size').textContent = formatBytes(model.size_bytes);
+    const gate = label.querySelector('.variant-gate');
+    gate.textContent = `gate: ${describeGate(model.gate)}`;
+    gate.title = model.gate?.runtime ? `accuracy on the test set in ${model.gate.runtime}` : '';
+    label.classList.toggle('failed', model.gate?.passed === false);
+    label.dataset.sizeBytes = String(model.size_bytes);
     list.append(label);
   }
 }
@@ -204,10 +219,20 @@ export function enableVariantPicker(enabled) {
   $('variant-list').querySelectorAll('input').forEach((input) => { input.disabled = !enabled; });
 }
 
-export function showModelInfo(contract) {
-  const shape = contract.input.shape.join('×');
-  $('model-info').textContent = `${contract.name}: ${contract.variant} weights, input ${shape}, `
-    + `${contract.output_kind}, trained from the ${contract.source} model · sha256 ${contract.sha256.slice(0, 12)}…`;
+/** One line about the loaded model, all from its contract. */
+export function showModelInfo(spec) {
+  const { height, width, channels } = spec.image;
+  $('model-info').textContent = `${spec.name}: ${spec.variant} weights, ${spec.modelType}, `
+    + `${height}×${width}×${channels} input (${spec.input.dtype}, ${spec.normalization.kind} normalization), `
+    + `${spec.labels.length} classes as ${spec.outputKind}, from the ${spec.source} model · `
+    + `sha256 ${String(spec.sha256).slice(0, 12)}…`;
+}
+
+/** Link the run's gate report when the server has one. */
+export function showReportLink(url) {
+  const link = $('report');
+  link.hidden = !url;
+  if (url) link.href = url;
 }
 
 export function onClear(handler) {

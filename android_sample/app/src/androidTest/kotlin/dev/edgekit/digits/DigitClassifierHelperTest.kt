@@ -8,6 +8,10 @@ import android.graphics.Paint
 import android.graphics.Path
 import androidx.test.ext.junit.runners.AndroidJUnit4
 import androidx.test.platform.app.InstrumentationRegistry
+import java.util.concurrent.LinkedBlockingQueue
+import java.util.concurrent.TimeUnit
+import kotlin.math.cos
+import kotlin.math.sin
 import org.junit.After
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertNotNull
@@ -15,10 +19,6 @@ import org.junit.Assert.assertTrue
 import org.junit.Before
 import org.junit.Test
 import org.junit.runner.RunWith
-import java.util.concurrent.LinkedBlockingQueue
-import java.util.concurrent.TimeUnit
-import kotlin.math.cos
-import kotlin.math.sin
 
 /**
  * The installed model on a device, end to end through the helper: golden MNIST images and digits drawn with
@@ -119,7 +119,10 @@ class DigitClassifierHelperTest {
             for ((label, bitmap) in golden) {
                 classifier.classify(bitmap)
                 val result = nextResult()
-                assertTrue("$delegate ran on ${result.delegate}", result.delegate == delegate || result.delegate == DigitClassifierHelper.Delegate.CPU)
+                assertTrue(
+                    "$delegate ran on ${result.delegate}",
+                    result.delegate == delegate || result.delegate == DigitClassifierHelper.Delegate.CPU
+                )
                 assertEquals("$label on ${result.delegate}", label, result.recognitions[0].label)
                 assertTrue(result.inferenceTimeNanos > 0)
             }

@@ -11,12 +11,6 @@ import dev.edgekit.digits.core.ModelContract
 import dev.edgekit.digits.core.Recognition
 import dev.edgekit.digits.core.TensorCodec
 import dev.edgekit.digits.core.TensorSpec
-import org.tensorflow.lite.DataType
-import org.tensorflow.lite.Interpreter
-import org.tensorflow.lite.Tensor
-import org.tensorflow.lite.gpu.CompatibilityList
-import org.tensorflow.lite.gpu.GpuDelegate
-import org.tensorflow.lite.nnapi.NnApiDelegate
 import java.io.FileInputStream
 import java.nio.ByteBuffer
 import java.nio.MappedByteBuffer
@@ -24,12 +18,18 @@ import java.nio.channels.FileChannel
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
 import kotlin.math.abs
+import org.tensorflow.lite.DataType
+import org.tensorflow.lite.Interpreter
+import org.tensorflow.lite.Tensor
+import org.tensorflow.lite.gpu.CompatibilityList
+import org.tensorflow.lite.gpu.GpuDelegate
+import org.tensorflow.lite.nnapi.NnApiDelegate
 
 /**
  * Classifies drawn digits with the model and contract that `edgekit android` put in assets/edgekit/.
  *
- * Everything about the model (input shape and type, normalization, quantization, labels) comes from
- * contract.json, and the contract is checked against the model's own tensors when the interpreter starts.
+ * Everything about the model (picture size and channels, input shape and type, normalization, quantization,
+ * labels) comes from contract.json, and the contract is checked against the model's own tensors when the interpreter starts.
  * All interpreter work happens on one background thread; [Listener] callbacks arrive on that thread.
  */
 class DigitClassifierHelper(
@@ -61,17 +61,27 @@ class DigitClassifierHelper(
     @Volatile
     var numThreads: Int = numThreads
         private set
+
     @Volatile
     var delegate: Delegate = delegate
         private set
 
     private val executor: ExecutorService = Executors.newSingleThreadExecutor()
+
+    /** Everything that lives as long as one interpreter: built together, closed together, never half there. */
+    private class Session(val interpreter: Interpreter, val accelerator: org.tensorflow.lite.Delegate?, val codec: TensorCodec) :
+        AutoCloseable {
+        val input: ByteBuffer = codec.encodeInput(FloatArray(codec.contract.image.pixels))
+        val output: ByteBuffer = codec.newOutputBuffer()
+
+        override fun close() {
+            interpreter.close()
+            (accelerator as? AutoCloseable)?.close()
+        }
+    }
+
     // Guarded by this object's lock: classifyNow may also be called from a test's thread.
-    private var interpreter: Interpreter? = null
-    private var acceleratorDelegate: org.tensorflow.lite.Delegate? = null
-    private var codec: TensorCodec? = null
-    private var inputBuffer: ByteBuffer? = null
-    private var outputBuffer: ByteBuffer? = null
+    private var session: Session? = null
 
     /** Switches threads and delegate; the interpreter is rebuilt before the next classification. */
     fun configure(numThreads: Int = this.numThreads, delegate: Delegate = this.delegate) {
@@ -82,7 +92,7 @@ class DigitClassifierHelper(
     private fun reconfigure(numThreads: Int, delegate: Delegate) {
         this.numThreads = numThreads
         this.delegate = delegate
-        closeInterpreter()
+        closeSession()
     }
 
     /** Classifies [bitmap] (white ink on black) off the calling thread and reports to the listener. */
@@ -100,85 +110,81 @@ class DigitClassifierHelper(
     @WorkerThread
     @Synchronized
     fun classifyNow(bitmap: Bitmap): Result {
-        val interpreter = interpreter ?: startInterpreter()
+        val session = session ?: startSession().also { session = it }
         val pixels = IntArray(bitmap.width * bitmap.height)
         bitmap.getPixels(pixels, 0, bitmap.width, 0, 0, bitmap.width, bitmap.height)
-        val image = DigitPreprocessor.preprocess(DigitPreprocessor.grayFromArgb(pixels), bitmap.width, bitmap.height)
-        val codec = codec!!
-        val input = inputBuffer!!
-        val output = outputBuffer!!
-        codec.writeInput(image, input)
-        output.rewind()
+        val gray = DigitPreprocessor.grayFromArgb(pixels)
+        val picture = DigitPreprocessor.preprocess(gray, bitmap.width, bitmap.height, contract.image)
+        session.codec.writeInput(picture, session.input)
+        session.output.rewind()
         val start = SystemClock.elapsedRealtimeNanos()
-        interpreter.run(input, output)
+        session.interpreter.run(session.input, session.output)
         val elapsed = SystemClock.elapsedRealtimeNanos() - start
-        return Result(codec.classify(output, maxResults), elapsed, delegate)
+        return Result(session.codec.classify(session.output, maxResults), elapsed, delegate)
     }
 
     /** Releases the interpreter and the background thread. */
     fun close() {
-        executor.execute { closeInterpreter() }
+        executor.execute { closeSession() }
         executor.shutdown()
     }
 
-    private fun startInterpreter(): Interpreter {
-        val started = try {
-            createInterpreter(delegate)
+    private fun startSession(): Session {
+        val session = try {
+            createSession(delegate)
         } catch (e: Exception) {
             if (delegate == Delegate.CPU) throw e
             listener?.onError("${delegate.name} unavailable (${e.message}); using the CPU")
             delegate = Delegate.CPU
-            createInterpreter(Delegate.CPU)
+            createSession(Delegate.CPU)
         }
-        interpreter = started
         try {
-            checkTensor("input", started.getInputTensor(0), contract.input)
-            checkTensor("output", started.getOutputTensor(0), contract.output)
+            checkTensor("input", session.interpreter.getInputTensor(0), contract.input)
+            checkTensor("output", session.interpreter.getOutputTensor(0), contract.output)
         } catch (e: IllegalStateException) {
-            closeInterpreter()
+            session.close()
             throw e
         }
-        val codec = TensorCodec(contract)
-        this.codec = codec
-        inputBuffer = codec.encodeInput(FloatArray(contract.input.elementCount))
-        outputBuffer = codec.newOutputBuffer()
-        return started
+        return session
     }
 
-    private fun createInterpreter(delegate: Delegate): Interpreter {
-        val options = Interpreter.Options().setNumThreads(numThreads)
-        acceleratorDelegate = when (delegate) {
-            Delegate.CPU -> null
-            Delegate.GPU -> {
-                val compatibility = CompatibilityList()
-                try {
-                    check(compatibility.isDelegateSupportedOnThisDevice) { "this device's GPU is not supported" }
-                    GpuDelegate(compatibility.bestOptionsForThisDevice)
-                } finally {
-                    compatibility.close()
-                }
-            }
-            Delegate.NNAPI -> {
-                check(Build.VERSION.SDK_INT >= Build.VERSION_CODES.O_MR1) { "NNAPI needs Android 8.1" }
-                NnApiDelegate()
+    private fun createSession(delegate: Delegate): Session {
+        val accelerator = createAccelerator(delegate)
+        try {
+            val options = Interpreter.Options().setNumThreads(numThreads)
+            accelerator?.let { options.addDelegate(it) }
+            return Session(Interpreter(loadModel(), options), accelerator, TensorCodec(contract))
+        } catch (e: Exception) {
+            (accelerator as? AutoCloseable)?.close()
+            throw e
+        }
+    }
+
+    private fun createAccelerator(delegate: Delegate): org.tensorflow.lite.Delegate? = when (delegate) {
+        Delegate.CPU -> null
+
+        Delegate.GPU -> {
+            val compatibility = CompatibilityList()
+            try {
+                check(compatibility.isDelegateSupportedOnThisDevice) { "this device's GPU is not supported" }
+                GpuDelegate(compatibility.bestOptionsForThisDevice)
+            } finally {
+                compatibility.close()
             }
         }
-        acceleratorDelegate?.let { options.addDelegate(it) }
-        try {
-            return Interpreter(loadModel(), options)
-        } catch (e: Exception) {
-            closeDelegate()
-            throw e
+
+        Delegate.NNAPI -> {
+            check(Build.VERSION.SDK_INT >= Build.VERSION_CODES.O_MR1) { "NNAPI needs Android 8.1" }
+            NnApiDelegate()
         }
     }
 
     /** Memory-maps the model from the APK; needs `noCompress "tflite"` (see app/build.gradle.kts). */
-    private fun loadModel(): MappedByteBuffer =
-        context.assets.openFd("$assetDir/${contract.mainFile}").use { fd ->
-            FileInputStream(fd.fileDescriptor).use {
-                it.channel.map(FileChannel.MapMode.READ_ONLY, fd.startOffset, fd.declaredLength)
-            }
+    private fun loadModel(): MappedByteBuffer = context.assets.openFd("$assetDir/${contract.mainFile}").use { fd ->
+        FileInputStream(fd.fileDescriptor).use {
+            it.channel.map(FileChannel.MapMode.READ_ONLY, fd.startOffset, fd.declaredLength)
         }
+    }
 
     /** Fails loudly when contract.json does not describe the model next to it: feeding it would give garbage. */
     private fun checkTensor(which: String, tensor: Tensor, spec: TensorSpec) {
@@ -191,9 +197,9 @@ class DigitClassifierHelper(
             else -> error("$which type ${tensor.dataType()} is not supported by this app")
         }
         check(dtype == spec.dtype) { "$which type is $dtype in the model but ${spec.dtype} in contract.json" }
-        if (dtype.isInteger) {
+        val scale = spec.scale
+        if (dtype.isInteger && scale != null) {
             val params = tensor.quantizationParams()
-            val scale = spec.scale!!
             check(abs(params.scale - scale) <= 1e-6 * scale && params.zeroPoint == spec.zeroPoint) {
                 "$which quantization is (${params.scale}, ${params.zeroPoint}) in the model but " +
                     "(${spec.scale}, ${spec.zeroPoint}) in contract.json"
@@ -202,15 +208,9 @@ class DigitClassifierHelper(
     }
 
     @Synchronized
-    private fun closeInterpreter() {
-        interpreter?.close()
-        interpreter = null
-        closeDelegate()
-    }
-
-    private fun closeDelegate() {
-        (acceleratorDelegate as? AutoCloseable)?.close()
-        acceleratorDelegate = null
+    private fun closeSession() {
+        session?.close()
+        session = null
     }
 
     companion object {

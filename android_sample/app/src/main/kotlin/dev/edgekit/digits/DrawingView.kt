@@ -62,15 +62,18 @@ class DrawingView(context: Context, attrs: AttributeSet?) : View(context, attrs)
     override fun onTouchEvent(event: MotionEvent): Boolean {
         when (event.actionMasked) {
             MotionEvent.ACTION_DOWN -> path.moveTo(event.x, event.y)
+
             MotionEvent.ACTION_MOVE -> {
                 for (i in 0 until event.historySize) path.lineTo(event.getHistoricalX(i), event.getHistoricalY(i))
                 path.lineTo(event.x, event.y)
             }
+
             MotionEvent.ACTION_UP -> {
                 path.lineTo(event.x, event.y)
                 performClick()
                 onStrokeFinished?.invoke()
             }
+
             else -> return false
         }
         invalidate()

@@ -10,7 +10,9 @@ import android.widget.Toast
 import androidx.appcompat.app.AppCompatActivity
 
 /** Draw a digit, see the model's top 3 classes and how long inference took; pick CPU, GPU or NNAPI. */
-class MainActivity : AppCompatActivity(), DigitClassifierHelper.Listener {
+class MainActivity :
+    AppCompatActivity(),
+    DigitClassifierHelper.Listener {
     private lateinit var classifier: DigitClassifierHelper
     private lateinit var drawing: DrawingView
     private lateinit var results: TextView

@@ -6,27 +6,41 @@ import kotlin.math.max
 import kotlin.math.min
 
 /**
- * Turns a drawn digit into a 28x28 MNIST-style image, with the same arithmetic as edgekit's Python reference
- * (toolkit/preprocess.py): crop to the ink, fit the longer side to 20 pixels by area averaging, place the centre
- * of mass at the centre of the field. Tested equal to Python on golden vectors.
+ * Turns a drawn digit into an MNIST-style grey picture of the model's size, with the same arithmetic as edgekit's
+ * Python reference (toolkit/preprocess.py): crop to the ink, fit it into 20/28 of the field by area averaging, place
+ * the centre of mass at the centre of the field. Tested equal to Python on golden vectors.
  */
 object DigitPreprocessor {
+    /** MNIST's field side, and the digit's longer side in it: the ink fills 20/28 of any field. */
     const val SIZE = 28
     const val BOX = 20
 
+    /** The share of a field side that the ink may fill, rounded half up. */
+    fun boxSide(side: Int): Int = max(1, floor((side * BOX).toDouble() / SIZE + 0.5).toInt())
+
+    /** The crop's size fitted into boxH x boxW keeping its aspect ratio (rows, columns). */
+    fun fittedSize(cropH: Int, cropW: Int, boxH: Int, boxW: Int): Pair<Int, Int> =
+        // floor(x + 0.5), not kotlin.math.round (half to even): the same half-up rule as the Python reference and JS.
+        if (boxH.toLong() * cropW <= boxW.toLong() * cropH) {
+            Pair(boxH, max(1, floor((cropW * boxH).toDouble() / cropH + 0.5).toInt()))
+        } else {
+            Pair(max(1, floor((cropH * boxW).toDouble() / cropW + 0.5).toInt()), boxW)
+        }
+
     /**
      * @param pixels ink intensities 0..255, row-major, bright ink on a dark background.
-     * @return SIZE * SIZE floats in [0, 1], row-major; all zeros when there is no ink.
+     * @param field the model's picture (the contract's image); only its height and width matter here.
+     * @return field.height * field.width floats in [0, 1], row-major; all zeros when there is no ink.
      */
-    fun preprocess(pixels: IntArray, width: Int, height: Int): FloatArray {
+    fun preprocess(pixels: IntArray, width: Int, height: Int, field: ImageSpec): FloatArray {
         require(pixels.size == width * height) { "expected ${width * height} pixels, got ${pixels.size}" }
-        return preprocessUnit(DoubleArray(pixels.size) { pixels[it] / 255.0 }, width, height)
+        return preprocessUnit(DoubleArray(pixels.size) { pixels[it] / 255.0 }, width, height, field)
     }
 
     /** Same as [preprocess] for intensities already in [0, 1]. */
-    fun preprocessUnit(values: DoubleArray, width: Int, height: Int): FloatArray {
+    fun preprocessUnit(values: DoubleArray, width: Int, height: Int, field: ImageSpec): FloatArray {
         require(values.size == width * height) { "expected ${width * height} values, got ${values.size}" }
-        val out = FloatArray(SIZE * SIZE)
+        val out = FloatArray(field.height * field.width)
         var top = height
         var bottom = -1
         var left = width
@@ -45,10 +59,7 @@ object DigitPreprocessor {
 
         val cropH = bottom - top + 1
         val cropW = right - left + 1
-        val longer = max(cropH, cropW)
-        // floor(x + 0.5), not kotlin.math.round (half to even): the same half-up rule as the Python reference and JS.
-        val newH = max(1, floor((cropH * BOX).toDouble() / longer + 0.5).toInt())
-        val newW = max(1, floor((cropW * BOX).toDouble() / longer + 0.5).toInt())
+        val (newH, newW) = fittedSize(cropH, cropW, boxSide(field.height), boxSide(field.width))
         val rows = AreaWeights(cropH, newH)
         val cols = AreaWeights(cropW, newW)
 
@@ -86,12 +97,12 @@ object DigitPreprocessor {
         for (k in 0 until newW) momentX += columnSums[k] * k
         val centreY = momentY / mass
         val centreX = momentX / mass
-        // Puts the centre of mass on the middle of the field (13.5 in pixel-index coordinates), kept inside it.
-        val offsetY = min(max(floor(SIZE / 2.0 - centreY).toInt(), 0), SIZE - newH)
-        val offsetX = min(max(floor(SIZE / 2.0 - centreX).toInt(), 0), SIZE - newW)
+        // Puts the centre of mass on the middle of the field (13.5 in pixel-index coordinates for 28), kept inside it.
+        val offsetY = min(max(floor(field.height / 2.0 - centreY).toInt(), 0), field.height - newH)
+        val offsetX = min(max(floor(field.width / 2.0 - centreX).toInt(), 0), field.width - newW)
         for (i in 0 until newH) {
             for (k in 0 until newW) {
-                out[(offsetY + i) * SIZE + offsetX + k] = fitted[i][k].coerceIn(0.0, 1.0).toFloat()
+                out[(offsetY + i) * field.width + offsetX + k] = fitted[i][k].coerceIn(0.0, 1.0).toFloat()
             }
         }
         return out

@@ -21,6 +21,14 @@ object Quantization {
     fun dequantize(values: IntArray, scale: Double, zeroPoint: Int): FloatArray =
         FloatArray(values.size) { ((values[it] - zeroPoint) * scale).toFloat() }
 
+    /** Real values to the integers of an integer [tensor], with its own scale and zero point. */
+    fun quantize(values: FloatArray, tensor: TensorSpec): IntArray =
+        quantize(values, tensor.scale ?: error("${tensor.dtype} tensor without a scale"), tensor.zeroPoint ?: 0, tensor.dtype)
+
+    /** The real values of an integer [tensor]'s integers. */
+    fun dequantize(values: IntArray, tensor: TensorSpec): FloatArray =
+        dequantize(values, tensor.scale ?: error("${tensor.dtype} tensor without a scale"), tensor.zeroPoint ?: 0)
+
     /** Softmax, computed in double and shifted by the maximum so large logits do not overflow. */
     fun softmax(logits: FloatArray): FloatArray {
         var top = Double.NEGATIVE_INFINITY

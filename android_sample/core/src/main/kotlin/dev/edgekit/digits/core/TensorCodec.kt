@@ -10,30 +10,40 @@ import java.nio.ByteOrder
 class TensorCodec(val contract: ModelContract) {
     private val input = contract.input
     private val output = contract.output
-    // A factor of exactly 1.0 and an offset of 0.0 for the toolkit's pixels / 255, so the values pass unchanged.
-    private val pixelFactor = 255.0 / contract.normalization.divideBy
-    private val offset = contract.normalization.rangeMin
+    private val channels = contract.image.channels
 
-    /** Preprocessed [0, 1] image (pixels / 255) to the real values the model was trained on. */
-    fun normalize(image: FloatArray): FloatArray =
-        FloatArray(image.size) { (offset + image[it] * pixelFactor).toFloat() }
+    // 255 * scale: exactly 1.0 for the unit normalization, so [0, 1] pictures pass unchanged (as in Python and JS).
+    private val factor = DoubleArray(channels) { 255.0 * contract.normalization.scale[it] }
+    private val offset = DoubleArray(channels) { contract.normalization.offset[it] }
 
-    /** The bytes of the model's input tensor for one preprocessed image (see [DigitPreprocessor]). */
-    fun encodeInput(image: FloatArray): ByteBuffer {
+    /**
+     * A preprocessed grey picture ([0, 1], image.height * image.width) to the values the model was trained on:
+     * replicated into every channel (interleaved), pixel = 255 * grey, value = pixel * scale[c] + offset[c].
+     */
+    fun normalize(grey: FloatArray): FloatArray {
+        require(grey.size == contract.image.pixels) { "expected ${contract.image.pixels} grey values, got ${grey.size}" }
+        val values = FloatArray(grey.size * channels)
+        for (i in grey.indices) {
+            for (c in 0 until channels) values[i * channels + c] = (grey[i] * factor[c] + offset[c]).toFloat()
+        }
+        return values
+    }
+
+    /** The bytes of the model's input tensor for one preprocessed picture (see [DigitPreprocessor]). */
+    fun encodeInput(grey: FloatArray): ByteBuffer {
         val buffer = ByteBuffer.allocateDirect(input.byteSize).order(ByteOrder.nativeOrder())
-        writeInput(image, buffer)
+        writeInput(grey, buffer)
         return buffer
     }
 
-    fun writeInput(image: FloatArray, buffer: ByteBuffer) {
-        require(image.size == input.elementCount) { "expected ${input.elementCount} values, got ${image.size}" }
-        val values = normalize(image)
+    fun writeInput(grey: FloatArray, buffer: ByteBuffer) {
+        val values = normalize(grey)
         buffer.rewind()
         if (input.dtype == DType.FLOAT32) {
             for (v in values) buffer.putFloat(v)
         } else {
             // Two's complement bytes: toByte() keeps the bit pattern of uint8 values above 127 too.
-            for (q in Quantization.quantize(values, input.scale!!, input.zeroPoint!!, input.dtype)) buffer.put(q.toByte())
+            for (q in Quantization.quantize(values, input)) buffer.put(q.toByte())
         }
         buffer.rewind()
     }
@@ -46,8 +56,8 @@ class TensorCodec(val contract: ModelContract) {
         buffer.rewind()
         val values = when (output.dtype) {
             DType.FLOAT32 -> FloatArray(output.elementCount) { buffer.getFloat() }
-            DType.INT8 -> Quantization.dequantize(IntArray(output.elementCount) { buffer.get().toInt() }, output.scale!!, output.zeroPoint!!)
-            DType.UINT8 -> Quantization.dequantize(IntArray(output.elementCount) { buffer.get().toInt() and 0xFF }, output.scale!!, output.zeroPoint!!)
+            DType.INT8 -> Quantization.dequantize(IntArray(output.elementCount) { buffer.get().toInt() }, output)
+            DType.UINT8 -> Quantization.dequantize(IntArray(output.elementCount) { buffer.get().toInt() and 0xFF }, output)
         }
         buffer.rewind()
         return values

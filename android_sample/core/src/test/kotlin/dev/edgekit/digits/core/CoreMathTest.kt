@@ -1,16 +1,17 @@
 package dev.edgekit.digits.core
 
+import java.nio.ByteOrder
 import org.junit.Assert.assertArrayEquals
 import org.junit.Assert.assertEquals
 import org.junit.Test
-import java.nio.ByteOrder
 
 class CoreMathTest {
     private val floatIo = """{"shape": [28, 28, 1], "dtype": "float32", "scale": null, "zero_point": null}"""
+    private val mnist = ImageSpec(28, 28, 1)
 
     @Test
     fun emptyDrawingGivesZeros() {
-        assertArrayEquals(FloatArray(784), DigitPreprocessor.preprocess(IntArray(64 * 48), 64, 48), 0f)
+        assertArrayEquals(FloatArray(784), DigitPreprocessor.preprocess(IntArray(64 * 48), 64, 48, mnist), 0f)
     }
 
     @Test
@@ -20,11 +21,34 @@ class CoreMathTest {
         val height = 200
         val pixels = IntArray(width * height)
         for (y in 30 until 130) for (x in 200 until 250) pixels[y * width + x] = 255
-        val out = DigitPreprocessor.preprocess(pixels, width, height)
-        for (y in 0 until 28) for (x in 0 until 28) {
-            val inside = y in 4 until 24 && x in 9 until 19
-            assertEquals("pixel ($y, $x)", if (inside) 1f else 0f, out[y * 28 + x], 1e-6f)
+        val out = DigitPreprocessor.preprocess(pixels, width, height, mnist)
+        for (y in 0 until 28) {
+            for (x in 0 until 28) {
+                val inside = y in 4 until 24 && x in 9 until 19
+                assertEquals("pixel ($y, $x)", if (inside) 1f else 0f, out[y * 28 + x], 1e-6f)
+            }
         }
+    }
+
+    @Test
+    fun fitsTheInkInTwentyTwentyEighthsOfAWideField() {
+        // The same rectangle in a 20x36 field: the box is 14x26, so the height binds (14 rows, 7 columns).
+        val pixels = IntArray(300 * 200)
+        for (y in 30 until 130) for (x in 200 until 250) pixels[y * 300 + x] = 255
+        val out = DigitPreprocessor.preprocess(pixels, 300, 200, ImageSpec(20, 36, 1))
+        assertEquals(20 * 36, out.size)
+        assertEquals(14 * 7, out.count { Math.abs(it - 1f) < 1e-6f })
+        assertEquals(14 * 7, out.count { it != 0f })
+    }
+
+    @Test
+    fun colourModelsGetTheGreyPictureInEveryChannelNormalizedPerChannel() {
+        val codec = TensorCodec(ModelContract.parse(v2Json()))
+        val grey = FloatArray(32 * 24)
+        grey[1] = 1f
+        val values = codec.normalize(grey)
+        assertArrayEquals(floatArrayOf(-1f, -2f, -3f, 24.5f, 49f, 99f), values.copyOf(6), 1e-5f)
+        assertEquals(32 * 24 * 3 * 4, codec.encodeInput(grey).capacity())
     }
 
     @Test
@@ -66,16 +90,28 @@ class CoreMathTest {
     @Test
     fun symmetricNormalizationMapsPixelsOntoMinusOneToOne() {
         val contract = ModelContract.parse(contractJson(input = floatIo, normalization = """{"divide_by": 127.5, "range": [-1.0, 1.0]}"""))
-        val normalized = TensorCodec(contract).normalize(floatArrayOf(0f, 0.5f, 1f))
-        assertArrayEquals(floatArrayOf(-1f, 0f, 1f), normalized, 1e-6f)
+        val normalized = TensorCodec(contract).normalize(
+            FloatArray(784) {
+                if (it == 0) {
+                    0f
+                } else if (it == 1) {
+                    0.5f
+                } else {
+                    1f
+                }
+            }
+        )
+        assertArrayEquals(floatArrayOf(-1f, 0f, 1f), normalized.copyOf(3), 1e-6f)
     }
 
     @Test
     fun uint8TensorsKeepTheirBitPatterns() {
-        val contract = ModelContract.parse(contractJson(
-            input = """{"shape": [784], "dtype": "uint8", "scale": 0.00392156862745098, "zero_point": 0}""",
-            output = """{"shape": [10], "dtype": "uint8", "scale": 0.00390625, "zero_point": 0}"""
-        ))
+        val contract = ModelContract.parse(
+            contractJson(
+                input = """{"shape": [784], "dtype": "uint8", "scale": 0.00392156862745098, "zero_point": 0}""",
+                output = """{"shape": [10], "dtype": "uint8", "scale": 0.00390625, "zero_point": 0}"""
+            )
+        )
         val codec = TensorCodec(contract)
         val input = codec.encodeInput(FloatArray(784) { 1f })
         assertEquals(255, input.get(0).toInt() and 0xFF)
@@ -86,9 +122,13 @@ class CoreMathTest {
 
     @Test
     fun logitsGoThroughSoftmax() {
-        val contract = ModelContract.parse(contractJson(
-            input = floatIo, output = """{"shape": [10], "dtype": "float32", "scale": null, "zero_point": null}""", outputKind = "logits"
-        ))
+        val contract = ModelContract.parse(
+            contractJson(
+                input = floatIo,
+                output = """{"shape": [10], "dtype": "float32", "scale": null, "zero_point": null}""",
+                outputKind = "logits"
+            )
+        )
         val codec = TensorCodec(contract)
         val output = codec.newOutputBuffer()
         for (i in 0 until 10) output.putFloat(if (i == 7) 5f else 0f)

@@ -1,9 +1,9 @@
 package dev.edgekit.digits.core
 
-import org.junit.internal.TextListener
-import org.junit.runner.JUnitCore
 import java.io.File
 import kotlin.system.exitProcess
+import org.junit.internal.TextListener
+import org.junit.runner.JUnitCore
 
 /**
  * Runs every *Test class compiled next to this file, for machines with kotlinc but no Gradle:

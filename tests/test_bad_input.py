@@ -1,0 +1,487 @@
+"""Bad input of every kind: exit 2, one line naming the file or option, no traceback, nothing left behind or damaged.
+
+Cases marked `unit` fail before TensorFlow is imported; `test_unit_cases_never_import_tensorflow` proves it by
+running them in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support import synthetic_digits, write_npz
+from typer.testing import CliRunner
+
+from toolkit.cli import app
+from toolkit.data import IDX_FILES
+
+runner = CliRunner()
+STRICT = os.environ.get("EDGEKIT_STRICT_NO_TF") == "1"  # set by the fresh-interpreter run below
+
+
+# ---- files the cases are made of -----------------------------------------------------------------------------
+
+
+def npz(**override) -> Callable[[Path], None]:
+    """A tiny valid data set, with some arrays replaced."""
+
+    def make(path: Path) -> None:
+        x_train, y_train = synthetic_digits(60, 1)
+        x_test, y_test = synthetic_digits(20, 2)
+        arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test, **override}
+        np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
+
+    return make
+
+
+def idx_dir(**override) -> Callable[[Path], None]:
+    """A directory of the four MNIST IDX files, with some arrays replaced (None: the file is missing)."""
+
+    def make(path: Path) -> None:
+        path.mkdir()
+        x, y = synthetic_digits(30, 3)
+        for key, array in {"x_train": x, "y_train": y, "x_test": x, "y_test": y, **override}.items():
+            if array is None:
+                continue
+            if isinstance(array, bytes):
+                (path / IDX_FILES[key]).write_bytes(array)
+                continue
+            header = struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+            (path / IDX_FILES[key]).write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+
+    return make
+
+
+def text(content: str | bytes) -> Callable[[Path], None]:
+    def make(path: Path) -> None:
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+
+    return make
+
+
+def npz_of_text_members(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        for key in IDX_FILES:
+            archive.writestr(f"{key}.txt", "1 2 3")
+
+
+def directory_with_file(path: Path) -> None:
+    path.mkdir()
+    (path / "keep.txt").write_text("the user's file")
+
+
+CONTRACT = {
+    "edgekit_contract": 1,
+    "name": "tflite-float32",
+    "format": "tflite",
+    "variant": "float32",
+    "source": "float",
+    "path": "artifacts/tflite-float32",
+    "main_file": "model.tflite",
+    "input": {"shape": [28, 28], "dtype": "float32", "scale": None, "zero_point": None},
+    "output": {"shape": [10], "dtype": "float32", "scale": None, "zero_point": None},
+    "output_kind": "probabilities",
+    "files": {},
+}
+
+
+def run_dir(steps: dict | None = None, contract: str | None = None, manifest: str | None = None):
+    """A run directory as edgekit writes it, with the given steps and (optionally) one artifact's contract."""
+    steps = {"train": {"started": "t", "finished": "t"}, "export": {"started": "t", "finished": "t"}, **(steps or {})}
+
+    def make(path: Path) -> None:
+        path.mkdir()
+        default = json.dumps({"created": "t", "steps": steps, "data": {"path": None, "x_test_sha256": "0"}})
+        (path / "manifest.json").write_text(default if manifest is None else manifest)
+        if contract is not None:
+            (path / "artifacts" / "tflite-float32").mkdir(parents=True)
+            (path / "artifacts" / "tflite-float32" / "contract.json").write_text(contract)
+
+    return make
+
+
+def h5_with_config(config: dict) -> Callable[[Path], None]:
+    """An .h5 model file as far as its config goes (no weights): what the trust check reads."""
+
+    def make(path: Path) -> None:
+        import h5py
+
+        with h5py.File(path, "w") as f:
+            f.attrs["model_config"] = json.dumps(config)
+            f.attrs["keras_version"] = "2.19.0"
+
+    return make
+
+
+def keras_zip_with_config(config: dict) -> Callable[[Path], None]:
+    def make(path: Path) -> None:
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("config.json", json.dumps(config))
+            archive.writestr("metadata.json", json.dumps({"keras_version": "2.19.0"}))
+
+    return make
+
+
+def saved_model_dir(metadata: bytes) -> Callable[[Path], None]:
+    def make(path: Path) -> None:
+        path.mkdir()
+        (path / "keras_metadata.pb").write_bytes(metadata)
+        (path / "saved_model.pb").write_bytes(b"")
+
+    return make
+
+
+LAMBDA = {
+    "class_name": "Sequential",
+    "config": {
+        "name": "m",
+        "layers": [{"class_name": "Lambda", "config": {"name": "payload", "function": ["4wEAAAA=", None, None]}}],
+    },
+}
+FOREIGN_MODULE = {
+    "class_name": "Sequential",
+    "config": {"layers": [{"class_name": "system", "module": "os", "config": {"name": "x"}}]},
+}
+
+UNFINISHED = {"started": "2026-11-28T04:00:00+00:00"}
+
+# ---- the cases: (id, command line, files to make first, text the one-line error must contain) ---------------
+# {t} is the test's directory; {data} a valid tiny .npz there. A case whose id ends in "!" needs TensorFlow.
+
+CASES: list[tuple[str, list[str], dict[str, Callable[[Path], None]], str]] = [
+    # options, checked by the same schema as the config file
+    ("epochs-text", ["train", "--epochs", "abc"], {}, "'--epochs'"),
+    ("epochs-negative", ["train", "--epochs", "-3"], {}, "--epochs"),
+    ("epochs-zero", ["train", "--epochs", "0"], {}, "--epochs"),
+    ("batch-zero", ["train", "--batch-size", "0"], {}, "--batch-size"),
+    ("batch-text", ["train", "--batch-size", "x"], {}, "'--batch-size'"),
+    ("lr-text", ["train", "--learning-rate", "fast"], {}, "'--learning-rate'"),
+    ("lr-zero", ["train", "--learning-rate", "0"], {}, "--learning-rate"),
+    ("lr-negative", ["train", "--learning-rate", "-1"], {}, "--learning-rate"),
+    ("lr-nan", ["train", "--learning-rate", "nan"], {}, "--learning-rate"),
+    ("lr-inf", ["train", "--learning-rate", "inf"], {}, "--learning-rate"),
+    ("validation-zero", ["train", "--validation-size", "0"], {}, "--validation-size"),
+    ("validation-text", ["train", "--validation-size", "ten"], {}, "'--validation-size'"),
+    ("seed-negative", ["train", "--seed", "-1"], {}, "--seed"),
+    ("architecture", ["train", "--arch", "resnet"], {}, "'--arch'"),
+    ("preset", ["train", "--preset", "fast"], {}, "preset 'fast'"),
+    ("unknown-option", ["train", "--epoch", "3"], {}, "--epoch"),
+    ("qat-epochs-zero", ["pipeline", "--qat-epochs", "0"], {}, "--qat-epochs"),
+    ("tolerance-text", ["pipeline", "-t", "int8=abc"], {}, "--tolerance"),
+    ("tolerance-nan", ["pipeline", "-t", "int8=nan"], {}, "--tolerance"),
+    ("tolerance-inf", ["pipeline", "-t", "int8=inf"], {}, "--tolerance"),
+    ("tolerance-negative", ["pipeline", "-t", "int8=-1"], {}, "--tolerance"),
+    ("tolerance-variant", ["pipeline", "-t", "int4=1"], {}, "--tolerance"),
+    ("tolerance-no-equals", ["pipeline", "-t", "int8"], {}, "--tolerance"),
+    ("runtime", ["pipeline", "-r", "litert", "-r", "onnx"], {}, "--runtime"),
+    ("validate-runtime", ["validate", "{t}/run", "-r", "onnx"], {"run": run_dir()}, "--runtime"),
+    ("resume-with-options", ["train", "--resume", "{t}/run", "--epochs", "3"], {"run": run_dir()}, "--epochs"),
+    ("pipeline-resume-options", ["pipeline", "--resume", "{t}/run", "--data", "{data}"], {"run": run_dir()}, "--data"),
+    # the config file gets the same checks, naming the file
+    ("cfg-epochs-text", ["train", "-c", "{t}/c.toml"], {"c.toml": text('[train]\nepochs = "abc"\n')}, "c.toml"),
+    ("cfg-epochs-negative", ["train", "-c", "{t}/c.toml"], {"c.toml": text("[train]\nepochs = -3\n")}, "c.toml"),
+    ("cfg-epochs-float", ["train", "-c", "{t}/c.toml"], {"c.toml": text("[train]\nepochs = 1.5\n")}, "c.toml"),
+    ("cfg-batch-zero", ["train", "-c", "{t}/c.toml"], {"c.toml": text("[train]\nbatch_size = 0\n")}, "c.toml"),
+    ("cfg-lr-text", ["train", "-c", "{t}/c.toml"], {"c.toml": text('[train]\nlearning_rate = "fast"\n')}, "c.toml"),
+    ("cfg-lr-nan", ["train", "-c", "{t}/c.toml"], {"c.toml": text("[train]\nlearning_rate = nan\n")}, "c.toml"),
+    ("cfg-decay-zero", ["train", "-c", "{t}/c.toml"], {"c.toml": text("[train]\nlr_decay = 0\n")}, "c.toml"),
+    ("cfg-augment-text", ["train", "-c", "{t}/c.toml"], {"c.toml": text('[train]\naugment = "yes"\n')}, "c.toml"),
+    (
+        "cfg-validation-zero",
+        ["train", "-c", "{t}/c.toml"],
+        {"c.toml": text("[train]\nvalidation_size = 0\n")},
+        "c.toml",
+    ),
+    ("cfg-qat-float", ["pipeline", "-c", "{t}/c.toml"], {"c.toml": text("[qat]\nepochs = 0.5\n")}, "c.toml"),
+    ("cfg-export-text", ["pipeline", "-c", "{t}/c.toml"], {"c.toml": text('[export]\ntflite = "no"\n')}, "c.toml"),
+    (
+        "cfg-tolerance-text",
+        ["validate", "{t}/run", "-c", "{t}/c.toml"],
+        {"c.toml": text('[parity]\ntolerances = {int8 = "abc"}\n'), "run": run_dir()},
+        "c.toml",
+    ),
+    (
+        "cfg-tolerance-nan",
+        ["pipeline", "-c", "{t}/c.toml"],
+        {"c.toml": text("[parity.tolerances]\nint8 = nan\n")},
+        "c.toml",
+    ),
+    (
+        "cfg-tolerance-variant",
+        ["pipeline", "-c", "{t}/c.toml"],
+        {"c.toml": text("[parity.tolerances]\nint4 = 1\n")},
+        "c.toml",
+    ),
+    (
+        "cfg-tolerances-scalar",
+        ["pipeline", "-c", "{t}/c.toml"],
+        {"c.toml": text("[parity]\ntolerances = 1\n")},
+        "c.toml",
+    ),
+    (
+        "cfg-agreement-above-100",
+        ["pipeline", "-c", "{t}/c.toml"],
+        {"c.toml": text("[parity.min_agreement]\nint8 = 101\n")},
+        "c.toml",
+    ),
+    (
+        "cfg-runtimes-string",
+        ["pipeline", "-c", "{t}/c.toml"],
+        {"c.toml": text('[parity]\nruntimes = "litert"\n')},
+        "c.toml",
+    ),
+    (
+        "cfg-runtimes-unknown",
+        ["pipeline", "-c", "{t}/c.toml"],
+        {"c.toml": text('[parity]\nruntimes = ["onnx"]\n')},
+        "c.toml",
+    ),
+    ("cfg-section-scalar", ["train", "-c", "{t}/c.toml"], {"c.toml": text("train = 5\n")}, "c.toml"),
+    ("cfg-unknown-section", ["train", "-c", "{t}/c.toml"], {"c.toml": text("[trian]\nepochs = 1\n")}, "c.toml"),
+    ("cfg-unknown-key", ["train", "-c", "{t}/c.toml"], {"c.toml": text("[train]\nepoch = 1\n")}, "c.toml"),
+    ("cfg-not-utf8", ["train", "-c", "{t}/c.toml"], {"c.toml": text(b"[train]\nepochs = 3 # \xff\xfe\n")}, "c.toml"),
+    ("cfg-not-toml", ["train", "-c", "{t}/c.toml"], {"c.toml": text("[train\n")}, "c.toml"),
+    ("cfg-missing", ["train", "-c", "{t}/none.toml"], {}, "none.toml"),
+    ("cfg-directory", ["train", "-c", "{t}/cfgdir"], {"cfgdir": lambda p: p.mkdir()}, "cfgdir"),
+    # where the run would go
+    ("out-under-file", ["train", "--data", "{data}", "--out", "{t}/f/run"], {"f": text("x")}, "--out"),
+    ("out-is-file", ["train", "--data", "{data}", "--out", "{t}/f"], {"f": text("x")}, "--out"),
+    ("out-not-empty", ["train", "--data", "{data}", "--out", "{t}/d"], {"d": directory_with_file}, "--out"),
+    ("pipeline-out-not-empty", ["pipeline", "--data", "{data}", "--out", "{t}/d"], {"d": directory_with_file}, "--out"),
+    (
+        "export-out-not-empty",
+        ["export", "--model", "{t}/m.h5", "--data", "{data}", "--out", "{t}/d"],
+        {"d": directory_with_file, "m.h5": text("x")},
+        "--out",
+    ),
+    # data
+    ("data-missing", ["train", "--data", "{t}/none.npz", "--out", "{t}/run"], {}, "none.npz"),
+    (
+        "npz-truncated",
+        ["train", "--data", "{t}/d.npz", "--out", "{t}/run"],
+        {"d.npz": text(b"PK\x03\x04\x14")},
+        "d.npz",
+    ),
+    ("npz-not-npy", ["train", "--data", "{t}/d.npz", "--out", "{t}/run"], {"d.npz": npz_of_text_members}, "d.npz"),
+    ("npz-missing-array", ["train", "--data", "{t}/d.npz", "--out", "{t}/run"], {"d.npz": npz(y_test=None)}, "d.npz"),
+    (
+        "npz-wrong-shape",
+        ["train", "--data", "{t}/d.npz", "--out", "{t}/run"],
+        {"d.npz": npz(x_train=np.zeros((60, 27, 27), np.uint8))},
+        "d.npz",
+    ),
+    (
+        "npz-bad-labels",
+        ["train", "--data", "{t}/d.npz", "--out", "{t}/run"],
+        {"d.npz": npz(y_train=np.full(60, 11, np.uint8))},
+        "d.npz",
+    ),
+    (
+        "npz-pixels-over-255",
+        ["train", "--data", "{t}/d.npz", "--out", "{t}/run"],
+        {"d.npz": npz(x_test=np.full((20, 28, 28), 300, np.int16))},
+        "d.npz",
+    ),
+    (
+        "npz-count-mismatch",
+        ["train", "--data", "{t}/d.npz", "--out", "{t}/run"],
+        {"d.npz": npz(y_train=np.zeros(59, np.uint8))},
+        "d.npz",
+    ),
+    (
+        "idx-wrong-rank",
+        ["train", "--data", "{t}/idx", "--out", "{t}/run"],
+        {"idx": idx_dir(x_train=np.zeros((30, 784), np.uint8))},
+        "2 dimension(s), expected 3",
+    ),
+    ("idx-missing-file", ["train", "--data", "{t}/idx", "--out", "{t}/run"], {"idx": idx_dir(y_test=None)}, "idx"),
+    ("idx-not-gzip", ["train", "--data", "{t}/idx", "--out", "{t}/run"], {"idx": idx_dir(y_train=b"plain")}, "idx1"),
+    (
+        "validation-too-large",
+        ["train", "--data", "{data}", "--out", "{t}/run", "--validation-size", "60"],
+        {},
+        "--validation-size",
+    ),
+    # export --model
+    (
+        "export-nothing-enabled",
+        ["export", "--model", "{t}/m.h5", "--data", "{data}", "--out", "{t}/run", "-c", "{t}/c.toml"],
+        {"m.h5": text("x"), "c.toml": text("[export]\ntflite = false\ntfjs = false\nsaved_model = false\n")},
+        "every format is switched off",
+    ),
+    ("export-model-missing", ["export", "--model", "{t}/none.h5", "--out", "{t}/run"], {}, "none.h5"),
+    ("export-both", ["export", "{t}/run", "--model", "{t}/m.h5"], {"m.h5": text("x")}, "RUN_DIR or --model"),
+    ("export-run-with-data", ["export", "{t}/run", "--data", "{data}"], {"run": run_dir()}, "--data"),
+    ("export-run-trust", ["export", "{t}/run", "--trust-model"], {"run": run_dir()}, "--trust-model"),
+    (
+        "export-lambda-h5",
+        ["export", "--model", "{t}/m.h5", "--out", "{t}/run"],
+        {"m.h5": h5_with_config(LAMBDA)},
+        "Lambda",
+    ),
+    (
+        "export-foreign-module",
+        ["export", "--model", "{t}/m.keras", "--out", "{t}/run"],
+        {"m.keras": keras_zip_with_config(FOREIGN_MODULE)},
+        "module 'os'",
+    ),
+    (
+        "export-unreadable-metadata",
+        ["export", "--model", "{t}/sm", "--out", "{t}/run"],
+        {"sm": saved_model_dir(b"\x0a\xff\xff")},
+        "keras_metadata.pb",
+    ),
+    ("export-model-garbage!", ["export", "--model", "{t}/m.h5", "--out", "{t}/run"], {"m.h5": text("x" * 64)}, "m.h5"),
+    # run directories: contracts, manifests, unfinished steps
+    ("validate-not-a-run", ["validate", "{t}"], {}, "not an edgekit run directory"),
+    ("manifest-truncated", ["validate", "{t}/run"], {"run": run_dir(manifest='{"steps": {')}, "manifest.json"),
+    (
+        "contract-truncated",
+        ["validate", "{t}/run"],
+        {"run": run_dir(contract=json.dumps(CONTRACT)[:40])},
+        "contract.json",
+    ),
+    (
+        "contract-unknown-variant",
+        ["validate", "{t}/run"],
+        {"run": run_dir(contract=json.dumps({**CONTRACT, "variant": "int4"}))},
+        "contract.json",
+    ),
+    ("contract-not-an-object", ["validate", "{t}/run"], {"run": run_dir(contract="[1, 2]")}, "contract.json"),
+    ("qat-after-killed-train", ["qat", "{t}/run"], {"run": run_dir({"train": UNFINISHED})}, "train --resume"),
+    ("export-after-killed-qat", ["export", "{t}/run"], {"run": run_dir({"qat": UNFINISHED})}, "edgekit qat"),
+    (
+        "validate-after-killed-export",
+        ["validate", "{t}/run"],
+        {"run": run_dir({"export": UNFINISHED})},
+        "edgekit export",
+    ),
+    ("resume-finished", ["train", "--resume", "{t}/run"], {"run": run_dir()}, "already finished"),
+    ("resume-not-a-run", ["train", "--resume", "{t}"], {}, "not an edgekit run directory"),
+    (
+        "export-run-nothing-enabled",
+        ["export", "{t}/run", "-c", "{t}/c.toml"],
+        {"run": run_dir(), "c.toml": text("[export]\ntflite = false\ntfjs = false\nsaved_model = false\n")},
+        "every format is switched off",
+    ),
+]
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every path under root with a digest of its content (directories by name): what must not change."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(root.rglob("*"))
+    }
+
+
+def check_bad_input(tmp_path: Path, args: list[str], files: dict, expect: str, monkeypatch) -> bool:
+    """Run one bad command line; return whether TensorFlow was already imported before it."""
+    write_npz(tmp_path / "data.npz", train=60, test=20)
+    for name, make in files.items():
+        make(tmp_path / name)
+    monkeypatch.chdir(tmp_path)  # a default `runs/<date>` would appear here
+    before = snapshot(tmp_path)
+    had_tensorflow = "tensorflow" in sys.modules
+    result = runner.invoke(app, [a.format(t=tmp_path, data=tmp_path / "data.npz") for a in args])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert expect in lines[0], lines[0]
+    assert "Traceback" not in result.output
+    assert snapshot(tmp_path) == before, "a file was left behind or changed"
+    return had_tensorflow
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "args, files, expect",
+    [c[1:] for c in CASES if not c[0].endswith("!")],
+    ids=[c[0] for c in CASES if not c[0].endswith("!")],
+)
+def test_bad_input_before_tensorflow(tmp_path, monkeypatch, args, files, expect):
+    had_tensorflow = check_bad_input(tmp_path, args, files, expect, monkeypatch)
+    if STRICT or not had_tensorflow:  # (another test in this session may have imported it already)
+        assert "tensorflow" not in sys.modules
+
+
+@pytest.mark.parametrize(
+    "args, files, expect", [c[1:] for c in CASES if c[0].endswith("!")], ids=[c[0] for c in CASES if c[0].endswith("!")]
+)
+def test_bad_input_after_tensorflow(tmp_path, monkeypatch, args, files, expect):
+    check_bad_input(tmp_path, args, files, expect, monkeypatch)
+
+
+def test_there_are_at_least_60_cases():
+    assert len(CASES) >= 60
+
+
+def test_unit_cases_never_import_tensorflow():
+    """The cases marked unit, alone in a fresh interpreter, with the TensorFlow check made strict."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", __file__, "-m", "unit", "-q", "-p", "no:cacheprovider"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "EDGEKIT_STRICT_NO_TF": "1"},
+        cwd=Path(__file__).parent.parent,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+# ---- file systems that say no: a read-only one, and a full one ---------------------------------------------
+
+
+@pytest.fixture
+def mount_tmpfs(tmp_path):
+    """Mount a tmpfs (root only; skipped otherwise) at tmp_path/mnt: mount(size, read_only) -> its path."""
+    mounted = []
+
+    def mount(size: str, read_only: bool = False) -> Path:
+        point = tmp_path / f"mnt{len(mounted)}"
+        point.mkdir()
+        options = f"size={size}" + (",ro" if read_only else "")
+        if shutil.which("mount") is None or os.geteuid() != 0:
+            pytest.skip("mounting a small tmpfs needs root")
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", str(point)], check=False)
+
+
+@pytest.mark.unit
+def test_out_on_a_read_only_file_system(tmp_path, monkeypatch, mount_tmpfs):
+    read_only = mount_tmpfs("1m", read_only=True)
+    check_bad_input(
+        tmp_path, ["train", "--data", "{data}", "--out", f"{read_only}/run"], {}, "not writable", monkeypatch
+    )
+
+
+def test_full_disk_leaves_no_half_made_run(tmp_path, monkeypatch, mount_tmpfs):
+    """A 256 KB tmpfs: the manifest fits, the first epoch's checkpoint (model + optimizer, ~1 MB) does not."""
+    small = mount_tmpfs("256k")
+    write_npz(tmp_path / "data.npz", train=120, test=40)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(
+        app, ["train", "--data", "data.npz", "--out", f"{small}/run", "--epochs", "1", "--validation-size", "20"]
+    )
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2, result.output
+    assert "No space left on device" in lines[-1] and lines[-1].startswith("error: ")
+    assert "Traceback" not in result.output
+    assert list(small.iterdir()) == []

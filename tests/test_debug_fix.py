@@ -1,0 +1,80 @@
+"""An int8 PTQ conversion that fails: `edgekit debug` names the culprit layer and `--fix` turns it into a pass."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from toolkit.cli import app
+
+runner = CliRunner()
+
+
+def outlier_model(data_path: Path, path: Path) -> None:
+    """A dense classifier with one hidden unit scaled by 10^4 and the next layer compensating.
+
+    The float function is unchanged, but int8 gives the hidden layer one range for all its units: the outlier
+    stretches it so far that every other unit rounds to zero, and plain PTQ collapses to chance.
+    """
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(0)
+    with np.load(data_path) as data:
+        x, y = data["x_train"] / 255.0, data["y_train"]
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(32, activation="relu", name="wide"),
+            keras.layers.Dense(16, activation="relu", name="narrow"),
+            keras.layers.Dense(10, activation="softmax", name="classes"),
+        ]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=8, verbose=0)
+    w1, b1, w2, b2, w3, b3 = model.get_weights()
+    w1[:, 0] *= 1e4
+    b1[0] *= 1e4
+    w2[0, :] /= 1e4
+    model.set_weights([w1, b1, w2, b2, w3, b3])
+    model.save(path)
+
+
+def test_debug_names_the_outlier_layer_and_fix_makes_int8_pass(tmp_path: Path, tiny_data: Path):
+    outlier_model(tiny_data, tmp_path / "outlier.h5")
+    config = tmp_path / "edgekit.toml"
+    config.write_text('[export]\ntfjs = false\nsaved_model = false\n[parity]\nruntimes = ["litert"]\n')
+    common = ["export", "--model", str(tmp_path / "outlier.h5"), "--data", str(tiny_data), "--config", str(config)]
+
+    plain = runner.invoke(app, [*common, "--out", str(tmp_path / "plain")])
+    assert plain.exit_code == 1, plain.output
+    report = json.loads((tmp_path / "plain" / "report.json").read_text())
+    failed = {a["name"] for a in report["artifacts"] if not a["passed"]}
+    assert failed == {"tflite-int8-ptq"}
+    worst = report["debug"]["tflite-int8-ptq"]["worst_layers"][0]
+    assert "wide" in worst["node"] and worst["suspect"]  # named automatically on the breach
+    assert "wide" in (tmp_path / "plain" / "report.md").read_text()
+
+    debugged = runner.invoke(app, ["debug", str(tmp_path / "plain"), "tflite-int8-ptq"])
+    assert debugged.exit_code == 0, debugged.output
+    assert "wide" in debugged.output.splitlines()[1] and "SUSPECT" in debugged.output.splitlines()[1]
+    assert (tmp_path / "plain" / "debug" / "tflite-int8-ptq.json").is_file()
+
+    fixed = runner.invoke(app, [*common, "--out", str(tmp_path / "fixed"), "--fix"])
+    assert fixed.exit_code == 0, fixed.output
+    report = json.loads((tmp_path / "fixed" / "report.json").read_text())
+    assert report["passed"]
+    (fix,) = report["fixes"]
+    assert fix["fixed"] and fix["remedy"].startswith("selective quantization") and "wide" in fix["remedy"]
+    assert fix["tried"][0]["remedy"].startswith("calibration on") and not fix["tried"][0]["passed"]
+    assert fix["size_bytes"]["after"] > fix["size_bytes"]["before"]  # a float layer costs bytes
+    assert fix["latency_ms_per_image"]["after"] > 0
+    assert "--fix on tflite-int8-ptq: fixed by selective" in (tmp_path / "fixed" / "report.md").read_text()
+
+
+def test_debug_refuses_a_float_artifact(tiny_run: Path):
+    result = runner.invoke(app, ["debug", str(tiny_run), "tflite-float16"])
+    assert result.exit_code == 2 and "not an int8 TFLite artifact" in result.output

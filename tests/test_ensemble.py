@@ -1,0 +1,60 @@
+"""`edgekit ensemble` on tiny synthetic data: members averaged in one graph, QAT of the whole, gated artifacts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from toolkit.cli import app
+
+runner = CliRunner()
+SETTINGS = """
+[train]
+epochs = 2
+batch_size = 32
+validation_size = 40
+[qat]
+epochs = 1
+batch_size = 32
+[export]
+representative_size = 50
+tfjs = false
+[parity]
+runtimes = ["litert", "tensorflow"]
+"""
+
+
+@pytest.mark.unit
+def test_fewer_than_two_members_exit_2(tmp_path):
+    result = runner.invoke(app, ["ensemble", "--out", str(tmp_path / "run"), "--members", "1"])
+    assert result.exit_code == 2
+    assert not (tmp_path / "run").exists()
+
+
+def test_ensemble_is_one_model_that_averages_its_members(tmp_path, tiny_data):
+    config = tmp_path / "settings.toml"
+    config.write_text(SETTINGS)
+    out = tmp_path / "run"
+    args = ["ensemble", "--out", out, "--data", tiny_data, "--config", config, "--members", "3"]
+    result = runner.invoke(app, [str(a) for a in [*args, "--arch", "cnn", "--arch", "dense"]])
+    assert result.exit_code == 0, result.output
+    from toolkit.data import load_data, to_inputs
+    from toolkit.keras_model import load_keras_model
+
+    images = to_inputs(load_data(tiny_data).x_test[:20], (28, 28, 1))
+    combined = load_keras_model(out / "models" / "float.h5")
+    members = [load_keras_model(out / "models" / f"member-{i}.h5") for i in range(3)]
+    assert [m.input_shape[1:] for m in members] == [(28, 28, 1), (784,), (28, 28, 1)]
+    expected = np.mean([m.predict(images.reshape((20, *m.input_shape[1:])), verbose=0) for m in members], axis=0)
+    np.testing.assert_allclose(combined.predict(images, verbose=0), expected, atol=1e-5)
+    report = json.loads((out / "report.json").read_text())
+    assert report["passed"]
+    names = {a["name"] for a in report["artifacts"]}
+    assert {"tflite-float32", "tflite-int8-ptq", "tflite-int8-qat", "saved_model-float"} <= names
+    summary = report["ensemble"]
+    assert [(m["architecture"], m["seed"]) for m in summary["members"]] == [("cnn", 42), ("dense", 43), ("cnn", 44)]
+    assert all(0 <= m["test_accuracy"] <= 100 for m in summary["members"]) and summary["test_accuracy"] > 80
+    assert "## Ensemble" in (out / "report.md").read_text()

@@ -1,0 +1,27 @@
+"""`edgekit debug`: per-layer quantization error of an int8 artifact, worst layers first."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from toolkit.cli.app import command
+from toolkit.cli.options import ConfigFile, RunDir
+
+
+@command
+def debug(
+    run_dir: RunDir,
+    artifact: Annotated[str, typer.Argument(help="An int8 TFLite artifact of the run, e.g. tflite-int8-ptq.")],
+    config: ConfigFile = None,
+) -> None:
+    """Name the layers where int8 quantization loses most (QuantizationDebugger); writes RUN/debug/NAME.json."""
+    from toolkit.cli.options import build_config
+    from toolkit.debug import debug_artifact
+
+    result = debug_artifact(run_dir, artifact, build_config(config))
+    typer.echo(f"{artifact}: worst layers by {result['metric']}")
+    for layer in result["worst_layers"]:
+        flag = "  SUSPECT" if layer["suspect"] else ""
+        typer.echo(f"  {layer['relative_rmse']:8.2f}  {layer['op']:<16} {layer['node']}{flag}")

@@ -1,0 +1,62 @@
+"""`edgekit ensemble`: train K members, average them into one model, and ship it through QAT, export and the gate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from toolkit.cli.app import command
+from toolkit.cli.options import (
+    Augment,
+    BatchSize,
+    ConfigFile,
+    Data,
+    Epochs,
+    LearningRate,
+    Out,
+    Preset,
+    QatEpochs,
+    Runtime,
+    Seed,
+    Tolerance,
+)
+from toolkit.models import Architecture
+
+
+@command
+def ensemble(
+    out: Out = None,
+    data: Data = None,
+    members: Annotated[int, typer.Option("--members", "-k", min=2, help="Number of members.")] = 3,
+    arch: Annotated[
+        list[Architecture] | None,
+        typer.Option("--arch", help="Members' architectures, used in turn (repeatable). Default: the preset's."),
+    ] = None,
+    qat: Annotated[
+        bool, typer.Option("--qat/--no-qat", help="Fine-tune a QAT copy of the whole ensemble for its int8 model.")
+    ] = True,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    learning_rate: LearningRate = None,
+    augment: Augment = None,
+    seed: Seed = None,
+    qat_epochs: QatEpochs = None,
+    tolerance: Tolerance = None,
+    runtime: Runtime = None,
+    config: ConfigFile = None,
+    preset: Preset = "default",
+) -> None:
+    """Members differ by seed (seed, seed+1, ...) and/or architecture; the report shows each and the ensemble."""
+    from toolkit.cli.options import build_config
+    from toolkit.ensemble import ensemble as run_ensemble
+    from toolkit.flow import default_run_dir
+
+    settings = build_config(
+        config,
+        preset,
+        train=dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, augment=augment, seed=seed),
+        qat=dict(epochs=qat_epochs),
+        parity=dict(tolerances=tolerance, runtimes=runtime),
+    )
+    run_ensemble(out or default_run_dir(), settings, arch or [settings.train.architecture], members, data, with_qat=qat)

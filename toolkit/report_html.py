@@ -1,0 +1,367 @@
+"""report.html: one self-contained page per run (plots and images inline) drawn from what the gate recorded."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import importlib.metadata
+import io
+import json
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from toolkit.evidence import REFERENCE_RUNTIME, Predictions, confusion, per_class
+from toolkit.run import Run, atomic_write_text
+
+REPORT_HTML = "report.html"
+BENCHMARK = "benchmark.json"
+# The evaluation whose figures stand for an artifact: the runtime users deploy it to, when it ran there.
+PRIMARY_RUNTIMES = ("litert", "tfjs-browser-wasm", "tfjs-node-wasm", "tfjs-python", "tensorflow")
+TARGETS = {"tflite": "phones (TFLite)", "tfjs": "browsers (TF.js)"}
+GALLERY = 24  # images per gallery: enough to see a pattern, few enough to look at each
+
+
+def _version(command: list[str]) -> str | None:
+    if not shutil.which(command[0]) and not Path(command[0]).is_file():
+        return None
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else None
+
+
+def _package(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _tfjs_version() -> str | None:
+    """TF.js as locked in the web demo's package-lock.json (a checkout's, or the wheel's copy)."""
+    from toolkit.web_assets import CHECKOUT, PACKAGED
+
+    for root in (CHECKOUT, PACKAGED):
+        try:
+            lock = json.loads((root / "package-lock.json").read_text())
+            return lock["packages"]["node_modules/@tensorflow/tfjs"]["version"]
+        except (OSError, ValueError, KeyError):
+            continue
+    return None
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment() -> dict[str, Any]:
+    """Versions of every engine the gate ran in, and the CPU: recorded in report.json when the gate runs."""
+    from toolkit.runtimes.tfjs_browser import chromium_executable
+
+    chromium = chromium_executable()
+    flags = ""
+    try:
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "python": platform.python_version(),
+        "tensorflow": _package("tensorflow"),
+        "tf_keras": _package("tf-keras"),
+        "ai_edge_litert": _package("ai-edge-litert"),
+        "tensorflowjs": _package("tensorflowjs"),
+        "tfjs": _tfjs_version(),
+        "node": _version(["node", "--version"]),
+        "chromium": _version([chromium, "--version"]) if chromium else None,
+        "cpu": _cpu(),
+        "cpu_count": os.cpu_count(),
+        "avx2": " avx2" in flags,
+        "avx512_vnni": "avx512_vnni" in flags or "avx_vnni" in flags,
+    }
+
+
+def _png(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)  # no bbox_inches="tight": it draws every figure twice
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _digit(image: np.ndarray) -> str:
+    """A uint8 image (H, W) or (H, W, 3) as an inline PNG (scaled up in the page by CSS, pixels kept sharp)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    pixels = np.asarray(image, dtype=np.uint8)
+    Image.fromarray(pixels, mode="L" if pixels.ndim == 2 else "RGB").save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _matrices(titles_and_matrices: list[tuple[str, np.ndarray, bool]], labels: list[str]) -> str:
+    """Confusion matrices side by side; a difference matrix (third element True) in a diverging palette."""
+    import matplotlib.pyplot as plt
+
+    count = len(titles_and_matrices)
+    figure, axes = plt.subplots(1, count, figsize=(4.2 * count, 4.3), squeeze=False, layout="constrained")
+    for ax, (title, matrix, difference) in zip(axes[0], titles_and_matrices, strict=True):
+        if difference:
+            limit = max(1, int(np.abs(matrix).max()))
+            ax.imshow(matrix, cmap="coolwarm", vmin=-limit, vmax=limit)
+        else:
+            ax.imshow(np.log1p(matrix), cmap="Blues")
+        for (i, j), value in np.ndenumerate(matrix):
+            if value != 0:
+                ax.text(j, i, str(value), ha="center", va="center", fontsize=6)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks(range(len(labels)), labels, fontsize=7)
+        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+        ax.set_xlabel("predicted", fontsize=8)
+        ax.set_ylabel("true", fontsize=8)
+    return _png(figure)
+
+
+def _curves(steps: dict[str, Any]) -> str | None:
+    """Training and QAT curves: loss, accuracy and learning rate per epoch, validation dashed."""
+    import matplotlib.pyplot as plt
+
+    histories = {step: steps[step]["history"] for step in ("train", "qat") if steps.get(step, {}).get("history")}
+    if not histories:
+        return None
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
+    for step, history in histories.items():
+        for ax, metric in zip(axes[:2], ("loss", "accuracy"), strict=True):
+            for key, style in ((metric, "-"), (f"val_{metric}", "--")):
+                if key in history:
+                    epochs = range(1, len(history[key]) + 1)
+                    ax.plot(epochs, history[key], style, marker=".", label=f"{step} {key}")
+            ax.set_title(metric, fontsize=9)
+        if "lr" in history:
+            axes[2].plot(range(1, len(history["lr"]) + 1), history["lr"], marker=".", label=f"{step} lr")
+    axes[2].set_title("learning rate", fontsize=9)
+    for ax in axes:
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    return _png(figure)
+
+
+def gzip_size(directory: Path) -> int:
+    """Bytes of the artifact's files gzipped one by one (as a web server with gzip would send them)."""
+    return sum(len(gzip.compress(p.read_bytes(), 6)) for p in sorted(directory.iterdir()) if p.is_file())
+
+
+def _primary(predictions: Predictions | None, name: str) -> str | None:
+    if predictions is None:
+        return None
+    return next((r for r in PRIMARY_RUNTIMES if (name, r) in predictions.entries), None)
+
+
+def _benchmark_rows(run: Run) -> list[dict[str, Any]]:
+    try:
+        return json.loads((run.path / BENCHMARK).read_text()).get("results", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+
+
+def _latency(rows: list[dict[str, Any]], name: str) -> float | None:
+    """The artifact's median single-image latency in its main benchmark setting (1 thread, as shipped)."""
+    for row in rows:
+        if row.get("artifact") == name and row.get("primary"):
+            return row.get("p50_us")
+    return None
+
+
+def recommendations(report: dict[str, Any], sizes: dict[str, int], latency: dict[str, float | None]) -> list[dict]:
+    """Per target, the smallest (then fastest) artifact that passed in every runtime it was evaluated in."""
+    verdicts: dict[str, list[bool]] = {}
+    formats: dict[str, str] = {}
+    for entry in report["artifacts"]:
+        verdicts.setdefault(entry["name"], []).append(bool(entry["passed"]))
+        formats[entry["name"]] = entry["format"]
+    result = []
+    for fmt, target in TARGETS.items():
+        passed = [n for n, v in verdicts.items() if formats[n] == fmt and all(v)]
+        best = min(passed, key=lambda n: (sizes.get(n, 0), latency.get(n) or float("inf")), default=None)
+        result.append({"target": target, "artifact": best, "size": sizes.get(best), "latency_us": latency.get(best)})
+    return result
+
+
+def render(run: Run, report: dict[str, Any], predictions: Predictions | None) -> str:
+    """The page as a string (see write_html)."""
+    import jinja2
+    import matplotlib
+
+    matplotlib.use("Agg")
+    artifacts = {a.name: a for a in run.artifacts()}
+    entries = report["artifacts"]
+    names = list(dict.fromkeys(e["name"] for e in entries))
+    runtimes = list(dict.fromkeys(e["runtime"] for e in entries))
+    cells = {(e["name"], e["runtime"]): e for e in entries}
+    sizes = {n: a.size_bytes for n, a in artifacts.items()}
+    gzipped = {n: gzip_size(run.path / a.path) for n, a in artifacts.items()}
+    bench = _benchmark_rows(run)
+    latency = {n: _latency(bench, n) for n in names}
+    labels = list(run.classifier.labels)
+
+    evidence = []
+    confusion_refs = None
+    gallery_mistakes = []
+    if predictions is not None:
+        truth = predictions.labels.astype(np.int64)
+        k = len(labels)
+        ref_matrices = {
+            n: confusion(truth, predictions.reference(n), k) for (n, r) in predictions.entries if r == REFERENCE_RUNTIME
+        }
+        confusion_refs = _matrices([(f"Keras {n}", m, False) for n, m in ref_matrices.items()], labels)
+        images = _test_images(run, len(truth))
+        for name in names:
+            runtime = _primary(predictions, name)
+            source = cells[(name, runtime)]["source"] if runtime else None
+            if runtime is None or source not in ref_matrices:
+                continue
+            predicted = predictions.predicted(name, runtime)
+            matrix = confusion(truth, predicted, k)
+            reference = predictions.reference(source)
+            figures, ref_figures = per_class(matrix), per_class(ref_matrices[source])
+            disagree = np.flatnonzero(predicted != reference)
+            evidence.append(
+                {
+                    "name": name,
+                    "runtime": runtime,
+                    "source": source,
+                    "disagreements": len(disagree),
+                    # Without a disagreement the matrix is the reference's, drawn above: no figure to draw.
+                    "matrix": _matrices(
+                        [
+                            (f"{name} ({runtime})", matrix, False),
+                            (f"{name} minus Keras {source}", matrix - ref_matrices[source], True),
+                        ],
+                        labels,
+                    )
+                    if len(disagree)
+                    else None,
+                    "classes": [
+                        {
+                            "label": labels[c],
+                            **{key: figures[key][c] for key in ("precision", "recall", "f1", "support")},
+                            **{
+                                f"d_{key}": figures[key][c] - ref_figures[key][c]
+                                for key in ("precision", "recall", "f1")
+                            },
+                        }
+                        for c in range(k)
+                    ],
+                    "gallery": [
+                        _tile(images, predictions, i, labels, (name, runtime), (source, REFERENCE_RUNTIME))
+                        for i in disagree[:GALLERY]
+                    ],
+                }
+            )
+        if "float" in ref_matrices:
+            top = predictions.entries[("float", REFERENCE_RUNTIME)]
+            wrong = np.flatnonzero(top["top_i"][:, 0] != truth)
+            order = wrong[np.argsort(-top["top_p"][wrong, 0].astype(np.float32), kind="stable")][:GALLERY]
+            gallery_mistakes = [_tile(images, predictions, i, labels, ("float", REFERENCE_RUNTIME)) for i in order]
+
+    environment_ = report.get("environment") or {}
+    template = jinja2.Environment(
+        loader=jinja2.PackageLoader("toolkit", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+    ).get_template("report.html.j2")
+    return template.render(
+        report=report,
+        run_name=run.path.name,
+        names=names,
+        runtimes=runtimes,
+        cells=cells,
+        artifacts=artifacts,
+        sizes=sizes,
+        gzipped=gzipped,
+        latency=latency,
+        recommendations=recommendations(report, sizes, latency),
+        confusion_refs=confusion_refs,
+        evidence=evidence,
+        mistakes=gallery_mistakes,
+        curves=_curves(run.manifest.get("steps", {})),
+        tensorboard=(run.path / "tensorboard").is_dir(),
+        benchmark=bench,
+        benchmark_meta=_benchmark_meta(run),
+        environment=environment_,
+    )
+
+
+def _benchmark_meta(run: Run) -> dict[str, Any]:
+    try:
+        data = json.loads((run.path / BENCHMARK).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if k != "results"} if isinstance(data, dict) else {}
+
+
+def _test_images(run: Run, count: int) -> np.ndarray | None:
+    """The run's test images (checked against the recorded fingerprint), or None when the data is gone."""
+    from toolkit.errors import InputError
+    from toolkit.flow import load_run_data
+
+    try:
+        images = load_run_data(run).x_test
+    except (InputError, OSError):
+        return None
+    return images if len(images) == count else None
+
+
+def _tile(images, predictions: Predictions, index: int, labels: list[str], *keys: tuple[str, str]) -> dict:
+    shown = []
+    for name, runtime in keys:
+        entry = predictions.entries[(name, runtime)]
+        shown.append(
+            {
+                "who": f"Keras {name}" if runtime == REFERENCE_RUNTIME else f"{name} ({runtime})",
+                "top": [
+                    (labels[int(c)], float(p) * 100)
+                    for c, p in zip(entry["top_i"][index], entry["top_p"][index], strict=True)
+                ],
+            }
+        )
+    return {
+        "index": int(index),
+        "label": labels[int(predictions.labels[index])],
+        "image": None if images is None else _digit(images[index]),
+        "predictions": shown,
+    }
+
+
+def write_html(run: Run, report: dict[str, Any], predictions: Predictions | None = None) -> Path:
+    """Write RUN/report.html from the report and the predictions the gate kept; returns its path."""
+    path = run.path / REPORT_HTML
+    atomic_write_text(path, render(run, report, predictions))
+    return path
+
+
+def rewrite_html(run_dir: Path) -> Path:
+    """Redraw report.html from what the run recorded (`edgekit report RUN`).
+
+    Raises:
+        InputError: the run has not been through the gate.
+    """
+    from toolkit.errors import InputError
+
+    run = Run.open(run_dir)
+    report = run.report()
+    if report is None:
+        raise InputError(f"{run.path} has no report.json: run `edgekit validate {run_dir}` first")
+    return write_html(run, report, Predictions.load(run.path))
