@@ -213,8 +213,12 @@ class Artifact:
     @classmethod
     def from_contract(cls, data: dict[str, Any]) -> Artifact:
         """Raises ValueError for a contract of another version, KeyError/TypeError for a malformed one."""
+        if not isinstance(data, dict):
+            raise TypeError(f"a contract is a JSON object, not {type(data).__name__}")
         if data.get("edgekit_contract") != CONTRACT_VERSION:
-            raise ValueError(f"contract version {data.get('edgekit_contract')}, expected {CONTRACT_VERSION}")
+            raise ValueError(
+                f"contract version {data.get('edgekit_contract')}, expected {CONTRACT_VERSION}: export the run again"
+            )
         return cls(
             name=data["name"],
             format=Format(data["format"]),

@@ -255,4 +255,11 @@ def _validated(data: Dataset, path: Path) -> Dataset:
         raise InputError(f"{path}: {len(names)} class names for labels up to {classes - 1}")
     if max(classes, len(names or [])) < 2:
         raise InputError(f"{path}: a classifier needs at least 2 classes, the labels hold {classes}")
+    trained = set(np.unique(out["y_train"]).tolist())
+    if len(trained) < 2:
+        raise InputError(f"{path}: y_train holds {len(trained)} class; a classifier needs at least 2")
+    unseen = sorted(set(np.unique(out["y_test"]).tolist()) - trained)
+    if unseen:  # a test class never trained on: a corrupt or mismatched file
+        shown = ", ".join(map(str, unseen[:5])) + (" ..." if len(unseen) > 5 else "")
+        raise InputError(f"{path}: y_test holds class(es) {shown} that y_train never shows")
     return Dataset(**out, source=str(path), class_names=names, split=data.split)

@@ -173,7 +173,10 @@ class Run:
     def classifier(self) -> Classifier:
         """The image, normalization, output kind and labels of the run's models (MNIST's for older runs)."""
         if "classifier" in self.manifest:
-            return Classifier.from_dict(self.manifest["classifier"])
+            try:
+                return Classifier.from_dict(self.manifest["classifier"])
+            except (KeyError, TypeError, ValueError, AttributeError) as error:
+                raise InputError(f"{self.path / MANIFEST}: damaged classifier record ({first_line(error)})") from None
         return dataclasses.replace(MNIST, output_kind=self.manifest.get("output_kind", "probabilities"))
 
     def set_classifier(self, classifier: Classifier) -> None:
