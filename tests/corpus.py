@@ -1,14 +1,20 @@
 """A corpus of small user models built here (no downloads) in the layer families of mobile networks, each with
 synthetic data it learns in seconds, for `edgekit export --model M --data D`.
 
-`uv run python tests/corpus.py OUT` exports and gates every model into OUT and prints the README's table.
+`uv run python tests/corpus.py OUT [--edgekit CMD]` exports and gates every model into OUT with the checkout's
+edgekit (or CMD, e.g. an installed wheel's `edgekit`) and prints the README's table; tests/test_corpus.py runs the
+same in CI.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import gzip
+import json
+import shlex
 import struct
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -381,38 +387,44 @@ def table_row(entry: Entry, report: dict, tfjs_types: set[str]) -> str:
     )
 
 
-def main(out: Path) -> int:
-    """Export and gate every corpus model through the CLI; print the table; exit 1 if any failed."""
-    import json
+def export_entry(
+    entry: Entry, out: Path, data: Path, edgekit: list[str], env: dict | None = None
+) -> tuple[subprocess.CompletedProcess, dict]:
+    """Train and save the entry's model, then `edgekit export --model M --data D` it (a real process, as a user
+    runs it) into out/run-NAME. Returns the finished process and the run's report.json ({} when none was written).
+    """
+    model = train_and_save(entry, out)
+    run = out / f"run-{entry.name}"
+    command = [*edgekit, "export", "--model", str(model), "--data", str(data), "--out", str(run), *entry.normalization]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, env=env, cwd=out)
+    report = json.loads((run / "report.json").read_text()) if (run / "report.json").is_file() else {}
+    return done, report
 
-    from typer.testing import CliRunner
 
-    from toolkit.cli import app
+def tfjs_types(run: Path) -> set[str]:
+    """How the run's TF.js artifacts load: layers-model, graph-model."""
+    return {json.loads(c.read_text())["model_type"] for c in (run / "artifacts").glob("tfjs-*/contract.json")}
 
+
+TABLE_HEAD = [
+    "| model | layer families | input | classes | LiteRT | Node (wasm) | Chromium (wasm) | TF.js type |",
+    "|---|---|---|---|---:|---:|---:|---|",
+]
+
+
+def main(out: Path, edgekit: list[str]) -> int:
+    """Export and gate every corpus model with `edgekit`; print the table; exit 1 if any failed."""
     out.mkdir(parents=True, exist_ok=True)
     data = {key: write_dataset(key, out) for key in DATASETS}
-    lines = [
-        "| model | layer families | input | classes | LiteRT | Node (wasm) | Chromium (wasm) | TF.js type |",
-        "|---|---|---|---|---:|---:|---:|---|",
-    ]
+    lines = list(TABLE_HEAD)
     failed = 0
     for entry in CORPUS:
-        model = train_and_save(entry, out)
-        run = out / f"run-{entry.name}"
-        result = CliRunner().invoke(
-            app,
-            ["export", "--model", str(model), "--data", str(data[entry.data]), "--out", str(run), *entry.normalization],
-        )
-        report = json.loads((run / "report.json").read_text()) if (run / "report.json").is_file() else {"artifacts": []}
-        types = {json.loads(c.read_text())["model_type"] for c in (run / "artifacts").glob("tfjs-*/contract.json")}
-        row = table_row(entry, report, types)
+        done, report = export_entry(entry, out, data[entry.data], edgekit)
+        row = table_row(entry, report or {"artifacts": []}, tfjs_types(out / f"run-{entry.name}"))
         lines.append(row)
-        print(
-            row,
-            "" if result.exit_code == 0 else f"(exit {result.exit_code}: {result.output.strip().splitlines()[-1:]})",
-            flush=True,
-        )
-        failed += result.exit_code != 0
+        tail = done.stderr.strip().splitlines()[-1:] if done.returncode else ""
+        print(row, f"(exit {done.returncode}: {tail})" if done.returncode else "", flush=True)
+        failed += done.returncode != 0
     print("\n".join(lines))
     return 1 if failed else 0
 
@@ -421,4 +433,10 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import toolkit  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 
-    sys.exit(main(Path(sys.argv[1])))
+    parser = argparse.ArgumentParser(description="Export and gate the corpus of user models; print the table.")
+    parser.add_argument("out", type=Path)
+    parser.add_argument(
+        "--edgekit", default=f"{sys.executable} -m toolkit", help="the edgekit command (e.g. an installed wheel's)"
+    )
+    args = parser.parse_args()
+    sys.exit(main(args.out, shlex.split(args.edgekit)))

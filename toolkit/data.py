@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters.base import ImageSpec, Normalization, default_labels
+from exporters.base import Classifier, ImageSpec, Normalization, default_labels
 from toolkit.errors import InputError
 
 UNIT = Normalization()
@@ -61,6 +61,11 @@ class Dataset:
         if self.class_names is not None:
             return list(self.class_names)
         return default_labels(int(max(self.y_train.max(initial=0), self.y_test.max(initial=0))) + 1)
+
+    def classifier(self, normalization: Normalization | None = None) -> Classifier:
+        """What a model trained here on this data reads and returns: its images under `normalization` (unit by
+        default), probabilities out, its class names."""
+        return Classifier(self.image, normalization or UNIT, "probabilities", tuple(self.labels))
 
     @property
     def is_mnist(self) -> bool:

@@ -6,7 +6,6 @@ import logging
 import time
 from pathlib import Path
 
-from exporters.base import Classifier, Normalization
 from toolkit.config import Config
 from toolkit.errors import InputError
 from toolkit.models import Architecture
@@ -106,7 +105,7 @@ def ensemble(
     data = flow.load_data(data_path)
     with Run.create(out) as run:  # a failure while training the members leaves no run behind
         flow.record_data(run, data, data_path)
-        classifier = Classifier(data.image, Normalization(), "probabilities", tuple(data.labels))
+        classifier = data.classifier()
         run.set_classifier(classifier)
         images = flow.gate_images(data)
         start = time.perf_counter()

@@ -109,7 +109,7 @@ def train(
     from toolkit.distributed import cluster_strategy
 
     data = load_data(data_path, split)  # before creating the run: bad data leaves nothing behind
-    classifier = Classifier(data.image, normalization or Normalization(), "probabilities", tuple(data.labels))
+    classifier = data.classifier(normalization)
     _check_channels(classifier)
     validation_size(config.train, len(data.x_train))
     strategy, chief = cluster_strategy()  # before any other TensorFlow op, as collectives require
@@ -148,7 +148,7 @@ def fit(
     from toolkit.training import train_model
 
     if "classifier" not in run.manifest:
-        run.set_classifier(Classifier(data.image, Normalization(), "probabilities", tuple(data.labels)))
+        run.set_classifier(data.classifier())
     classifier = run.classifier
     if not resume:
         run.start("train", {"config": config.to_dict()["train"]})

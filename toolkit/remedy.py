@@ -159,7 +159,7 @@ def after_gate(run, outcome, images, labels, references, config, rerun):
     model = load_keras_model(run.model_path("float"))
     data = load_run_data(run)
     representative = representative_inputs(
-        data, config.export.representative_size, tuple(model.input_shape[1:]), config.train.seed
+        data, config.export.representative_size, run.classifier, tuple(model.input_shape[1:]), config.train.seed
     )
     artifacts = {a.name: a for a in run.artifacts()}
     for name in sorted(failing):
