@@ -281,27 +281,15 @@ def model_specs(model) -> tuple[TensorSpec, TensorSpec]:
     return keras_spec(tuple(model.inputs[0].shape)), keras_spec(tuple(model.outputs[0].shape))
 
 
-def serving_function(model):
-    """The model's inference as a TensorFlow concrete function with a free batch dimension (Keras 2 or 3)."""
-    import tensorflow as tf
-
-    shape = tuple(model.inputs[0].shape)[1:]
-
-    @tf.function(input_signature=[tf.TensorSpec((None, *shape), tf.float32, name="image")])
-    def serve(image):
-        return {"output": model(image, training=False)}
-
-    return serve.get_concrete_function()
-
-
 def save_tf_saved_model(model, dest: Path) -> None:
-    """A SavedModel with one `serving_default` signature: image (float32) -> output, for any Keras version."""
+    """A SavedModel with a `serving_default` signature (image in, scores out), for any Keras version.
+
+    Keras 3 writes it with its own `export`: a concrete function traced here would keep the weights as resource
+    variables that the TFLite converter's int8 calibration cannot read.
+    """
     import tensorflow as tf
 
     if is_keras3(model):
-        module = tf.Module()
-        module.model = model  # tracks the weights
-        module.serve = serving_function(model)
-        tf.saved_model.save(module, str(dest), signatures={"serving_default": module.serve})
+        model.export(str(dest), format="tf_saved_model", verbose=False)
     else:
         tf.saved_model.save(model, str(dest))

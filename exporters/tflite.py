@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,18 +17,21 @@ from exporters.base import (
     Variant,
     finish_artifact,
     is_keras3,
-    serving_function,
+    save_tf_saved_model,
 )
 from exporters.native_log import native_stderr_to_debug_log
 
 MODEL_FILE = "model.tflite"
 
 
-def _converter(model, variant: Variant, representative: np.ndarray | None):
+def _converter(model, variant: Variant, representative: np.ndarray | None, scratch: Path):
     import tensorflow as tf
 
-    if is_keras3(model):  # the converter's Keras path is tf-keras's (TF_USE_LEGACY_KERAS): go through TensorFlow
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([serving_function(model)], model)
+    if is_keras3(model):
+        # The converter's Keras path is tf-keras's (TF_USE_LEGACY_KERAS), and a concrete function keeps the weights
+        # as resource variables that int8 calibration cannot read (READ_VARIABLE fails): go through a SavedModel.
+        save_tf_saved_model(model, scratch)
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(scratch))
     else:
         converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if variant is Variant.FLOAT32:
@@ -92,8 +96,8 @@ def export(
     Returns:
         The Artifact, with tensor specs read back from the converted file.
     """
-    with native_stderr_to_debug_log():
-        flatbuffer = _converter(model, variant, representative).convert()
+    with native_stderr_to_debug_log(), tempfile.TemporaryDirectory(prefix="edgekit-tflite-") as tmp:
+        flatbuffer = _converter(model, variant, representative, Path(tmp) / "saved_model").convert()
     return write(flatbuffer, dest, variant, name=name, source=source, run_dir=run_dir, classifier=classifier)
 
 
