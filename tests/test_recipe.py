@@ -131,3 +131,13 @@ def test_an_ensemble_of_cnn3_bn_quantizes_to_integer_ops_only():
     interpreter = Interpreter(model_content=_converter(quantize_ensemble(combined), Variant.INT8, images).convert())
     ops = [op["op_name"] for op in interpreter._get_ops_details()]
     assert ops.count("CONV_2D") == 6 and "DEQUANTIZE" not in ops
+
+
+@pytest.mark.unit
+def test_cnn3_bn_refuses_images_too_small_for_it():
+    from exporters.base import ImageSpec
+    from toolkit.errors import InputError
+    from toolkit.models import Architecture, build_model
+
+    with pytest.raises(InputError, match="at least 18x18 pixels, not 16x20: use --arch cnn"):
+        build_model(Architecture.CNN3_BN, image=ImageSpec(16, 20, 1))
