@@ -349,7 +349,7 @@ def _model_inputs(entry: Entry, x: np.ndarray) -> np.ndarray:
     from exporters.base import Normalization
 
     options = list(entry.options)
-    kind = options[options.index("--normalization") + 1] if options else "unit"
+    kind = options[options.index("--normalization") + 1] if "--normalization" in options else "unit"
     mean = [float(options[options.index("--mean") + 1])] if "--mean" in options else None
     std = [float(options[options.index("--std") + 1])] if "--std" in options else None
     return Normalization.declare(kind, mean, std).apply(x).reshape((len(x), *entry.input_shape))
