@@ -122,7 +122,8 @@ def dw_separable(keras, shape, classes, logits):
     x = layers.SeparableConv2D(16, 3, strides=2, padding="same")(x)
     x = layers.BatchNormalization(momentum=0.9)(x)
     x = layers.ReLU()(x)
-    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
     return keras.Model(inputs, _head(keras, x, classes, logits))
 
 
@@ -247,7 +248,7 @@ def keras3_separable(keras, shape, classes, logits):
 CORPUS = [
     Entry(
         "dw-separable-28",
-        "DepthwiseConv2D, SeparableConv2D, BatchNorm before ReLU, global average pooling",
+        "DepthwiseConv2D, SeparableConv2D, BatchNorm before ReLU, MaxPooling, Flatten",
         (28, 28, 1),
         10,
         False,
