@@ -207,3 +207,21 @@ def test_report_and_benchmark_bad_input_is_one_line_and_exit_2(tmp_path: Path, t
     args = [a.format(empty=tmp_path / "empty", run=tiny_run_copy) for a in args]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_the_gate_hands_its_test_images_to_the_report(tiny_run_copy: Path, monkeypatch):
+    """report.html draws the gallery from the images the gate already holds, not from a second load of the data."""
+    import toolkit.flow
+    from toolkit.report_html import write_html
+    from toolkit.run import Run
+
+    run = Run.open(tiny_run_copy)
+    images = toolkit.flow.load_run_data(run).x_test
+    predictions = Predictions.load(run.path)
+
+    def no_reload(_run):
+        raise AssertionError("the data set was loaded again")
+
+    monkeypatch.setattr(toolkit.flow, "load_run_data", no_reload)
+    html = write_html(run, run.report(), predictions, images).read_text()
+    assert html.count("data:image/png") > 2  # figures and the gallery's digits

@@ -409,7 +409,7 @@ def validate(run_dir: Path, config: Config) -> dict:
         predictions, {a.name: a.source for a in artifacts}, references["float"].shape[1]
     )
     write_report(run, report)
-    write_html(run, report, predictions)
+    write_html(run, report, predictions, data.x_test)
     run.record("validate", {"passed": report["passed"], "seconds": report["gate_seconds"]})
     log.info("report: %s (and report.md, report.html)", run.path / "report.json")
     if not report["passed"]:

@@ -116,7 +116,12 @@ def _matrices(titles_and_matrices: list[tuple[str, np.ndarray, bool]], labels: l
     import matplotlib.pyplot as plt
 
     count = len(titles_and_matrices)
-    figure, axes = plt.subplots(1, count, figsize=(4.2 * count, 4.3), squeeze=False, layout="constrained")
+    width = 4.2 * count
+    # Fixed margins in inches rather than layout="constrained", which costs as much again as drawing the figure.
+    margins = {"left": 0.55 / width, "right": 1 - 0.1 / width, "bottom": 0.5 / 4.3, "top": 1 - 0.3 / 4.3}
+    figure, axes = plt.subplots(
+        1, count, figsize=(width, 4.3), squeeze=False, gridspec_kw={**margins, "wspace": 0.6 / 3.6}
+    )
     for ax, (title, matrix, difference) in zip(axes[0], titles_and_matrices, strict=True):
         if difference:
             limit = max(1, int(np.abs(matrix).max()))
@@ -141,7 +146,8 @@ def _curves(steps: dict[str, Any]) -> str | None:
     histories = {step: steps[step]["history"] for step in ("train", "qat") if steps.get(step, {}).get("history")}
     if not histories:
         return None
-    figure, axes = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
+    margins = {"left": 0.6 / 13, "right": 1 - 0.15 / 13, "bottom": 0.5 / 3.6, "top": 1 - 0.3 / 3.6, "wspace": 0.2}
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.6), gridspec_kw=margins)
     for step, history in histories.items():
         for ax, metric in zip(axes[:2], ("loss", "accuracy"), strict=True):
             for key, style in ((metric, "-"), (f"val_{metric}", "--")):
@@ -200,7 +206,9 @@ def recommendations(report: dict[str, Any], sizes: dict[str, int], latency: dict
     return result
 
 
-def render(run: Run, report: dict[str, Any], predictions: Predictions | None) -> str:
+def render(
+    run: Run, report: dict[str, Any], predictions: Predictions | None, test_images: np.ndarray | None = None
+) -> str:
     """The page as a string (see write_html)."""
     import jinja2
     import matplotlib
@@ -227,7 +235,7 @@ def render(run: Run, report: dict[str, Any], predictions: Predictions | None) ->
             n: confusion(truth, predictions.reference(n), k) for (n, r) in predictions.entries if r == REFERENCE_RUNTIME
         }
         confusion_refs = _matrices([(f"Keras {n}", m, False) for n, m in ref_matrices.items()], labels)
-        images = _test_images(run, len(truth))
+        images = test_images if test_images is not None else _test_images(run, len(truth))
         for name in names:
             runtime = _primary(predictions, name)
             source = cells[(name, runtime)]["source"] if runtime else None
@@ -357,10 +365,16 @@ def _tile(images, predictions: Predictions, index: int, labels: list[str], *keys
     }
 
 
-def write_html(run: Run, report: dict[str, Any], predictions: Predictions | None = None) -> Path:
-    """Write RUN/report.html from the report and the predictions the gate kept; returns its path."""
+def write_html(
+    run: Run, report: dict[str, Any], predictions: Predictions | None = None, test_images: np.ndarray | None = None
+) -> Path:
+    """Write RUN/report.html from the report and the predictions the gate kept; returns its path.
+
+    `test_images` are the run's uint8 test images when the caller has them loaded (the gate): loading them again
+    from the data set takes seconds.
+    """
     path = run.path / REPORT_HTML
-    atomic_write_text(path, render(run, report, predictions))
+    atomic_write_text(path, render(run, report, predictions, test_images))
     return path
 
 
