@@ -70,11 +70,11 @@ def page_timings(
 
     from playwright.sync_api import sync_playwright
 
-    from toolkit import serve
+    from toolkit import serve, web_assets
 
     sites = {"this": serve.make_server(run_dir, port=0)}
-    if compare_site is not None:
-        with mock.patch.object(serve, "SITE", compare_site.resolve()):
+    if compare_site is not None:  # the same server, with the other site mounted at the root
+        with mock.patch.object(web_assets.WebAssets, "site", property(lambda _: compare_site.resolve())):
             sites["compared"] = serve.make_server(run_dir, port=0)
     loaded: dict[str, list[dict]] = {name: [] for name in sites}
     with contextlib.ExitStack() as stack, sync_playwright() as playwright:

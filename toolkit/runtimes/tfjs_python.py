@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from exporters.base import Artifact, Format
-from toolkit.runtimes.base import BATCH_SIZE, Runtime, to_model_input, to_probabilities
+from toolkit.runtimes.base import BATCH_SIZE, Runtime, package_versions, to_model_input, to_probabilities
 
 NAME = "tfjs-python"
 
@@ -35,4 +35,8 @@ def load(artifact_dir: Path, artifact: Artifact) -> TFJSPythonPredictor:
 
 
 # Loads the files back in Python: a diagnostic of the files, not of the JavaScript kernels users run.
-RUNTIME = Runtime(NAME, (Format.TFJS,), unavailable, load)
+def engine_version() -> str:
+    return package_versions("tensorflowjs", "tensorflow", "tf-keras")
+
+
+RUNTIME = Runtime(NAME, (Format.TFJS,), unavailable, load, engine_version=engine_version)
