@@ -10,10 +10,8 @@ from pathlib import Path
 from typing import Any
 
 CONTRACT_FILE = "contract.json"
-CONTRACT_VERSION = 1
-LABELS = [str(d) for d in range(10)]
-# The toolkit feeds models pixels / 255: every exporter records it so no consumer has to guess.
-NORMALIZATION = {"divide_by": 255.0, "range": [0.0, 1.0]}
+CONTRACT_VERSION = 2
+NORMALIZATION_KINDS = ("unit", "symmetric", "raw", "mean_std")
 
 
 class Format(str, Enum):
@@ -44,12 +42,130 @@ class TensorSpec:
     zero_point: int | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class ImageSpec:
+    """The picture a model's input holds, whatever the input tensor's shape: height x width x channels (1 or 3)."""
+
+    height: int
+    width: int
+    channels: int
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.height, self.width, self.channels)
+
+
+@dataclasses.dataclass(frozen=True)
+class Normalization:
+    """How pixels 0..255 become model values: value = pixel * scale[c] + offset[c] (one entry, or one per channel).
+
+    `mean` and `std` (in [0, 1] units) are kept for kind "mean_std" so people can read what was declared.
+    """
+
+    kind: str = "unit"
+    scale: tuple[float, ...] = (1 / 255,)
+    offset: tuple[float, ...] = (0.0,)
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+
+    @classmethod
+    def declare(
+        cls, kind: str = "unit", mean: list[float] | None = None, std: list[float] | None = None
+    ) -> Normalization:
+        """unit: [0, 1]; symmetric: [-1, 1]; raw: 0..255; mean_std: (pixel / 255 - mean) / std per channel.
+
+        Raises:
+            ValueError: an unknown kind, mean/std missing for mean_std (or given for another kind), a std <= 0,
+                or mean and std of different lengths.
+        """
+        if kind not in NORMALIZATION_KINDS:
+            raise ValueError(f"unknown normalization '{kind}' (known: {', '.join(NORMALIZATION_KINDS)})")
+        if kind != "mean_std":
+            if mean or std:
+                raise ValueError(f"--mean/--std go with normalization mean_std, not {kind}")
+            scale, offset = {"unit": (1 / 255, 0.0), "symmetric": (2 / 255, -1.0), "raw": (1.0, 0.0)}[kind]
+            return cls(kind, (scale,), (offset,))
+        if not mean or not std or len(mean) != len(std):
+            raise ValueError("normalization mean_std needs --mean and --std with one value each (or one per channel)")
+        if any(s <= 0 for s in std):
+            raise ValueError(f"--std must be positive, got {list(std)}")
+        return cls(
+            kind,
+            tuple(1 / (255 * s) for s in std),
+            tuple(-m / s for m, s in zip(mean, std, strict=True)),
+            tuple(float(m) for m in mean),
+            tuple(float(s) for s in std),
+        )
+
+    def check_channels(self, channels: int) -> None:
+        """Raises ValueError when per-channel values do not fit an image of `channels` channels."""
+        if len(self.scale) not in (1, channels):
+            raise ValueError(f"normalization has {len(self.scale)} values per channel, the image has {channels}")
+
+    def apply(self, pixels):
+        """float32 model values of pixels (..., C) in 0..255 (uint8, or float for resampled images)."""
+        import numpy as np
+
+        values = np.asarray(pixels, dtype=np.float32)
+        return values * np.asarray(self.scale, np.float32) + np.asarray(self.offset, np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "scale": list(self.scale),
+            "offset": list(self.offset),
+            "mean": None if self.mean is None else list(self.mean),
+            "std": None if self.std is None else list(self.std),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Normalization:
+        def floats(key):
+            return None if data.get(key) is None else tuple(float(v) for v in data[key])
+
+        return cls(data["kind"], floats("scale"), floats("offset"), floats("mean"), floats("std"))
+
+
+def default_labels(count: int) -> list[str]:
+    return [str(k) for k in range(count)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Classifier:
+    """What every artifact of one model shares: the image it reads, its normalization, its output kind and labels."""
+
+    image: ImageSpec = ImageSpec(28, 28, 1)
+    normalization: Normalization = Normalization()
+    output_kind: str = "probabilities"  # or "logits": consumers apply softmax
+    labels: tuple[str, ...] = tuple(default_labels(10))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "image": dataclasses.asdict(self.image),
+            "normalization": self.normalization.to_dict(),
+            "output_kind": self.output_kind,
+            "labels": list(self.labels),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Classifier:
+        return cls(
+            ImageSpec(**data["image"]),
+            Normalization.from_dict(data["normalization"]),
+            data["output_kind"],
+            tuple(data["labels"]),
+        )
+
+
+MNIST = Classifier()
+
+
 @dataclasses.dataclass
 class Artifact:
     """A converted model on disk: a directory holding the model file(s) and contract.json.
 
-    `source` names the Keras model it was converted from ("float" or "qat"); `output_kind` says whether the
-    model returns probabilities or logits (consumers apply softmax to logits).
+    `source` names the Keras model it was converted from ("float" or "qat"); `classifier` what the model reads
+    and returns; `model_type` how TF.js loads it ("layers-model" or "graph-model"; None for other formats).
     """
 
     name: str
@@ -60,12 +176,17 @@ class Artifact:
     main_file: str  # the file a runtime loads, relative to the artifact directory
     input: TensorSpec
     output: TensorSpec
-    output_kind: str = "probabilities"
+    classifier: Classifier = MNIST
+    model_type: str | None = None
     files: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # name -> {sha256, size_bytes}
 
     @property
     def size_bytes(self) -> int:
         return sum(f["size_bytes"] for f in self.files.values())
+
+    @property
+    def output_kind(self) -> str:
+        return self.classifier.output_kind
 
     @property
     def sha256(self) -> str:
@@ -80,11 +201,10 @@ class Artifact:
             "source": self.source,
             "path": self.path,
             "main_file": self.main_file,
+            "model_type": self.model_type,
             "input": dataclasses.asdict(self.input),
             "output": dataclasses.asdict(self.output),
-            "output_kind": self.output_kind,
-            "normalization": NORMALIZATION,
-            "labels": LABELS,
+            **self.classifier.to_dict(),
             "sha256": self.sha256,
             "size_bytes": self.size_bytes,
             "files": self.files,
@@ -92,6 +212,13 @@ class Artifact:
 
     @classmethod
     def from_contract(cls, data: dict[str, Any]) -> Artifact:
+        """Raises ValueError for a contract of another version, KeyError/TypeError for a malformed one."""
+        if not isinstance(data, dict):
+            raise TypeError(f"a contract is a JSON object, not {type(data).__name__}")
+        if data.get("edgekit_contract") != CONTRACT_VERSION:
+            raise ValueError(
+                f"contract version {data.get('edgekit_contract')}, expected {CONTRACT_VERSION}: export the run again"
+            )
         return cls(
             name=data["name"],
             format=Format(data["format"]),
@@ -101,7 +228,8 @@ class Artifact:
             main_file=data["main_file"],
             input=TensorSpec(**data["input"]),
             output=TensorSpec(**data["output"]),
-            output_kind=data["output_kind"],
+            classifier=Classifier.from_dict(data),
+            model_type=data["model_type"],
             files=data["files"],
         )
 
@@ -141,3 +269,27 @@ def keras_spec(shape: tuple) -> TensorSpec:
 
 def read_contract(directory: Path) -> Artifact:
     return Artifact.from_contract(json.loads((directory / CONTRACT_FILE).read_text()))
+
+
+def is_keras3(model) -> bool:
+    """True for a Keras 3 model (package `keras`), False for tf-keras (package `tf_keras`)."""
+    return type(model).__module__.split(".")[0] == "keras"
+
+
+def model_specs(model) -> tuple[TensorSpec, TensorSpec]:
+    """float32 input and output specs of a single-input, single-output Keras model (tf-keras or Keras 3)."""
+    return keras_spec(tuple(model.inputs[0].shape)), keras_spec(tuple(model.outputs[0].shape))
+
+
+def save_tf_saved_model(model, dest: Path) -> None:
+    """A SavedModel with a `serving_default` signature (image in, scores out), for any Keras version.
+
+    Keras 3 writes it with its own `export`: a concrete function traced here would keep the weights as resource
+    variables that the TFLite converter's int8 calibration cannot read.
+    """
+    import tensorflow as tf
+
+    if is_keras3(model):
+        model.export(str(dest), format="tf_saved_model", verbose=False)
+    else:
+        tf.saved_model.save(model, str(dest))

@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
-from exporters.base import Artifact, Format, TensorSpec, Variant, finish_artifact
+from exporters.base import (
+    MNIST,
+    Artifact,
+    Classifier,
+    Format,
+    TensorSpec,
+    Variant,
+    finish_artifact,
+    is_keras3,
+    save_tf_saved_model,
+)
 from exporters.native_log import native_stderr_to_debug_log
 
 MODEL_FILE = "model.tflite"
 
 
-def _converter(model, variant: Variant, representative: np.ndarray | None):
+def _converter(model, variant: Variant, representative: np.ndarray | None, scratch: Path):
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if is_keras3(model):
+        # The converter's Keras path is tf-keras's (TF_USE_LEGACY_KERAS), and a concrete function keeps the weights
+        # as resource variables that int8 calibration cannot read (READ_VARIABLE fails): go through a SavedModel.
+        save_tf_saved_model(model, scratch)
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(scratch))
+    else:
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if variant is Variant.FLOAT32:
         return converter
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -64,26 +81,34 @@ def export(
     name: str,
     source: str,
     run_dir: Path,
-    output_kind: str = "probabilities",
+    classifier: Classifier = MNIST,
     representative: np.ndarray | None = None,
 ) -> Artifact:
     """Convert a tf-keras model to a .tflite file in `dest` and write its contract beside it.
 
     Args:
-        model: the tf-keras model (float, or QAT-wrapped for an int8 export of QAT weights).
+        model: a tf-keras model (float, or QAT-wrapped for an int8 export of QAT weights) or a Keras 3 model.
         dest: the artifact directory to create.
         variant: FLOAT32, FLOAT16, DYNAMIC or INT8.
-        name, source, run_dir, output_kind: recorded in the contract (path is stored relative to run_dir).
+        name, source, run_dir, classifier: recorded in the contract (path is stored relative to run_dir).
         representative: model-shaped float inputs that calibrate activation ranges; required for INT8.
 
     Returns:
         The Artifact, with tensor specs read back from the converted file.
     """
+    with native_stderr_to_debug_log(), tempfile.TemporaryDirectory(prefix="edgekit-tflite-") as tmp:
+        flatbuffer = _converter(model, variant, representative, Path(tmp) / "saved_model").convert()
+    return write(flatbuffer, dest, variant, name=name, source=source, run_dir=run_dir, classifier=classifier)
+
+
+def write(
+    flatbuffer: bytes, dest: Path, variant: Variant, *, name: str, source: str, run_dir: Path, classifier: Classifier
+) -> Artifact:
+    """Write a converted .tflite model into `dest` with its contract; tensor specs are read back from the file."""
     from ai_edge_litert.interpreter import Interpreter
 
     dest.mkdir(parents=True)
-    with native_stderr_to_debug_log():
-        (dest / MODEL_FILE).write_bytes(_converter(model, variant, representative).convert())
+    (dest / MODEL_FILE).write_bytes(flatbuffer)
     interpreter = Interpreter(model_path=str(dest / MODEL_FILE))
     return finish_artifact(
         dest,
@@ -95,5 +120,5 @@ def export(
         main_file=MODEL_FILE,
         input=_spec(interpreter.get_input_details()[0]),
         output=_spec(interpreter.get_output_details()[0]),
-        output_kind=output_kind,
+        classifier=classifier,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 import toolkit  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from exporters.base import MNIST
 from toolkit.config import Config
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -59,7 +61,7 @@ def build_tiny_run(base: Path) -> tuple[Path, dict]:
             name=name,
             source="float",
             run_dir=run,
-            output_kind=output_kind,
+            classifier=dataclasses.replace(MNIST, output_kind=output_kind),
         )
     return run, models
 
@@ -152,17 +154,18 @@ def run_node_runner(artifact_dir: Path, inputs: np.ndarray, tmp: Path) -> tuple[
 def keras_probabilities(model, images: np.ndarray, output_kind: str) -> np.ndarray:
     from toolkit.runtimes.keras import KerasPredictor
 
-    return KerasPredictor(model, output_kind).predict(images)
+    return KerasPredictor(model, dataclasses.replace(MNIST, output_kind=output_kind)).predict(images)
 
 
 def sample_images(count: int, seed: int = 0) -> np.ndarray:
-    """Digit-like float32 [0, 1] images: random strokes over faint noise, with exact zeros as in MNIST."""
+    """Digit-like float32 pixels 0..255 (not whole numbers, as a resampled drawing): random strokes over faint noise,
+    with exact zeros as in MNIST."""
     rng = np.random.default_rng(seed)
     images = np.where(rng.random((count, 28, 28)) < 0.7, 0.0, rng.random((count, 28, 28)) * 0.2)
     for image in images:
         row, col = rng.integers(4, 20, 2)
         image[row : row + rng.integers(3, 9), col : col + rng.integers(2, 8)] = rng.uniform(0.5, 1.0)
-    return images.astype(np.float32)
+    return (images * 255).astype(np.float32)
 
 
 def skip_unless(reason: str | None) -> None:

@@ -98,7 +98,8 @@ def test_installed_contract_describes_the_installed_model(run_dir, app_dir, arti
 
     contract = _assert_contract_describes(model, contract_path)
     assert contract["input"]["dtype"] == ("int8" if "int8" in artifact else "float32")
-    assert contract["normalization"] == {"divide_by": 255.0, "range": [0.0, 1.0]}
+    assert contract["normalization"]["kind"] == "unit" and contract["normalization"]["scale"] == [1 / 255]
+    assert contract["image"] == {"height": 28, "width": 28, "channels": 1}
     assert len(contract["labels"]) == contract["output"]["shape"][-1]
 
 
@@ -131,7 +132,7 @@ def test_install_rejects_bad_input(run_dir, app_dir, tmp_path):
         install_model(broken, app_dir, "tfjs-float32")
     wide = broken / "artifacts" / "tflite-int8-ptq" / "contract.json"
     wide.write_text(json.dumps({**json.loads(wide.read_text()), "input": {**contract["input"], "shape": [32, 32, 1]}}))
-    with pytest.raises(InputError, match=r"takes float32 \[32, 32, 1\]; the app feeds one 28x28 image"):
+    with pytest.raises(InputError, match=r"takes float32 \[32, 32, 1\]; the app feeds one 28x28x1 image"):
         install_model(broken, app_dir, "tflite-int8-ptq")
     (broken / "artifacts" / "tflite-float32" / "model.tflite").write_bytes(b"not the exported model")
     with pytest.raises(InputError, match="sha256 differs"):

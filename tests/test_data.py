@@ -54,17 +54,19 @@ def test_idx_directory_matches_arrays(tmp_path):
 @pytest.mark.parametrize(
     "key, array, message",
     [
-        ("x_train", np.zeros((4, 28, 27), np.uint8), "x_train has shape"),
+        ("x_train", np.zeros((4, 28, 28, 2), np.uint8), "x_train has shape"),
+        ("x_train", np.zeros((4, 28, 27), np.uint8), "train images"),
         ("y_train", np.zeros(3, np.uint8), "4 x_train images but 3"),
         ("x_train", np.full((4, 28, 28), 300, np.int32), "pixels 0..255"),
         ("x_train", np.zeros((4, 28, 28), np.float32), "pixels 0..255"),
-        ("y_test", np.full(2, 10, np.uint8), "labels 0..9"),
+        ("y_test", np.full(2, 10, np.uint8), "y_test holds class"),
+        ("y_train", np.zeros(4, np.uint8), "at least 2 classes"),
     ],
 )
 def test_wrong_arrays_are_refused(tmp_path, key, array, message):
     arrays = dict(
         x_train=np.zeros((4, 28, 28), np.uint8),
-        y_train=np.zeros(4, np.uint8),
+        y_train=np.array([0, 1, 0, 1], np.uint8),
         x_test=np.zeros((2, 28, 28), np.uint8),
         y_test=np.zeros(2, np.uint8),
     )

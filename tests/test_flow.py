@@ -190,7 +190,7 @@ def test_tflite_runtime_fallback_gives_the_same_outputs(tiny_run: Path, name: st
     from toolkit.data import load_data
     from toolkit.runtimes import litert
 
-    images = load_data(json.loads((tiny_run / "manifest.json").read_text())["data"]["path"]).x_test / 255.0
+    images = load_data(json.loads((tiny_run / "manifest.json").read_text())["data"]["path"]).x_test
     artifact = read_contract(tiny_run / "artifacts" / name)
     expected = litert.load(tiny_run / artifact.path, artifact).predict(images)
     monkeypatch.setattr(litert, "_interpreter_class", lambda: tflite_runtime.Interpreter)

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from toolkit.cli import app
+from toolkit.run import Run
 
 runner = CliRunner()
 
@@ -67,20 +68,27 @@ def test_savedmodel_directory(tmp_path, tiny_data):
     assert result.exit_code == 0, result.output
 
 
-def test_keras3_file_gets_a_clear_message(tmp_path, tiny_data):
+def test_keras3_file_exports_and_qat_is_refused_before_tensorflow(tmp_path, tiny_data):
     import keras  # Keras 3, installed beside tf-keras by TensorFlow
 
     model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, activation="softmax")])
     model.save(tmp_path / "k3.keras")
-    result = export_user(tmp_path / "k3.keras", tiny_data, tmp_path / "run")
+    result = export_user(tmp_path / "k3.keras", tiny_data, tmp_path / "qat", "--qat")
     assert result.exit_code == 2
-    assert "saved by Keras 3" in result.output and "tf_keras" in result.output
-    assert not (tmp_path / "run").exists()
+    assert "saved by Keras 3" in result.output and "drop --qat" in result.output
+    assert not (tmp_path / "qat").exists()
+
+    result = export_user(tmp_path / "k3.keras", tiny_data, tmp_path / "run", "-r", "litert")
+    assert result.exit_code == 0, result.output
+    run = Run.open(tmp_path / "run")
+    assert run.manifest["steps"]["import"]["keras"] == 3 and run.model_path("float").suffix == ".keras"
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert {a["name"] for a in report["artifacts"] if a["passed"]} >= {"tflite-float32", "tflite-int8-ptq"}
 
 
 @pytest.mark.parametrize(
     "input_shape, outputs, message",
-    [((32, 32, 1), 10, "does not hold a 28x28 image"), ((784,), 5, "is not (None, 10)")],
+    [((32, 32, 1), 10, "does not hold the data's 28x28x1 images"), ((784,), 5, "5 outputs but the data has 10")],
 )
 def test_model_of_the_wrong_shape_is_refused(tmp_path, tiny_data, input_shape, outputs, message):
     import tf_keras as keras
@@ -99,8 +107,9 @@ def test_not_a_model_file(tmp_path, tiny_data):
 
 
 @pytest.mark.node
-def test_layer_that_tfjs_cannot_run_fails_the_gate(tmp_path, tiny_data):
-    """A model Keras and the TF.js converter accept but TF.js cannot load: only the JavaScript runtime can tell."""
+def test_layer_that_tfjs_layers_cannot_load_ships_as_a_graph_model(tmp_path, tiny_data):
+    """A model Keras and the TF.js converter accept but TF.js layers cannot load (a bare `Layer`): the export falls
+    back to a graph model converted from the SavedModel, which Node runs; the Python reload stays a diagnostic."""
     import tf_keras as keras
 
     from toolkit.runtimes import RUNTIMES
@@ -108,7 +117,7 @@ def test_layer_that_tfjs_cannot_run_fails_the_gate(tmp_path, tiny_data):
     reason = RUNTIMES["tfjs-node-wasm"].unavailable()
     if reason:
         pytest.skip(reason)
-    identity = keras.layers.Layer()  # the base class: fine in Keras, unknown to TF.js
+    identity = keras.layers.Layer()  # the base class: fine in Keras, unknown to TF.js layers
     model = keras.Sequential([keras.Input((784,)), identity, keras.layers.Dense(10, activation="softmax")])
     model.save(tmp_path / "user.h5")
     config = tmp_path / "edgekit.toml"
@@ -124,8 +133,33 @@ def test_layer_that_tfjs_cannot_run_fails_the_gate(tmp_path, tiny_data):
         "-r",
         "tfjs-node-wasm",
     )
-    assert result.exit_code == 1
-    assert "tfjs-float32 [tfjs-node-wasm]" in result.output and "Unknown layer: Layer" in result.output
+    assert result.exit_code == 0, result.output
+    run = Run.open(tmp_path / "run")
+    assert {a.model_type for a in run.artifacts()} == {"graph-model"}
     report = json.loads((tmp_path / "run" / "report.json").read_text())
-    verdicts = {(a["name"], a["runtime"]): a["passed"] for a in report["artifacts"]}
-    assert verdicts[("tfjs-float32", "tfjs-python")] and not verdicts[("tfjs-float32", "tfjs-node-wasm")]
+    verdicts = {(a["name"], a["runtime"]): a for a in report["artifacts"]}
+    assert verdicts[("tfjs-float32", "tfjs-node-wasm")]["passed"]
+    assert not verdicts[("tfjs-float32", "tfjs-node-wasm")].get("diagnostic")
+
+
+def test_tfjs_without_a_javascript_runtime_is_not_verified(tmp_path, tiny_data, monkeypatch):
+    """On a machine without Node and Chromium only tfjs-python (a reload in Python) can run the TF.js files: that
+    proves nothing about JavaScript, so the artifacts are "not verified" and the export exits 1 with the remedy."""
+    import tf_keras as keras
+
+    from toolkit.runtimes import tfjs_browser, tfjs_node
+
+    monkeypatch.setattr(tfjs_node, "node_executable", lambda: None)  # as if neither were installed
+    monkeypatch.setattr(tfjs_browser, "chromium_executable", lambda: None)
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, activation="softmax")])
+    model.save(tmp_path / "user.h5")
+    config = tmp_path / "edgekit.toml"
+    config.write_text("[export]\ntflite = false\nsaved_model = false\n")
+    result = export_user(tmp_path / "user.h5", tiny_data, tmp_path / "run", "--config", str(config))
+    assert result.exit_code == 1
+    assert "not verified" in result.output and "install Node.js" in result.output
+    assert result.output.strip().splitlines()[-1] == "FAILED (3)"
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert sorted(report["not_verified"]) == ["tfjs-float16", "tfjs-float32", "tfjs-uint8"]
+    python_results = [a for a in report["artifacts"] if a["runtime"] == "tfjs-python"]
+    assert python_results and all(a["diagnostic"] and a["passed"] for a in python_results)

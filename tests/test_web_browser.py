@@ -11,6 +11,7 @@ from support import (
     GRAPH_ARTIFACT,
     GRAPH_IMAGE,
     GRAPH_LABELS,
+    GRAPH_NORMALIZATION,
     TINY_ARTIFACTS,
     PageErrors,
     build_graph_run,
@@ -121,7 +122,7 @@ def test_drawn_digit_is_classified_on_the_page_like_python_and_keras(page, demo_
     np.testing.assert_allclose(last["input"], preprocess_digit(ink).ravel(), atol=1e-6)
     # ...and its probabilities are Keras's on that input.
     reference = keras_probabilities(
-        models["cnn"], np.array(last["input"], np.float32).reshape(1, 28, 28), "probabilities"
+        models["cnn"], np.array(last["input"], np.float32).reshape(1, 28, 28) * 255, "probabilities"
     )
     assert np.abs(probabilities - reference[0]).max() <= 1e-5
     assert errors.messages == []
@@ -146,7 +147,9 @@ def test_switching_to_a_flat_logits_variant_reshapes_and_applies_softmax(page, d
     page.wait_for_function("() => window.edgekitDemo.state.last?.model === 'tfjs-flat-logits'")
     assert page.locator("#status").inner_text() == "tfjs-flat-logits ready"
     last = page.evaluate("() => window.edgekitDemo.state.last")
-    reference = keras_probabilities(models["flat"], np.array(last["input"], np.float32).reshape(1, 28, 28), "logits")
+    reference = keras_probabilities(
+        models["flat"], np.array(last["input"], np.float32).reshape(1, 28, 28) * 255, "logits"
+    )
     assert abs(sum(last["probabilities"]) - 1) < 1e-5
     assert np.abs(np.array(last["probabilities"]) - reference[0]).max() <= 1e-5
     assert errors.messages == []
@@ -243,10 +246,11 @@ def test_evaluation_page_runs_a_v2_graph_model(graph_run):
     """The tfjs-browser-wasm runtime's page loads a graph model from its contract and returns its raw logits."""
     run, model = graph_run
     directory = run / "artifacts" / GRAPH_ARTIFACT
-    values = graph_model_values(np.random.default_rng(8).random((6, 32, 32)))
-    # Model values go in as they are: this runtime normalizes nothing itself (Python does, from the contract).
-    probabilities = tfjs_browser.load(directory, read_contract(directory)).predict(values)
-    logits = model.predict(values, verbose=0)
+    pixels = np.random.default_rng(8).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    # The predictor takes pixels and normalizes them per channel as the contract says (mean/std here).
+    probabilities = tfjs_browser.load(directory, read_contract(directory)).predict(pixels)
+    scale, offset = (np.asarray(GRAPH_NORMALIZATION[k], np.float32) for k in ("scale", "offset"))
+    logits = model.predict(pixels.astype(np.float32) * scale + offset, verbose=0)
     reference = np.exp(logits - logits.max(1, keepdims=True))
     reference /= reference.sum(1, keepdims=True)
     assert probabilities.shape == (6, len(GRAPH_LABELS))

@@ -119,6 +119,27 @@ def test_node_runtime_from_the_wheel_matches_the_checkout(venv, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["dw-separable-28", "keras3-separable-28"])
+def test_user_models_export_and_pass_from_the_wheel(venv, tmp_path, name):
+    """A user's depthwise/separable 28x28 model (tf-keras, and a Keras 3 file) through the installed `edgekit
+    export`: LiteRT, Node and Chromium from the package data and the user's npm cache, nothing from the checkout."""
+    from corpus import CORPUS, export_entry, write_dataset
+
+    from toolkit.runtimes import RUNTIMES
+
+    for runtime in ("tfjs-node-wasm", "tfjs-browser-wasm"):
+        if RUNTIMES[runtime].unavailable():
+            pytest.skip(RUNTIMES[runtime].unavailable())
+    base, env = venv
+    entry = next(e for e in CORPUS if e.name == name)
+    done, report = export_entry(entry, tmp_path, write_dataset(entry.data, tmp_path), ["edgekit"], env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    passed = {(a["name"], a["runtime"]) for a in report["artifacts"] if a["passed"]}
+    for artifact in ("tfjs-float32", "tfjs-float16", "tfjs-uint8"):
+        assert {(artifact, "tfjs-node-wasm"), (artifact, "tfjs-browser-wasm")} <= passed
+    assert ("tflite-int8-ptq", "litert") in passed
+
+
 def test_a_foreign_exporters_distribution_is_refused_in_one_line(venv):
     """PyPI's `exporters` 0.7.0 (Scrapinghub) installs a top-level `exporters` package over ours."""
     base, env = venv

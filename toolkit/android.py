@@ -13,8 +13,7 @@ from toolkit.run import Run
 DEFAULT_ARTIFACT = "tflite-int8-qat"
 # Relative to the Android project; the app loads contract.json from here, then the model file it names.
 ASSETS_DIR = Path("app/src/main/assets/edgekit")
-# The app's preprocessing makes one 28x28 image and can write these input types.
-APP_INPUT_VALUES = 28 * 28
+# The app's preprocessing makes the contract's image (H x W x C) and can write these input types.
 APP_DTYPES = ("float32", "int8", "uint8")
 
 
@@ -74,11 +73,11 @@ def install_model(
 def _check_app_can_run(contract: Artifact) -> None:
     if contract.format is not Format.TFLITE:
         raise InputError(f"'{contract.name}' is a {contract.format.value} artifact; the Android app runs TFLite models")
-    spec = contract.input
-    if spec.dtype not in APP_DTYPES or math.prod(spec.shape) != APP_INPUT_VALUES:
+    spec, image = contract.input, contract.classifier.image
+    if spec.dtype not in APP_DTYPES or math.prod(spec.shape) != math.prod(image.shape):
         raise InputError(
-            f"'{contract.name}' takes {spec.dtype} {spec.shape}; "
-            f"the app feeds one 28x28 image as {'/'.join(APP_DTYPES)}"
+            f"'{contract.name}' takes {spec.dtype} {spec.shape}; the app feeds one "
+            f"{image.height}x{image.width}x{image.channels} image as {'/'.join(APP_DTYPES)}"
         )
     if contract.output.dtype not in APP_DTYPES:
         raise InputError(f"'{contract.name}' returns {contract.output.dtype}; the app reads {'/'.join(APP_DTYPES)}")

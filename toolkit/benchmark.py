@@ -213,7 +213,11 @@ def benchmark(
         image_files = {}
         for artifact in {s.artifact.name: s.artifact for s in settings if s.runtime == "litert"}.values():
             image_files[artifact.name] = Path(tmp) / f"{artifact.name}.npy"
-            np.save(image_files[artifact.name], to_model_input(image, artifact.input), allow_pickle=False)
+            np.save(
+                image_files[artifact.name],
+                to_model_input(image, artifact.classifier, artifact.input),
+                allow_pickle=False,
+            )
         litert = [s for s in settings if s.runtime == "litert"]
         node = [s for s in settings if s.runtime == "tfjs-node-wasm"]
         browser = [s for s in settings if s.runtime.startswith("tfjs-browser")]

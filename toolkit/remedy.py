@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from exporters import Variant
-from exporters.base import Artifact, Format, finish_artifact
+from exporters.base import Artifact, Normalization
 from toolkit.data import Dataset, to_inputs
 
 log = logging.getLogger("edgekit")
@@ -23,14 +23,16 @@ BALANCED_PER_CLASS = 200  # 2,000 calibration images for 10 classes, four times 
 DENYLIST_SIZES = (1, 2, 3)
 
 
-def balanced_inputs(data: Dataset, per_class: int, shape: tuple[int, ...], seed: int) -> np.ndarray:
-    """Up to `per_class` training images of every class, model-shaped in [0, 1]."""
+def balanced_inputs(
+    data: Dataset, per_class: int, shape: tuple[int, ...], seed: int, normalization: Normalization
+) -> np.ndarray:
+    """Up to `per_class` training images of every class, model-shaped and normalized."""
     rng = np.random.default_rng(seed)
     picks = [
         rng.choice(np.flatnonzero(data.y_train == k), min(per_class, int(np.sum(data.y_train == k))), replace=False)
         for k in np.unique(data.y_train)
     ]
-    return to_inputs(data.x_train[np.concatenate(picks)], shape)
+    return to_inputs(data.x_train[np.concatenate(picks)], shape, normalization)
 
 
 def latency_ms(path: Path, artifact: Artifact, images: np.ndarray, repeats: int = 3) -> float:
@@ -64,20 +66,12 @@ def _candidates(model, data: Dataset, config, failing: Artifact, run):
     from toolkit.debug import layer_errors, selective_int8
 
     shape = tuple(model.input_shape[1:])
-    kind = failing.output_kind
-    balanced = balanced_inputs(data, BALANCED_PER_CLASS, shape, config.train.seed)
+    classifier = failing.classifier
+    balanced = balanced_inputs(data, BALANCED_PER_CLASS, shape, config.train.seed, classifier.normalization)
+    where = dict(name=failing.name, source="float", classifier=classifier)
 
-    def calibrate(dest, run_dir):
-        return tflite.export(
-            model,
-            dest,
-            Variant.INT8,
-            name=failing.name,
-            source="float",
-            run_dir=run_dir,
-            output_kind=kind,
-            representative=balanced,
-        )
+    def calibrate(dest, run_dir, model=model):
+        return tflite.export(model, dest, Variant.INT8, run_dir=run_dir, representative=balanced, **where)
 
     yield f"calibration on {len(balanced)} class-balanced training images", calibrate
     worst = [layer.node for layer in layer_errors(model, balanced)]
@@ -85,23 +79,8 @@ def _candidates(model, data: Dataset, config, failing: Artifact, run):
         kept = worst[:count]
 
         def selective(dest, run_dir, kept=kept):
-            dest.mkdir(parents=True)
-            (dest / tflite.MODEL_FILE).write_bytes(selective_int8(model, balanced, kept))
-            from ai_edge_litert.interpreter import Interpreter
-
-            interpreter = Interpreter(model_path=str(dest / tflite.MODEL_FILE))
-            return finish_artifact(
-                dest,
-                run_dir,
-                name=failing.name,
-                format=Format.TFLITE,
-                variant=Variant.INT8,
-                source="float",
-                main_file=tflite.MODEL_FILE,
-                input=tflite._spec(interpreter.get_input_details()[0]),
-                output=tflite._spec(interpreter.get_output_details()[0]),
-                output_kind=kind,
-            )
+            flatbuffer = selective_int8(model, balanced, kept)
+            return tflite.write(flatbuffer, dest, Variant.INT8, run_dir=run_dir, **where)
 
         yield f"selective quantization: {', '.join(kept)} kept in float", selective
     if len(data.x_train) >= 100:
@@ -111,17 +90,8 @@ def _candidates(model, data: Dataset, config, failing: Artifact, run):
             from toolkit.qat_model import quantize_and_finetune
 
             validation = validation_size(config.train, len(data.x_train))
-            qat_model, _ = quantize_and_finetune(model, data, config.qat, validation, config.train.seed, kind)
-            return tflite.export(
-                qat_model,
-                dest,
-                Variant.INT8,
-                name=failing.name,
-                source="float",
-                run_dir=run_dir,
-                output_kind=kind,
-                representative=balanced,
-            )
+            qat_model, _ = quantize_and_finetune(model, data, config.qat, validation, config.train.seed, classifier)
+            return calibrate(dest, run_dir, qat_model)
 
         yield f"quantization-aware fine-tuning ({config.qat.epochs} epoch(s)) on the run's training data", qat
 
@@ -189,7 +159,7 @@ def after_gate(run, outcome, images, labels, references, config, rerun):
     model = load_keras_model(run.model_path("float"))
     data = load_run_data(run)
     representative = representative_inputs(
-        data, config.export.representative_size, tuple(model.input_shape[1:]), config.train.seed
+        data, config.export.representative_size, run.classifier, tuple(model.input_shape[1:]), config.train.seed
     )
     artifacts = {a.name: a for a in run.artifacts()}
     for name in sorted(failing):

@@ -35,6 +35,7 @@ def build_report(run: Run, outcome: ParityOutcome, references: dict[str, float],
         "units": UNITS,
         "artifacts": [dataclasses.asdict(r) for r in outcome.results],
         "skipped": [dataclasses.asdict(s) for s in outcome.skipped],
+        "not_verified": outcome.unverified,
         "breaches": outcome.breaches(),
         # An ensemble's members and the combined model, float, on the test set (toolkit.ensemble).
         **({"ensemble": _ensemble_summary(run)} if "ensemble" in run.manifest["steps"] else {}),
@@ -90,6 +91,12 @@ def _cell(value: Any, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
+def _verdict(entry: dict[str, Any]) -> str:
+    if entry.get("diagnostic"):
+        return "diagnostic (ok)" if entry["passed"] else "diagnostic (differs)"
+    return "pass" if entry["passed"] else "FAIL"
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# edgekit parity report: {'PASSED' if report['passed'] else 'FAILED'}",
@@ -118,7 +125,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"{_cell(a['reference_accuracy'])} ({a['source']}) | {_cell(a['accuracy_delta'])} | {ci} | "
             f"{a['tolerance']} | {counts} | {p} | {_cell(a['agreement'])} | "
             f"{_cell(a.get('mean_abs_prob_delta'), 5)} / {_cell(a['max_abs_prob_delta'], 5)} | "
-            f"{a['size_bytes'] / 1024:.0f} | {'pass' if a['passed'] else 'FAIL'}"
+            f"{a['size_bytes'] / 1024:.0f} | {_verdict(a)}"
             f"{' (previous run)' if a.get('from_previous_run') else ''}"
             f"{' (outputs kept from ' + a['kept_from'] + ')' if a.get('kept_from') else ''} |"
         )

@@ -103,11 +103,12 @@ def _png(figure) -> str:
 
 
 def _digit(image: np.ndarray) -> str:
-    """A 28x28 uint8 image as an inline PNG (scaled up in the page by CSS, pixels kept sharp)."""
+    """A uint8 image (H, W) or (H, W, 3) as an inline PNG (scaled up in the page by CSS, pixels kept sharp)."""
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8).reshape(28, 28), mode="L").save(buffer, format="PNG")
+    pixels = np.asarray(image, dtype=np.uint8)
+    Image.fromarray(pixels, mode="L" if pixels.ndim == 2 else "RGB").save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
@@ -223,7 +224,7 @@ def render(
     gzipped = {n: gzip_size(run.path / a.path) for n, a in artifacts.items()}
     bench = _benchmark_rows(run)
     latency = {n: _latency(bench, n) for n in names}
-    labels = _labels(run, artifacts)
+    labels = list(run.classifier.labels)
 
     evidence = []
     confusion_refs = None
@@ -309,19 +310,6 @@ def render(
         benchmark_meta=_benchmark_meta(run),
         environment=environment_,
     )
-
-
-def _labels(run: Run, artifacts: dict) -> list[str]:
-    """Class names from a contract (v2 records them); otherwise the output positions."""
-    for artifact in artifacts.values():
-        try:
-            labels = json.loads((run.path / artifact.path / "contract.json").read_text()).get("labels")
-        except (OSError, ValueError):
-            labels = None
-        if isinstance(labels, list) and labels:
-            return [str(label) for label in labels]
-        return [str(i) for i in range(artifact.output.shape[-1])]
-    return [str(i) for i in range(10)]
 
 
 def _benchmark_meta(run: Run) -> dict[str, Any]:

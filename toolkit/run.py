@@ -1,7 +1,7 @@
 """The run directory every step reads and writes, and the only code that reads it: layout, manifest, atomic writes.
 
 RUN/manifest.json          data fingerprint, each step's start and finish with its settings, figures and history
-RUN/models/float.h5        the reference Keras model (trained here, or the user's)
+RUN/models/float.h5        the reference Keras model (trained here, or the user's; float.keras for a Keras 3 model)
 RUN/models/qat.h5          the quantization-aware fine-tuned model, when made
 RUN/checkpoints/best.h5    best validation checkpoint written during training
 RUN/checkpoints/epoch-NNN.h5, state.json   the last completed epoch, with optimizer state: `train --resume`
@@ -12,6 +12,7 @@ RUN/report.json, report.md the parity gate's verdict
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
 import os
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from exporters.base import CONTRACT_FILE, Artifact, Format, read_contract
+from exporters.base import CONTRACT_FILE, MNIST, Artifact, Classifier, Format, is_keras3, read_contract
 from toolkit.errors import InputError, first_line
 
 MANIFEST = "manifest.json"
@@ -166,19 +167,37 @@ class Run:
     @property
     def output_kind(self) -> str:
         """Whether the run's models return "probabilities" or "logits"."""
-        return self.manifest.get("output_kind", "probabilities")
+        return self.classifier.output_kind
+
+    @property
+    def classifier(self) -> Classifier:
+        """The image, normalization, output kind and labels of the run's models (MNIST's for older runs)."""
+        if "classifier" in self.manifest:
+            try:
+                return Classifier.from_dict(self.manifest["classifier"])
+            except (KeyError, TypeError, ValueError, AttributeError) as error:
+                raise InputError(f"{self.path / MANIFEST}: damaged classifier record ({first_line(error)})") from None
+        return dataclasses.replace(MNIST, output_kind=self.manifest.get("output_kind", "probabilities"))
+
+    def set_classifier(self, classifier: Classifier) -> None:
+        self.manifest["classifier"] = classifier.to_dict()
+        self.manifest["output_kind"] = classifier.output_kind
+        self.save()
 
     def model_path(self, source: str) -> Path:
-        return self.path / "models" / f"{source}.h5"
+        keras3 = self.path / "models" / f"{source}.keras"
+        return keras3 if keras3.is_file() else self.path / "models" / f"{source}.h5"
 
     def has_model(self, source: str) -> bool:
         return self.model_path(source).is_file()
 
     def save_model(self, model, source: str) -> Path:
-        """Save a tf-keras model (HDF5: the format that round-trips tfmot's QAT wrappers) atomically."""
-        path = self.model_path(source)
+        """Save a tf-keras model (HDF5: the format that round-trips tfmot's QAT wrappers), or a Keras 3 model as
+        .keras, atomically."""
+        suffix = ".keras" if is_keras3(model) else ".h5"
+        path = self.path / "models" / f"{source}{suffix}"
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp.h5")
+        tmp = path.with_name(f".{path.name}.tmp{suffix}")
         try:
             model.save(tmp)
             with open(tmp, "rb+") as f:

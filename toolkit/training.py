@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from exporters.base import MNIST, Classifier
 from toolkit.config import TrainConfig, validation_size
-from toolkit.data import Dataset, to_inputs
+from toolkit.data import Dataset
 from toolkit.errors import InputError
 from toolkit.models import build_model
 
@@ -48,6 +49,7 @@ def _augmenter(seed: int, strength: float = 1.0):
 def make_dataset(
     x: np.ndarray,
     y: np.ndarray,
+    classifier: Classifier,
     shape: tuple[int, ...],
     batch_size: int,
     seed: int,
@@ -55,11 +57,11 @@ def make_dataset(
     shuffle: bool = True,
     augment_strength: float = 1.0,
 ):
-    """A tf.data pipeline of (inputs, one-hot labels); augmentation works on 28x28x1 images, then reshapes."""
+    """A tf.data pipeline of (normalized inputs, one-hot labels); augmentation works on (H, W, C), then reshapes."""
     import tensorflow as tf
 
-    images = to_inputs(x, (28, 28, 1))
-    labels = tf.one_hot(y.astype(np.int32), 10)
+    images = classifier.normalization.apply(np.asarray(x).reshape((len(x), *classifier.image.shape)))
+    labels = tf.one_hot(y.astype(np.int32), len(classifier.labels))
     ds = tf.data.Dataset.from_tensor_slices((images, labels))
     if shuffle:
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
@@ -180,12 +182,15 @@ def train_model(
     callbacks: Sequence[Any] = (),
     strategy: Any = None,
     tensorboard: Path | None = None,
+    classifier: Classifier = MNIST,
 ):
     """Train the configured architecture and return (model with the best validation weights, history dict).
 
     Args:
         data: the training set (a validation split is taken from its end).
         config: architecture and hyper-parameters.
+        checkpoint: where the best-so-far model (lowest validation loss) is written during training.
+        classifier: the image size, normalization and classes to train for.
         directory: checkpoints: best.h5 (lowest validation loss so far) and, after every epoch, the whole model
             with its optimizer state and state.json (epochs done, history, early-stopping state).
         resume: continue from the last completed epoch in `directory` (optimizer state, learning-rate schedule,
@@ -194,6 +199,7 @@ def train_model(
         callbacks: more Keras callbacks (the tuner's per-epoch report to its pruner).
         strategy: a tf.distribute strategy whose scope builds and compiles the model (multi-worker training).
         tensorboard: a directory for TensorBoard logs, or None.
+        classifier: the image size, normalization and classes to train for.
     """
     from exporters.native_log import import_tensorflow
     from toolkit.keras_model import refuse_code
@@ -214,7 +220,11 @@ def train_model(
     else:
         keras.utils.set_random_seed(config.seed)
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
-            model = build() if build is not None else build_model(config.architecture)
+            model = (
+                build()
+                if build is not None
+                else build_model(config.architecture, len(classifier.labels), classifier.image)
+            )
             model.compile(
                 optimizer=keras.optimizers.Adam(config.learning_rate),
                 loss="categorical_crossentropy",
@@ -238,13 +248,16 @@ def train_model(
             make_dataset(
                 x_train,
                 y_train,
+                classifier,
                 shape,
                 config.batch_size,
                 config.seed + done,
                 augment=config.augment,
                 augment_strength=config.augment_strength,
             ),
-            validation_data=make_dataset(x_val, y_val, shape, config.batch_size, config.seed, shuffle=False),
+            validation_data=make_dataset(
+                x_val, y_val, classifier, shape, config.batch_size, config.seed, shuffle=False
+            ),
             epochs=config.epochs,
             initial_epoch=done,
             callbacks=callbacks,

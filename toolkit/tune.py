@@ -105,7 +105,9 @@ def int8_size_and_latency(model, data: Dataset, config: Config, runs: int) -> tu
     from toolkit.flow import representative_inputs
 
     shape = tuple(model.input_shape[1:])
-    representative = representative_inputs(data, min(config.export.representative_size, 200), shape, config.train.seed)
+    representative = representative_inputs(
+        data, min(config.export.representative_size, 200), data.classifier(), shape, config.train.seed
+    )
     with tempfile.TemporaryDirectory() as tmp:
         artifact = tflite.export(
             model,

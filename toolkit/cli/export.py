@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from toolkit.cli import image_options as images
 from toolkit.cli.app import command
 from toolkit.cli.options import ConfigFile, Data, Fix, Out, QatEpochs, Runtime, Tolerance
 from toolkit.errors import InputError
@@ -34,6 +35,14 @@ def export(
             help="Load a model whose file carries Python code (Lambda layers, custom objects): that code runs.",
         ),
     ] = False,
+    tfjs: Annotated[
+        bool, typer.Option("--tfjs/--no-tfjs", help="Export TF.js (verified only in Node/Chromium).")
+    ] = True,
+    normalization: images.NormalizationKind = None,
+    mean: images.Mean = None,
+    std: images.Std = None,
+    test_fraction: images.TestFraction = None,
+    split_seed: images.SplitSeed = None,
 ) -> None:
     """Export TFLite (float32, float16, dynamic, int8), TF.js and SavedModel artifacts with their contracts.
 
@@ -48,11 +57,25 @@ def export(
         raise InputError("give either a RUN_DIR or --model (not both)")
     if run_dir is not None and (data or out or qat or trust_model):
         raise InputError("--data, --out, --qat and --trust-model go with --model; a run already has its model")
+    declared = images.normalization(normalization, mean, std)
     settings = build_config(
-        config, qat=dict(epochs=qat_epochs), parity=dict(tolerances=tolerance, runtimes=runtime, fix=fix)
+        config,
+        qat=dict(epochs=qat_epochs),
+        export=dict(tfjs=None if tfjs else False),
+        parity=dict(tolerances=tolerance, runtimes=runtime, fix=fix),
     )
     if model is not None:
-        import_model(model, out or default_run_dir(), settings, data, with_qat=qat, trust_model=trust_model)
+        split = images.split(test_fraction, split_seed)
+        import_model(
+            model,
+            out or default_run_dir(),
+            settings,
+            data,
+            with_qat=qat,
+            trust_model=trust_model,
+            normalization=declared,
+            split=split,
+        )
     else:
         export_step(run_dir, settings)
         if fix:  # a fix needs the verdict: gate the fresh export now

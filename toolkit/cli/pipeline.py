@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from toolkit.cli import image_options as images
 from toolkit.cli.app import command
 from toolkit.cli.options import (
     Arch,
@@ -41,6 +42,11 @@ def pipeline(
     config: ConfigFile = None,
     preset: Preset = "default",
     resume: Resume = None,
+    normalization: images.NormalizationKind = None,
+    mean: images.Mean = None,
+    std: images.Std = None,
+    test_fraction: images.TestFraction = None,
+    split_seed: images.SplitSeed = None,
 ) -> None:
     """Run every step with defaults a command away: exit 0 only if every artifact passes the gate.
 
@@ -60,9 +66,18 @@ def pipeline(
         augment=augment,
         seed=seed,
     )
-    refuse_with_resume(resume, out=out, data=data, preset=preset, **train)
+    images_given = dict(
+        normalization=normalization, mean=mean, std=std, test_fraction=test_fraction, split_seed=split_seed
+    )
+    refuse_with_resume(resume, out=out, data=data, preset=preset, **train, **images_given)
     later = dict(qat=dict(epochs=qat_epochs), parity=dict(tolerances=tolerance, runtimes=runtime, fix=fix))
     if resume is not None:
         resume_pipeline(resume, build_config(config, **later))
         return
-    run_pipeline(out or default_run_dir(), build_config(config, preset, train=train, **later), data)
+    run_pipeline(
+        out or default_run_dir(),
+        build_config(config, preset, train=train, **later),
+        data,
+        images.normalization(normalization, mean, std),
+        images.split(test_fraction, split_seed),
+    )

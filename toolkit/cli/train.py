@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from toolkit.cli import image_options as images
 from toolkit.cli.app import command
 from toolkit.cli.options import (
     Arch,
@@ -37,6 +38,11 @@ def train(
     resume: Resume = None,
     worker: Workers = None,
     worker_index: WorkerIndex = None,
+    normalization: images.NormalizationKind = None,
+    mean: images.Mean = None,
+    std: images.Std = None,
+    test_fraction: images.TestFraction = None,
+    split_seed: images.SplitSeed = None,
 ) -> None:
     """Train a classifier (dense, cnn or cnn-bn) with early stopping, a best checkpoint and one per epoch.
 
@@ -56,9 +62,18 @@ def train(
         augment=augment,
         seed=seed,
     )
-    refuse_with_resume(resume, out=out, data=data, config=config, preset=preset, **options)
+    images_given = dict(
+        normalization=normalization, mean=mean, std=std, test_fraction=test_fraction, split_seed=split_seed
+    )
+    refuse_with_resume(resume, out=out, data=data, config=config, preset=preset, **options, **images_given)
     use_cluster(worker, worker_index)
     if resume is not None:
         resume_train(resume)
         return
-    train_step(out or default_run_dir(), build_config(config, preset, train=options), data)
+    train_step(
+        out or default_run_dir(),
+        build_config(config, preset, train=options),
+        data,
+        images.normalization(normalization, mean, std),
+        images.split(test_fraction, split_seed),
+    )

@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-from exporters.base import Artifact, Format, TensorSpec
+from exporters.base import Artifact, Classifier, Format, TensorSpec
 from toolkit.quantization import dequantize, quantize, softmax
 
 # Images per call into a runtime: one LiteRT invoke or Keras batch of 1000 takes the 10k test set in ~1 s, where
@@ -20,9 +20,10 @@ BATCH_SIZE = 1000
 class Predictor(Protocol):
     """A loaded model in one runtime.
 
-    `predict` takes MNIST images as float32 (N, 28, 28) in [0, 1] and returns float32 (N, 10) probabilities;
-    the predictor reshapes to the model's input, (de)quantizes integer tensors and applies softmax to logits, so
-    callers never handle a format's details.
+    `predict` takes raw images, pixels 0..255 as (N, H, W, C), (N, H, W) for one channel, or any shape holding
+    N x H x W x C values (uint8; float for resampled pictures such as a drawn digit), and returns float32 (N, K)
+    probabilities. The predictor applies the contract's normalization, reshapes to the model's input, (de)quantizes
+    integer tensors and applies softmax to logits, so callers never handle a model's or a format's details.
     """
 
     runtime: str
@@ -41,6 +42,9 @@ class Runtime:
     # Where starting the engine costs more than a model (a Node process, a browser): evaluate several loaded
     # predictors of this runtime in one go -> each one's probabilities, or the exception it met.
     predict_many: Callable[[list[Predictor], np.ndarray], list[np.ndarray | Exception]] | None = None
+    # A diagnostic runtime's results are reported but never make an artifact pass (nor fail).
+    verifies: bool = True
+    refuses: Callable[[Artifact], str | None] = lambda artifact: None  # why it cannot evaluate this artifact
     # In-process TensorFlow runtimes, whose outputs on the same files and images are fixed by the engine's version
     # and whose start costs seconds: that version, under which the gate reuses its last results on unchanged files
     # (toolkit.references). None: always evaluated afresh (the runtimes users deploy to: LiteRT, Node, Chromium).
@@ -61,13 +65,15 @@ def package_versions(*names: str) -> str:
 
 
 def by_input(run_group: Callable[[list, np.ndarray], list]) -> Callable[[list, np.ndarray], list]:
-    """A predict_many that hands `run_group` only predictors whose artifacts take the same input (one input file
-    serves them all), and returns the results in the order given."""
+    """A predict_many that hands `run_group` only predictors whose artifacts take the same input from the same
+    images (one input file serves them all), and returns the results in the order given."""
 
     def predict_many(items: list, images: np.ndarray) -> list:
         groups: dict[str, list[int]] = {}
         for i, predictor in enumerate(items):
-            groups.setdefault(repr(predictor.artifact.input), []).append(i)
+            artifact = predictor.artifact
+            key = repr((artifact.input, artifact.classifier.image, artifact.classifier.normalization))
+            groups.setdefault(key, []).append(i)
         results: list = [None] * len(items)
         for indices in groups.values():
             for i, result in zip(indices, run_group([items[i] for i in indices], images), strict=True):
@@ -77,9 +83,16 @@ def by_input(run_group: Callable[[list, np.ndarray], list]) -> Callable[[list, n
     return predict_many
 
 
-def to_model_input(images: np.ndarray, spec: TensorSpec) -> np.ndarray:
-    """Reshape [0, 1] images to the model's input shape and quantize them if the input is integer."""
-    batch = np.asarray(images, dtype=np.float32).reshape((len(images), *spec.shape))
+def to_model_input(images: np.ndarray, classifier: Classifier, spec: TensorSpec) -> np.ndarray:
+    """Normalize raw pixels as the contract says, reshape them to the model's input, quantize an integer input."""
+    pixels = np.asarray(images)
+    image = classifier.image
+    if pixels.size != len(pixels) * image.height * image.width * image.channels:
+        raise ValueError(
+            f"images of shape {pixels.shape[1:]} do not hold {image.height}x{image.width}x{image.channels}"
+        )
+    values = classifier.normalization.apply(pixels.reshape((len(pixels), *image.shape)))
+    batch = values.reshape((len(pixels), *spec.shape))
     if spec.scale is None:
         return batch
     return quantize(batch, spec.scale, spec.zero_point, spec.dtype)

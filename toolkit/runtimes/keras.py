@@ -1,10 +1,10 @@
-"""The reference: a tf-keras model (float or QAT) predicting in TensorFlow, behind the same Predictor interface."""
+"""The reference: a Keras model (tf-keras float or QAT, or Keras 3) predicting in TensorFlow, as a Predictor."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from exporters.base import keras_spec
+from exporters.base import MNIST, Classifier, model_specs
 from toolkit.runtimes.base import BATCH_SIZE, to_model_input, to_probabilities
 
 NAME = "keras"
@@ -13,11 +13,12 @@ NAME = "keras"
 class KerasPredictor:
     runtime = NAME
 
-    def __init__(self, model, output_kind: str = "probabilities"):
+    def __init__(self, model, classifier: Classifier = MNIST):
         self.model = model
-        self.output_kind = output_kind
-        self.input, self.output = keras_spec(model.input_shape), keras_spec(model.output_shape)
+        self.classifier = classifier
+        self.input, self.output = model_specs(model)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        outputs = self.model.predict(to_model_input(images, self.input), batch_size=BATCH_SIZE, verbose=0)
-        return to_probabilities(outputs, self.output, self.output_kind)
+        model_input = to_model_input(images, self.classifier, self.input)
+        outputs = self.model.predict(model_input, batch_size=BATCH_SIZE, verbose=0)
+        return to_probabilities(outputs, self.output, self.classifier.output_kind)

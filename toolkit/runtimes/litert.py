@@ -53,7 +53,8 @@ class LiteRTPredictor:
     def predict(self, images: np.ndarray) -> np.ndarray:
         spec = self.artifact
         outputs = [
-            self.run(to_model_input(images[i : i + BATCH_SIZE], spec.input)) for i in range(0, len(images), BATCH_SIZE)
+            self.run(to_model_input(images[i : i + BATCH_SIZE], spec.classifier, spec.input))
+            for i in range(0, len(images), BATCH_SIZE)
         ]
         return to_probabilities(np.concatenate(outputs), spec.output, spec.output_kind)
 

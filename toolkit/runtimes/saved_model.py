@@ -29,7 +29,7 @@ class SavedModelPredictor:
     def predict(self, images: np.ndarray) -> np.ndarray:
         outputs = []
         for i in range(0, len(images), BATCH_SIZE):
-            batch = to_model_input(images[i : i + BATCH_SIZE], self.artifact.input)
+            batch = to_model_input(images[i : i + BATCH_SIZE], self.artifact.classifier, self.artifact.input)
             outputs.append(next(iter(self.signature(**{self.input_name: batch}).values())).numpy())
         return to_probabilities(np.concatenate(outputs), self.artifact.output, self.artifact.output_kind)
 

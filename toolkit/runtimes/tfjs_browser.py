@@ -97,7 +97,9 @@ def _predict_many(predictors: list[TFJSBrowserPredictor], images: np.ndarray) ->
     from toolkit import web_assets
     from toolkit.static_files import make_static_server, running
 
-    model_input = to_model_input(images, predictors[0].artifact.input) if predictors else None
+    model_input = (
+        to_model_input(images, predictors[0].artifact.classifier, predictors[0].artifact.input) if predictors else None
+    )
     if not predictors or len(model_input) == 0:
         return [np.zeros((0, *p.artifact.output.shape), dtype=np.float32) for p in predictors]
     count = len(model_input)

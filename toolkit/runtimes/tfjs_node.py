@@ -57,7 +57,9 @@ def predict_many(predictors: list[TFJSNodePredictor], images: np.ndarray) -> lis
     """Evaluate several artifacts (taking the same input) in one Node process: start-up and the wasm backend cost
     more than a model. Returns each artifact's probabilities, or the error that artifact met, in the order given.
     """
-    model_input = to_model_input(images, predictors[0].artifact.input) if predictors else None
+    model_input = (
+        to_model_input(images, predictors[0].artifact.classifier, predictors[0].artifact.input) if predictors else None
+    )
     if not predictors or len(model_input) == 0:
         return [np.zeros((0, *p.artifact.output.shape), dtype=np.float32) for p in predictors]
     count = len(model_input)

@@ -26,7 +26,9 @@ class TFJSPythonPredictor:
         self.model = tfjs.converters.load_keras_model(str(model_json))
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        outputs = self.model.predict(to_model_input(images, self.artifact.input), batch_size=BATCH_SIZE, verbose=0)
+        outputs = self.model.predict(
+            to_model_input(images, self.artifact.classifier, self.artifact.input), batch_size=BATCH_SIZE, verbose=0
+        )
         return to_probabilities(outputs, self.artifact.output, self.artifact.output_kind)
 
 
@@ -34,9 +36,17 @@ def load(artifact_dir: Path, artifact: Artifact) -> TFJSPythonPredictor:
     return TFJSPythonPredictor(artifact_dir / artifact.main_file, artifact)
 
 
-# Loads the files back in Python: a diagnostic of the files, not of the JavaScript kernels users run.
+def refuses(artifact: Artifact) -> str | None:
+    if artifact.model_type != "layers-model":
+        return "tensorflowjs loads layers models only"
+    return None
+
+
 def engine_version() -> str:
     return package_versions("tensorflowjs", "tensorflow", "tf-keras")
 
 
-RUNTIME = Runtime(NAME, (Format.TFJS,), unavailable, load, engine_version=engine_version)
+# Loads the files back in Python: a diagnostic of the files, not of the JavaScript kernels users run.
+RUNTIME = Runtime(
+    NAME, (Format.TFJS,), unavailable, load, verifies=False, refuses=refuses, engine_version=engine_version
+)
