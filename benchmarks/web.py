@@ -168,7 +168,7 @@ def main() -> int:
     if not artifacts:
         raise EdgekitError(f"{args.run_dir} has no TF.js artifact")
     references = {
-        s: KerasPredictor(load_keras_model(run.model_path(s)), run.output_kind).predict(images)
+        s: KerasPredictor(load_keras_model(run.model_path(s)), run.classifier).predict(images)
         for s in {a.source for a in artifacts}
     }
     for source, reference in references.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import shutil
 import tempfile
@@ -415,7 +416,7 @@ def validate(run_dir: Path, config: Config) -> dict:
     from toolkit.evidence import Predictions, per_class_report
     from toolkit.parity import plan
     from toolkit.report import keep_previous
-    from toolkit.report_html import environment, write_html
+    from toolkit.report_html import curves, environment, write_html
 
     run = Run.open(run_dir)
     run.require_finished("train", "import", "qat", "export")
@@ -434,6 +435,10 @@ def validate(run_dir: Path, config: Config) -> dict:
         f" ({len(skipped)} not possible here)" if skipped else "",
     )
     start = time.perf_counter()
+    # report.html's training curves depend on the manifest only: drawn while the runtimes work, not after.
+    drawing = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="edgekit-report")
+    curves_png = drawing.submit(curves, run.manifest.get("steps", {}))
+    drawing.shutdown(wait=False)
     # TensorFlow, LiteRT and XNNPACK print to file descriptor 2 ("Created TensorFlow Lite XNNPACK delegate");
     # kept for --verbose.
     with native_stderr_to_debug_log():
@@ -477,7 +482,7 @@ def validate(run_dir: Path, config: Config) -> dict:
         predictions, {a.name: a.source for a in artifacts}, references["float"].shape[1]
     )
     write_report(run, report)
-    write_html(run, report, predictions, data.x_test)
+    write_html(run, report, predictions, data.x_test, curves_png.result())
     run.record("validate", {"passed": report["passed"], "seconds": report["gate_seconds"]})
     log.info("report: %s (and report.md, report.html)", run.path / "report.json")
     if not report["passed"]:
