@@ -2,14 +2,19 @@
 
     uv run python benchmarks/pipeline.py                 # runs the default pipeline first (~5 min on an idle machine)
     uv run python benchmarks/pipeline.py --run runs/X    # measures an existing run directory
+    uv run python benchmarks/pipeline.py --run runs/X --gates 5 --rounds 0   # the gate only, five times
 
-Latency, throughput and memory come from `edgekit benchmark` (see toolkit/benchmark.py for the method); this
-script adds the timings only a checkout cares about: the whole pipeline, and the gate as a user waits for it.
+The gate is timed as a user waits for it: `edgekit validate RUN` from start to exit (Python start, data, every
+evaluation, report.html), repeated, with the 1-minute load average before each repetition, and inside
+`edgekit pipeline` from its `parity gate:` line to the end. Latency, throughput and memory come from
+`edgekit benchmark` (see toolkit/benchmark.py for the method).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import subprocess
 import sys
 import time
@@ -20,36 +25,77 @@ from toolkit.flow import default_run_dir
 from toolkit.run import Run
 
 
+def spread(values: list[float]) -> str:
+    """Median and range of repeated wall clocks."""
+    return f"median {statistics.median(values):.1f} s (min {min(values):.1f}, max {max(values):.1f}, n={len(values)})"
+
+
+def timed_pipeline(edgekit: list[str], run_dir: Path) -> tuple[int, float, float | None]:
+    """Run `edgekit pipeline`, echoing its output; returns (exit status, wall clock, gate step's wall clock)."""
+    start = time.perf_counter()
+    gate_start = None
+    with subprocess.Popen(
+        [*edgekit, "pipeline", "--out", str(run_dir)], stdout=subprocess.PIPE, text=True, bufsize=1
+    ) as process:
+        for line in process.stdout:
+            if gate_start is None and line.startswith("parity gate:"):
+                gate_start = time.perf_counter()
+            print(line, end="", flush=True)
+    end = time.perf_counter()
+    return process.returncode, end - start, None if gate_start is None else end - gate_start
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, help="measure this run instead of running the pipeline")
-    parser.add_argument("--gates", type=int, default=3, help="times the full gate is run (wall clock each)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of `edgekit benchmark`")
+    parser.add_argument("--pipelines", type=int, default=1, help="times the pipeline is run (without --run)")
+    parser.add_argument("--gates", type=int, default=3, help="times `edgekit validate` is run (wall clock each)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of `edgekit benchmark` (0: no benchmark)")
     args = parser.parse_args()
     edgekit = [sys.executable, "-m", "toolkit"]
 
     run_dir = args.run
     if run_dir is None:
-        run_dir = default_run_dir()
-        start = time.perf_counter()
-        status = subprocess.call([*edgekit, "pipeline", "--out", str(run_dir)])
-        print(f"edgekit pipeline (defaults), wall clock: {time.perf_counter() - start:.0f} s")
-        if status != 0:
-            return status
-    walls = []
+        in_pipeline = []
+        for _ in range(args.pipelines):
+            run_dir = default_run_dir()
+            load = os.getloadavg()[0]
+            status, wall, gate = timed_pipeline(edgekit, run_dir)
+            steps = {k: v.get("seconds") for k, v in Run.open(run_dir).manifest["steps"].items()}
+            print(
+                f"edgekit pipeline (defaults), wall clock: {wall:.0f} s (load average before: {load:.2f}); "
+                f"steps: {steps}"
+            )
+            if status != 0:
+                return status
+            in_pipeline.append(gate)
+            print(f"gate step inside the pipeline, `parity gate:` line to exit: {gate:.1f} s")
+            time.sleep(1)  # each run directory is named after the second it starts
+        print(f"gate step inside `edgekit pipeline`: {spread(in_pipeline)}")
+    walls, loads = [], []
     for _ in range(args.gates):
+        loads.append(os.getloadavg()[0])
         start = time.perf_counter()
         status = subprocess.call([*edgekit, "validate", str(run_dir)], stdout=subprocess.DEVNULL)
         walls.append(time.perf_counter() - start)
+        report = Run.open(run_dir).report()
+        print(
+            f"`edgekit validate`: {walls[-1]:.1f} s wall clock ({report['gate_seconds']} s inside the gate), "
+            f"load average before {loads[-1]:.2f}"
+        )
         if status != 0:
             print(f"gate failed (exit {status})")
             return status
-    report = Run.open(run_dir).report()
-    print(
-        f"gate: PASSED, {len(report['artifacts'])} evaluations on {report['artifacts'][0]['images']} images; "
-        f"`edgekit validate` wall clock {', '.join(f'{w:.1f}' for w in walls)} s "
-        f"(last: {report['gate_seconds']} s inside the gate)"
-    )
+    if walls:
+        report = Run.open(run_dir).report()
+        kept = sum(1 for e in report["artifacts"] if e.get("kept_from"))
+        print(
+            f"gate: PASSED, {len(report['artifacts'])} evaluations on {report['artifacts'][0]['images']} images "
+            f"({kept} of them outputs kept from the previous gate); `edgekit validate` wall clock {spread(walls)}; "
+            f"load average before each {min(loads):.2f}-{max(loads):.2f} on {os.cpu_count()} cores"
+        )
+    if args.rounds <= 0:
+        return 0
     return subprocess.call([*edgekit, "benchmark", str(run_dir), "--rounds", str(args.rounds)])
 
 

@@ -70,11 +70,11 @@ def page_timings(
 
     from playwright.sync_api import sync_playwright
 
-    from toolkit import serve
+    from toolkit import serve, web_assets
 
     sites = {"this": serve.make_server(run_dir, port=0)}
-    if compare_site is not None:
-        with mock.patch.object(serve, "SITE", compare_site.resolve()):
+    if compare_site is not None:  # the same server, with the other site mounted at the root
+        with mock.patch.object(web_assets.WebAssets, "site", property(lambda _: compare_site.resolve())):
             sites["compared"] = serve.make_server(run_dir, port=0)
     loaded: dict[str, list[dict]] = {name: [] for name in sites}
     with contextlib.ExitStack() as stack, sync_playwright() as playwright:
@@ -168,7 +168,7 @@ def main() -> int:
     if not artifacts:
         raise EdgekitError(f"{args.run_dir} has no TF.js artifact")
     references = {
-        s: KerasPredictor(load_keras_model(run.model_path(s)), run.output_kind).predict(images)
+        s: KerasPredictor(load_keras_model(run.model_path(s)), run.classifier).predict(images)
         for s in {a.source for a in artifacts}
     }
     for source, reference in references.items():

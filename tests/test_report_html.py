@@ -207,3 +207,45 @@ def test_report_and_benchmark_bad_input_is_one_line_and_exit_2(tmp_path: Path, t
     args = [a.format(empty=tmp_path / "empty", run=tiny_run_copy) for a in args]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_the_gate_hands_its_test_images_to_the_report(tiny_run_copy: Path, monkeypatch):
+    """report.html draws the gallery from the images the gate already holds, not from a second load of the data."""
+    import toolkit.flow
+    from toolkit.report_html import write_html
+    from toolkit.run import Run
+
+    run = Run.open(tiny_run_copy)
+    images = toolkit.flow.load_run_data(run).x_test
+    predictions = Predictions.load(run.path)
+
+    def no_reload(_run):
+        raise AssertionError("the data set was loaded again")
+
+    monkeypatch.setattr(toolkit.flow, "load_run_data", no_reload)
+    html = write_html(run, run.report(), predictions, images).read_text()
+    assert html.count("data:image/png") > 2  # figures and the gallery's digits
+
+
+def test_the_gate_draws_the_training_curves_beside_the_evaluations(tiny_run_copy: Path, monkeypatch):
+    """The curves depend on the manifest only: drawn in a thread of their own while the runtimes work."""
+    import threading
+
+    import toolkit.report_html
+    from toolkit.config import Config
+    from toolkit.flow import validate
+
+    drawn = []
+    draw = toolkit.report_html.curves
+
+    def recorded(steps):
+        drawn.append(threading.current_thread().name)
+        return draw(steps)
+
+    monkeypatch.setattr(toolkit.report_html, "curves", recorded)
+    config = Config()
+    validate(
+        tiny_run_copy, config.model_copy(update={"parity": config.parity.model_copy(update={"runtimes": ["litert"]})})
+    )
+    assert len(drawn) == 1 and drawn[0].startswith("edgekit-report")
+    assert "training and QAT curves" in (tiny_run_copy / "report.html").read_text()

@@ -119,10 +119,10 @@ def test_node_runtime_from_the_wheel_matches_the_checkout(venv, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["dw-separable-28", "keras3-separable-28"])
-def test_user_models_export_and_pass_from_the_wheel(venv, tmp_path, name):
-    """A user's depthwise/separable 28x28 model (tf-keras, and a Keras 3 file) through the installed `edgekit
-    export`: LiteRT, Node and Chromium from the package data and the user's npm cache, nothing from the checkout."""
+def test_user_model_exports_and_passes_from_the_wheel(venv, tmp_path):
+    """A user's depthwise/separable 28x28 model through the installed `edgekit export`: LiteRT, Node and Chromium
+    from the package data and the user's npm cache, nothing from the checkout (the whole corpus: tests/corpus.py
+    --edgekit, README)."""
     from corpus import CORPUS, export_entry, write_dataset
 
     from toolkit.runtimes import RUNTIMES
@@ -131,7 +131,7 @@ def test_user_models_export_and_pass_from_the_wheel(venv, tmp_path, name):
         if RUNTIMES[runtime].unavailable():
             pytest.skip(RUNTIMES[runtime].unavailable())
     base, env = venv
-    entry = next(e for e in CORPUS if e.name == name)
+    entry = next(e for e in CORPUS if e.name == "dw-separable-28")
     done, report = export_entry(entry, tmp_path, write_dataset(entry.data, tmp_path), ["edgekit"], env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     passed = {(a["name"], a["runtime"]) for a in report["artifacts"] if a["passed"]}

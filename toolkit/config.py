@@ -81,14 +81,16 @@ DEFAULT_MIN_AGREEMENT = {
     Variant.INT8.value: 97.0,
 }
 # Bound on the mean over images of max_k |p_artifact - p_reference|: right argmax, wrong probabilities (an edited
-# output zero-point or input scale). Faithful maximum seen: float16 0.0001, dynamic 0.0008, uint8 0.0021,
-# int8 0.0051; the smallest contract edit measured 0.094.
+# output zero-point or input scale). Faithful maximum seen on the MNIST calibration set: float16 0.0001, dynamic
+# 0.0008, uint8 0.0021, int8 0.0051; on the corpus of user models (tests/corpus.py), whose hard-swish is a
+# Multiply of two quantized tensors: dynamic 0.0116, uint8 0.0205, int8 0.0366 with unchanged predictions. The
+# smallest contract edit measured 0.094: the bounds sit between the two.
 DEFAULT_MAX_MEAN_PROB_ERROR = {
     Variant.FLOAT32.value: 0.001,
     Variant.FLOAT16.value: 0.002,
-    Variant.DYNAMIC.value: 0.01,
-    Variant.UINT8.value: 0.01,
-    Variant.INT8.value: 0.02,
+    Variant.DYNAMIC.value: 0.03,
+    Variant.UINT8.value: 0.03,
+    Variant.INT8.value: 0.06,
 }
 # One-sided exact McNemar level at which an accuracy drop counts as real.
 DEFAULT_SIGNIFICANCE = 0.01

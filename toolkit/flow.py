@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import shutil
 import tempfile
@@ -323,6 +324,7 @@ def export(run_dir: Path, config: Config) -> Run:
     (run.path / "report.json").unlink(missing_ok=True)  # the old verdict no longer describes these files
     (run.path / "report.md").unlink(missing_ok=True)
     (run.path / "predictions.npz").unlink(missing_ok=True)
+    (run.path / "evaluations.npz").unlink(missing_ok=True)
     run.record(
         "export",
         {
@@ -359,6 +361,43 @@ def _references(run: Run, sources: list[str], images: np.ndarray) -> dict[str, n
     return {s: KerasPredictor(_load_model(run, s), run.classifier).predict(images) for s in sources}
 
 
+def _kept_evaluations(run: Run, evaluations: list, count: int, config: Config) -> dict:
+    """The outputs the last gate kept of the in-process TensorFlow runtimes' evaluations, where the files, the test
+    set and the engine versions are unchanged (toolkit.references); a runtime named with `-r` runs afresh."""
+    from toolkit import references
+
+    named = set(config.parity.runtimes or ())
+    wanted = [(a, r.name, r.engine_version()) for a, r in evaluations if r.engine_version and r.name not in named]
+    kept = references.load_evaluations(run, wanted, count)
+    if kept:
+        runtimes = sorted({runtime for _, runtime in kept})
+        log.info(
+            "%d evaluation(s) in %s: outputs kept from the last gate (same files, test set and versions)",
+            len(kept),
+            ", ".join(runtimes),
+        )
+    return kept
+
+
+def _keep_evaluations(run: Run, outcome: ParityOutcome, created: str) -> None:
+    """Keep this gate's outputs of the in-process TensorFlow runtimes for the next gate on the same files."""
+    from toolkit import references
+
+    artifacts = {a.name: a for a in run.artifacts()}
+    kept = []
+    for result in outcome.results:
+        runtime = RUNTIMES.get(result.runtime)
+        probabilities = outcome.predictions.get((result.name, result.runtime))
+        if runtime is None or runtime.engine_version is None or probabilities is None or result.name not in artifacts:
+            continue
+        when = result.kept_from or created
+        kept.append(
+            (artifacts[result.name], runtime.name, runtime.engine_version(), probabilities, result.seconds, when)
+        )
+    if kept:
+        references.store_evaluations(run, kept)
+
+
 def validate(run_dir: Path, config: Config) -> dict:
     """Run the parity gate over every artifact of the run; write report.json, report.md, report.html and the
     predictions they are drawn from (predictions.npz).
@@ -377,7 +416,7 @@ def validate(run_dir: Path, config: Config) -> dict:
     from toolkit.evidence import Predictions, per_class_report
     from toolkit.parity import plan
     from toolkit.report import keep_previous
-    from toolkit.report_html import environment, write_html
+    from toolkit.report_html import curves, environment, write_html
 
     run = Run.open(run_dir)
     run.require_finished("train", "import", "qat", "export")
@@ -396,6 +435,10 @@ def validate(run_dir: Path, config: Config) -> dict:
         f" ({len(skipped)} not possible here)" if skipped else "",
     )
     start = time.perf_counter()
+    # report.html's training curves depend on the manifest only: drawn while the runtimes work, not after.
+    drawing = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="edgekit-report")
+    curves_png = drawing.submit(curves, run.manifest.get("steps", {}))
+    drawing.shutdown(wait=False)
     # TensorFlow, LiteRT and XNNPACK print to file descriptor 2 ("Created TensorFlow Lite XNNPACK delegate");
     # kept for --verbose.
     with native_stderr_to_debug_log():
@@ -405,6 +448,7 @@ def validate(run_dir: Path, config: Config) -> dict:
         reference_accuracy = {name: round(accuracy(p, data.y_test), 4) for name, p in references.items()}
         log.info("reference: %s", ", ".join(f"{k} {v:.2f}%" for k, v in reference_accuracy.items()))
         labels = data.y_test.astype(np.int64)
+        kept = _kept_evaluations(run, evaluations, len(images), config)
 
         def gate() -> ParityOutcome:
             return check_parity(
@@ -416,6 +460,7 @@ def validate(run_dir: Path, config: Config) -> dict:
                 config.parity,
                 progress=log.info,
                 expected=list(run.manifest["steps"].get("export", {}).get("artifacts", {})),
+                kept=kept,
             )
 
         outcome = gate()
@@ -423,6 +468,7 @@ def validate(run_dir: Path, config: Config) -> dict:
 
         outcome, extra = after_gate(run, outcome, images, labels, references, config, gate)
     report = build_report(run, outcome, reference_accuracy, time.perf_counter() - start)
+    _keep_evaluations(run, outcome, report["created"])
     report.update({k: v for k, v in extra.items() if v})  # the worst int8 layers, and what --fix did
     report["environment"] = environment()
     predictions = Predictions.from_probabilities(labels, references, outcome.predictions)
@@ -436,7 +482,7 @@ def validate(run_dir: Path, config: Config) -> dict:
         predictions, {a.name: a.source for a in artifacts}, references["float"].shape[1]
     )
     write_report(run, report)
-    write_html(run, report, predictions)
+    write_html(run, report, predictions, data.x_test, curves_png.result())
     run.record("validate", {"passed": report["passed"], "seconds": report["gate_seconds"]})
     log.info("report: %s (and report.md, report.html)", run.path / "report.json")
     if not report["passed"]:

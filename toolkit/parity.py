@@ -44,6 +44,9 @@ class ParityResult:
     float_accuracy: float | None = None  # for QAT artifacts: the float model's accuracy on the same images
     error: str | None = None
     diagnostic: bool = False  # from a runtime that never makes an artifact pass or fail (tfjs-python)
+    # When the gate that evaluated these unchanged files ran, if this gate scored its kept outputs (see
+    # toolkit.references) rather than starting the runtime's engine again.
+    kept_from: str | None = None
     # Paired with the reference on the same images (see toolkit.stats); None when nothing was evaluated.
     both_right: int | None = None
     only_reference_right: int | None = None
@@ -64,9 +67,10 @@ class ParityResult:
         head = f"{verdict}  {self.name:<18} {self.runtime:<18}"
         if self.error:
             return f"{head} {self.error}"
+        when = f"outputs kept from the gate of {self.kept_from}" if self.kept_from else f"{self.seconds:.1f} s"
         return (
             f"{head} {self.accuracy:6.2f}% (ref {self.reference_accuracy:.2f}%, "
-            f"agreement {self.agreement:.2f}%, {self.images} images, {self.seconds:.1f} s)"
+            f"agreement {self.agreement:.2f}%, {self.images} images, {when})"
         )
 
     def breach(self) -> str:
@@ -200,6 +204,7 @@ def check_parity(
     config: ParityConfig,
     progress: Callable[[str], None] = lambda _: None,
     expected: list[str] | None = None,
+    kept: dict[tuple[str, str], tuple[np.ndarray, float, str]] | None = None,
 ) -> ParityOutcome:
     """Check every artifact's files, then evaluate it in every runtime that can run its format here, and gate each.
 
@@ -211,6 +216,8 @@ def check_parity(
         config: tolerances, agreement thresholds and (optionally) the runtimes to use.
         progress: called with one line per evaluation.
         expected: the artifact names the run's export step recorded; any of them absent fails.
+        kept: outputs of earlier evaluations of these same files and images, {(name, runtime): (probabilities,
+            seconds, when)}: scored as they are instead of running the runtime (toolkit.references decides).
     """
     unknown = sorted(set(config.runtimes or []) - set(RUNTIMES))
     if unknown:
@@ -241,19 +248,24 @@ def check_parity(
     outcome = ParityOutcome(results, skipped, unverified(intact, evaluations, config))
     for name in outcome.unverified:
         progress(f"FAIL  {name:<18} {NOT_VERIFIED}")
-    _run_all(evaluations, run_path, images, labels, references, config, progress, outcome)
+    _run_all(evaluations, run_path, images, labels, references, config, progress, outcome, kept or {})
     return outcome
 
 
-def _run_all(evaluations, run_path, images, labels, references, config, progress, outcome: ParityOutcome) -> None:
+def _run_all(
+    evaluations, run_path, images, labels, references, config, progress, outcome: ParityOutcome, kept: dict
+) -> None:
     """Evaluate and gate every (artifact, runtime). Runtimes that start an engine of their own (Node, Chromium)
-    get all their artifacts at once, each in a thread, so they run beside the in-process runtimes on another core."""
+    get all their artifacts at once, each in a thread, so they run beside the in-process runtimes on another core;
+    in-process runtimes follow in registry order (LiteRT, quick, before TensorFlow's, slow to start); kept outputs
+    are scored first."""
     done: dict[int, ParityResult] = {}
     lock = threading.Lock()
 
-    def gate(index: int, probabilities: np.ndarray | Exception, seconds: float) -> None:
+    def gate(index: int, probabilities: np.ndarray | Exception, seconds: float, kept_from: str | None = None) -> None:
         artifact, runtime = evaluations[index]
         result = _score(artifact, runtime, probabilities, labels, references, config, seconds)
+        result.kept_from = kept_from
         with lock:
             done[index] = result
             if not isinstance(probabilities, Exception) and not result.error:
@@ -282,10 +294,15 @@ def _run_all(evaluations, run_path, images, labels, references, config, progress
             gate(index, probabilities, seconds)
 
     by_runtime: dict[str, list[int]] = {}
-    for index, (_, runtime) in enumerate(evaluations):
-        by_runtime.setdefault(runtime.name, []).append(index)
+    for index, (artifact, runtime) in enumerate(evaluations):
+        if (artifact.name, runtime.name) in kept:
+            probabilities, seconds, when = kept[(artifact.name, runtime.name)]
+            gate(index, probabilities, seconds, when)
+        else:
+            by_runtime.setdefault(runtime.name, []).append(index)
     batched = [name for name in by_runtime if RUNTIMES[name].predict_many is not None]
-    in_process = [i for name, indices in by_runtime.items() if name not in batched for i in indices]
+    order = list(RUNTIMES)
+    in_process = [i for name in sorted(by_runtime, key=order.index) if name not in batched for i in by_runtime[name]]
     with concurrent.futures.ThreadPoolExecutor(max(len(batched), 1), thread_name_prefix="edgekit-gate") as pool:
         futures = [pool.submit(all_at_once, RUNTIMES[name], by_runtime[name]) for name in batched]
         one_by_one(in_process)

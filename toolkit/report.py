@@ -126,7 +126,8 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"{a['tolerance']} | {counts} | {p} | {_cell(a['agreement'])} | "
             f"{_cell(a.get('mean_abs_prob_delta'), 5)} / {_cell(a['max_abs_prob_delta'], 5)} | "
             f"{a['size_bytes'] / 1024:.0f} | {_verdict(a)}"
-            f"{' (previous run)' if a.get('from_previous_run') else ''} |"
+            f"{' (previous run)' if a.get('from_previous_run') else ''}"
+            f"{' (outputs kept from ' + a['kept_from'] + ')' if a.get('kept_from') else ''} |"
         )
     if "ensemble" in report:
         ensemble = report["ensemble"]

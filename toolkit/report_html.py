@@ -112,37 +112,44 @@ def _digit(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _matrices(titles_and_matrices: list[tuple[str, np.ndarray, bool]], labels: list[str]) -> str:
-    """Confusion matrices side by side; a difference matrix (third element True) in a diverging palette."""
-    import matplotlib.pyplot as plt
-
-    count = len(titles_and_matrices)
-    figure, axes = plt.subplots(1, count, figsize=(4.2 * count, 4.3), squeeze=False, layout="constrained")
-    for ax, (title, matrix, difference) in zip(axes[0], titles_and_matrices, strict=True):
+def _matrices(titles_and_matrices: list[tuple[str, np.ndarray, bool]], labels: list[str]) -> list[dict[str, Any]]:
+    """Confusion matrices side by side as tables shaded by count (log scale); a difference matrix (third element
+    True) red where the artifact has more, blue where fewer. Tables, not plots: the counts stay readable and
+    selectable, and drawing five matplotlib figures took 2 s of every gate."""
+    tables = []
+    for title, matrix, difference in titles_and_matrices:
         if difference:
             limit = max(1, int(np.abs(matrix).max()))
-            ax.imshow(matrix, cmap="coolwarm", vmin=-limit, vmax=limit)
+            shade = np.abs(matrix) / limit
         else:
-            ax.imshow(np.log1p(matrix), cmap="Blues")
-        for (i, j), value in np.ndenumerate(matrix):
-            if value != 0:
-                ax.text(j, i, str(value), ha="center", va="center", fontsize=6)
-        ax.set_title(title, fontsize=9)
-        ax.set_xticks(range(len(labels)), labels, fontsize=7)
-        ax.set_yticks(range(len(labels)), labels, fontsize=7)
-        ax.set_xlabel("predicted", fontsize=8)
-        ax.set_ylabel("true", fontsize=8)
-    return _png(figure)
+            shade = np.log1p(matrix) / max(np.log1p(matrix.max()), 1e-9)
+        rows = []
+        for i, label in enumerate(labels):
+            cells = []
+            for j in range(len(labels)):
+                value, alpha = int(matrix[i, j]), round(float(shade[i, j]) * 0.85, 3)
+                colour = "207, 34, 46" if difference and value > 0 else "9, 105, 218"
+                style = f"background: rgba({colour}, {alpha})" + ("; color: #fff" if alpha > 0.5 else "")
+                cells.append({"value": value if value else "", "style": style if value else ""})
+            rows.append({"label": label, "cells": cells})
+        tables.append({"title": title, "labels": labels, "rows": rows})
+    return tables
 
 
-def _curves(steps: dict[str, Any]) -> str | None:
-    """Training and QAT curves: loss, accuracy and learning rate per epoch, validation dashed."""
+def curves(steps: dict[str, Any]) -> str | None:
+    """Training and QAT curves: loss, accuracy and learning rate per epoch, validation dashed; an inline PNG.
+
+    Drawn from the manifest alone, so the gate starts it in a thread while it evaluates (a second of matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     histories = {step: steps[step]["history"] for step in ("train", "qat") if steps.get(step, {}).get("history")}
     if not histories:
         return None
-    figure, axes = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
+    margins = {"left": 0.6 / 13, "right": 1 - 0.15 / 13, "bottom": 0.5 / 3.6, "top": 1 - 0.3 / 3.6, "wspace": 0.2}
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.6), gridspec_kw=margins)
     for step, history in histories.items():
         for ax, metric in zip(axes[:2], ("loss", "accuracy"), strict=True):
             for key, style in ((metric, "-"), (f"val_{metric}", "--")):
@@ -201,12 +208,16 @@ def recommendations(report: dict[str, Any], sizes: dict[str, int], latency: dict
     return result
 
 
-def render(run: Run, report: dict[str, Any], predictions: Predictions | None) -> str:
+def render(
+    run: Run,
+    report: dict[str, Any],
+    predictions: Predictions | None,
+    test_images: np.ndarray | None = None,
+    curves_png: str | None = None,
+) -> str:
     """The page as a string (see write_html)."""
     import jinja2
-    import matplotlib
 
-    matplotlib.use("Agg")
     artifacts = {a.name: a for a in run.artifacts()}
     entries = report["artifacts"]
     names = list(dict.fromkeys(e["name"] for e in entries))
@@ -228,7 +239,7 @@ def render(run: Run, report: dict[str, Any], predictions: Predictions | None) ->
             n: confusion(truth, predictions.reference(n), k) for (n, r) in predictions.entries if r == REFERENCE_RUNTIME
         }
         confusion_refs = _matrices([(f"Keras {n}", m, False) for n, m in ref_matrices.items()], labels)
-        images = _test_images(run, len(truth))
+        images = test_images if test_images is not None else _test_images(run, len(truth))
         for name in names:
             runtime = _primary(predictions, name)
             source = cells[(name, runtime)]["source"] if runtime else None
@@ -296,7 +307,7 @@ def render(run: Run, report: dict[str, Any], predictions: Predictions | None) ->
         confusion_refs=confusion_refs,
         evidence=evidence,
         mistakes=gallery_mistakes,
-        curves=_curves(run.manifest.get("steps", {})),
+        curves=curves_png if curves_png is not None else curves(run.manifest.get("steps", {})),
         tensorboard=(run.path / "tensorboard").is_dir(),
         benchmark=bench,
         benchmark_meta=_benchmark_meta(run),
@@ -345,10 +356,20 @@ def _tile(images, predictions: Predictions, index: int, labels: list[str], *keys
     }
 
 
-def write_html(run: Run, report: dict[str, Any], predictions: Predictions | None = None) -> Path:
-    """Write RUN/report.html from the report and the predictions the gate kept; returns its path."""
+def write_html(
+    run: Run,
+    report: dict[str, Any],
+    predictions: Predictions | None = None,
+    test_images: np.ndarray | None = None,
+    curves_png: str | None = None,
+) -> Path:
+    """Write RUN/report.html from the report and the predictions the gate kept; returns its path.
+
+    `test_images` are the run's uint8 test images and `curves_png` the curves already drawn (see curves), when
+    the caller (the gate) has them: loading the data again or drawing after the gate takes seconds.
+    """
     path = run.path / REPORT_HTML
-    atomic_write_text(path, render(run, report, predictions))
+    atomic_write_text(path, render(run, report, predictions, test_images, curves_png))
     return path
 
 

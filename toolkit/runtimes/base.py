@@ -45,6 +45,23 @@ class Runtime:
     # A diagnostic runtime's results are reported but never make an artifact pass (nor fail).
     verifies: bool = True
     refuses: Callable[[Artifact], str | None] = lambda artifact: None  # why it cannot evaluate this artifact
+    # In-process TensorFlow runtimes, whose outputs on the same files and images are fixed by the engine's version
+    # and whose start costs seconds: that version, under which the gate reuses its last results on unchanged files
+    # (toolkit.references). None: always evaluated afresh (the runtimes users deploy to: LiteRT, Node, Chromium).
+    engine_version: Callable[[], str] | None = None
+
+
+def package_versions(*names: str) -> str:
+    """`name version` of each installed distribution, without importing it."""
+    import importlib.metadata
+
+    def version(name: str) -> str:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "absent"
+
+    return ", ".join(f"{name} {version(name)}" for name in names)
 
 
 def by_input(run_group: Callable[[list, np.ndarray], list]) -> Callable[[list, np.ndarray], list]:

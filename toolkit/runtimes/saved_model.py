@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from exporters.base import Artifact, Format
-from toolkit.runtimes.base import BATCH_SIZE, Runtime, to_model_input, to_probabilities
+from toolkit.runtimes.base import BATCH_SIZE, Runtime, package_versions, to_model_input, to_probabilities
 
 NAME = "tensorflow"
 
@@ -38,4 +38,8 @@ def load(artifact_dir: Path, artifact: Artifact) -> SavedModelPredictor:
     return SavedModelPredictor(artifact_dir, artifact)
 
 
-RUNTIME = Runtime(NAME, (Format.SAVED_MODEL,), unavailable, load)
+def engine_version() -> str:
+    return package_versions("tensorflow")
+
+
+RUNTIME = Runtime(NAME, (Format.SAVED_MODEL,), unavailable, load, engine_version=engine_version)

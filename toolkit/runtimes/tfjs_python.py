@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from exporters.base import Artifact, Format
-from toolkit.runtimes.base import BATCH_SIZE, Runtime, to_model_input, to_probabilities
+from toolkit.runtimes.base import BATCH_SIZE, Runtime, package_versions, to_model_input, to_probabilities
 
 NAME = "tfjs-python"
 
@@ -42,5 +42,11 @@ def refuses(artifact: Artifact) -> str | None:
     return None
 
 
+def engine_version() -> str:
+    return package_versions("tensorflowjs", "tensorflow", "tf-keras")
+
+
 # Loads the files back in Python: a diagnostic of the files, not of the JavaScript kernels users run.
-RUNTIME = Runtime(NAME, (Format.TFJS,), unavailable, load, verifies=False, refuses=refuses)
+RUNTIME = Runtime(
+    NAME, (Format.TFJS,), unavailable, load, verifies=False, refuses=refuses, engine_version=engine_version
+)

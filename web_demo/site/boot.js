@@ -5,6 +5,8 @@
 (function boot(global) {
   'use strict';
 
+  const WASM_URL = 'tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm';
+
   async function getJson(url) {
     const response = await fetch(url);
     if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
@@ -69,8 +71,23 @@
     return;
   }
 
+  /**
+   * Fetch and compile TF.js's wasm binary now, off the main thread, while TF.js's scripts download and parse: when
+   * the backend asks for the same bytes later, the engine has them compiled (V8 keeps compiled modules by their
+   * bytes). The binary is the one tfjs-backend-wasm picks in a page without cross-origin isolation: SIMD.
+   */
+  function precompileWasm() {
+    const wasm = global.WebAssembly;
+    if (typeof wasm?.compileStreaming !== 'function' || global.crossOriginIsolated) return;
+    const simd = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 10, 9, 1, 7, 0, 65, 0, 253,
+      15, 26, 11]); // the probe tfjs-backend-wasm validates
+    if (!wasm.validate(simd)) return;
+    wasm.compileStreaming(fetch(WASM_URL, { credentials: 'same-origin' })).catch(() => {}); // the backend reports failures
+  }
+
   let models, first;
   const script = global.document?.currentScript;
+  if (script) precompileWasm();
   if (typeof global.Worker === 'function' && script) {
     const settle = {};
     models = new Promise((resolve, reject) => Object.assign(settle, { models: [resolve, reject] }));

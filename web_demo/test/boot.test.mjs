@@ -43,3 +43,32 @@ test('the catalog comes from the index when it gives sizes and variants, with th
   assert.equal(catalog.selected, 'tfjs-float32');
   assert.equal(catalog.report, 'report.html');
 });
+
+test('in a page, the TF.js wasm binary is fetched and compiled before TF.js asks for it', async () => {
+  const source = readFileSync(new URL('../site/boot.js', import.meta.url), 'utf8');
+  const run = (crossOriginIsolated) => {
+    const fetched = [];
+    const compiled = [];
+    const fetch = async (url) => {
+      fetched.push(url);
+      return { ok: false, status: 404, json: async () => ({}) };
+    };
+    const WebAssembly = {
+      validate: (bytes) => globalThis.WebAssembly.validate(bytes),
+      compileStreaming: async (response) => compiled.push(await response),
+    };
+    const sandbox = { fetch, WebAssembly, crossOriginIsolated, document: { currentScript: { src: 'boot.js' } } };
+    sandbox.globalThis = sandbox;
+    vm.runInNewContext(source, sandbox);
+    return { fetched, compiled };
+  };
+  const page = run(false);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.ok(page.fetched.includes('tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm'), page.fetched.join(', '));
+  assert.equal(page.compiled.length, 1);
+  // Cross-origin isolated, tfjs-backend-wasm would take its threaded binary: nothing to compile ahead.
+  const isolated = run(true);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(isolated.compiled, []);
+  assert.ok(!isolated.fetched.some((url) => url.endsWith('.wasm')));
+});
