@@ -77,7 +77,7 @@ def test_cnn3_bn_quantizes_to_integer_ops_only(tmp_path):
     assert sum(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers) == 3
     qat = tfmot.quantization.keras.quantize_model(fold_dense_batch_norm(model))
     images = np.random.default_rng(0).random((8, 28, 28, 1)).astype(np.float32)
-    flat = _converter(qat, Variant.INT8, images).convert()
+    flat = _converter(qat, Variant.INT8, images, tmp_path).convert()
     interpreter = Interpreter(model_content=flat)
     ops = {op["op_name"] for op in interpreter._get_ops_details()}
     assert "CONV_2D" in ops and not ops & {"DEQUANTIZE", "MUL", "ADD"}  # batch norm folded into the convolutions
@@ -118,7 +118,7 @@ def test_time_to_target_and_the_summary_table():
     assert bench.summarize([run(bench.EDGEKIT, [98], 98), runs[2]], 99.3)["ratio"] is None
 
 
-def test_an_ensemble_of_cnn3_bn_quantizes_to_integer_ops_only():
+def test_an_ensemble_of_cnn3_bn_quantizes_to_integer_ops_only(tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
     from exporters import Variant
@@ -128,7 +128,9 @@ def test_an_ensemble_of_cnn3_bn_quantizes_to_integer_ops_only():
 
     combined = combine([build_model(Architecture.CNN3_BN), build_model(Architecture.CNN3_BN)])
     images = np.random.default_rng(0).random((8, 28, 28, 1)).astype(np.float32)
-    interpreter = Interpreter(model_content=_converter(quantize_ensemble(combined), Variant.INT8, images).convert())
+    interpreter = Interpreter(
+        model_content=_converter(quantize_ensemble(combined), Variant.INT8, images, tmp_path).convert()
+    )
     ops = [op["op_name"] for op in interpreter._get_ops_details()]
     assert ops.count("CONV_2D") == 6 and "DEQUANTIZE" not in ops
 
