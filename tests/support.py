@@ -13,7 +13,7 @@ import pytest
 
 import toolkit  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from exporters.base import MNIST
-from toolkit.config import Config
+from toolkit.config import Config, load_config
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 # name -> (architecture, TF.js variant, output kind) of the tiny run's artifacts.
@@ -232,8 +232,13 @@ def write_npz(path: Path, train: int = 240, test: int = 120) -> Path:
 
 
 def tiny_config() -> Config:
-    """Seconds-long settings: a couple of epochs, a small validation split and representative set."""
-    config = Config()
+    """Seconds-long settings: a couple of epochs, a small validation split and representative set.
+
+    The seed's cnn recipe (`--preset cnn`): these tests check the flow, and a batch-norm model trained for two
+    epochs on 200 images has running statistics so far from its batches that int8 PTQ of it can fail the gate
+    (cnn3-bn: 91.7 % against 99.2 %, seen once) - the gate doing its job, not what these tests are about.
+    """
+    config = load_config(preset="cnn")
     config.train.epochs = 2
     config.train.batch_size = 32
     config.train.validation_size = 40

@@ -83,7 +83,7 @@ def test_config_file_then_options(tmp_path):
     [
         ("[trian]\nepochs = 1\n", r"unknown section \[trian\]"),
         ("[train]\nepoch = 1\n", r"unknown setting \[train\] epoch"),
-        ('[train]\narchitecture = "resnet"\n', "should be 'dense', 'cnn' or 'cnn-bn'"),
+        ('[train]\narchitecture = "resnet"\n', "should be 'dense', 'cnn', 'cnn-bn' or 'cnn3-bn'"),
         ("[parity.tolerances]\nint4 = 1\n", "unknown variant int4"),
         ("[train\n", "config"),
     ],
@@ -107,10 +107,19 @@ def test_preset_sits_between_defaults_and_file(tmp_path):
     path = tmp_path / "edgekit.toml"
     path.write_text("[train]\nepochs = 2\n")
     config = load_config(path, preset="best")
-    assert config.train.architecture is Architecture.CNN_BN and config.train.augment is True
+    assert config.train.architecture is Architecture.CNN3_BN and config.train.augment_strength == 1.0
     assert config.train.epochs == 2 and config.qat.epochs == 2
     with pytest.raises(InputError, match="unknown preset 'fast'"):
         load_config(preset="fast")
+
+
+def test_presets_keep_the_seed_recipes():
+    for name, architecture in (("cnn", Architecture.CNN), ("dense", Architecture.DENSE)):
+        train = load_config(preset=name).train
+        assert train.architecture is architecture and train.lr_schedule == "exponential"
+        assert train.label_smoothing == 0 and train.augment is False and train.learning_rate == 1e-3
+        assert load_config(preset=name).qat.label_smoothing == 0
+    assert load_config().train.architecture is Architecture.CNN3_BN
 
 
 def test_public_api_resolves_lazily():

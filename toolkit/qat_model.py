@@ -84,7 +84,9 @@ def quantize_and_finetune(
         raise InputError(f"the model cannot be quantization-aware trained: {error}") from None
     qat_model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=classifier.output_kind == "logits"),
+        loss=keras.losses.CategoricalCrossentropy(
+            from_logits=classifier.output_kind == "logits", label_smoothing=config.label_smoothing
+        ),
         metrics=["accuracy"],
     )
     shape = tuple(float_model.input_shape[1:])

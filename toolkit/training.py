@@ -1,4 +1,4 @@
-"""Training of the float model: Adam, cross-entropy, LR decay, early stopping, best checkpoint, augmentation."""
+"""Training of the float model: Adam, cross-entropy, LR schedule, early stopping, best checkpoint, augmentation."""
 
 from __future__ import annotations
 
@@ -166,11 +166,51 @@ def read_training_state(directory: Path) -> dict | None:
     raise InputError(f"{path}: unreadable or names a missing checkpoint; train again with a new --out")
 
 
-def learning_rate_at(config: TrainConfig, epoch: int) -> float:
-    """The learning rate of an epoch: exponential decay by `lr_decay`, or a cosine from the initial rate to 0."""
+ONE_CYCLE_WARMUP = 0.25  # share of the steps spent rising to the peak rate
+ONE_CYCLE_START = 25  # the warm-up starts at peak / this
+ONE_CYCLE_END = 1e4  # ... and the anneal ends at peak / this
+
+
+def learning_rate_at(config: TrainConfig, epoch: float) -> float:
+    """The learning rate at an epoch (fractional for one-cycle, which changes it every batch).
+
+    exponential: decay by `lr_decay` per epoch; cosine: from the initial rate to 0 over the epochs; one-cycle:
+    a linear warm-up from learning_rate / 25 to learning_rate, then a cosine down to learning_rate / 10^4.
+    """
+    peak = config.learning_rate
+    if config.lr_schedule == "one-cycle":
+        progress = min(max(epoch / config.epochs, 0.0), 1.0)
+        if progress < ONE_CYCLE_WARMUP:
+            start = peak / ONE_CYCLE_START
+            return start + (peak - start) * progress / ONE_CYCLE_WARMUP
+        anneal = (progress - ONE_CYCLE_WARMUP) / (1 - ONE_CYCLE_WARMUP)
+        end = peak / ONE_CYCLE_END
+        return end + (peak - end) * 0.5 * (1 + math.cos(math.pi * anneal))
     if config.lr_schedule == "cosine":
-        return config.learning_rate * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs))
-    return config.learning_rate * config.lr_decay**epoch
+        return peak * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs))
+    return peak * config.lr_decay**epoch
+
+
+def schedule_callback(keras, config: TrainConfig):
+    """Sets the optimizer's rate from `learning_rate_at`: per epoch, or per batch for one-cycle.
+
+    Computed from the epoch index Keras passes, so a resumed training picks the schedule up where it stopped.
+    """
+    if config.lr_schedule != "one-cycle":
+        return keras.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(config, epoch))
+
+    class OneCycle(keras.callbacks.Callback):
+        epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_begin(self, batch, logs=None):
+            steps = self.params.get("steps") or 1
+            rate = learning_rate_at(config, self.epoch + batch / steps)
+            keras.backend.set_value(self.model.optimizer.learning_rate, rate)
+
+    return OneCycle()
 
 
 def train_model(
@@ -227,7 +267,7 @@ def train_model(
             )
             model.compile(
                 optimizer=keras.optimizers.Adam(config.learning_rate),
-                loss="categorical_crossentropy",
+                loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
                 metrics=["accuracy"],
             )
         best_weights, history = None, {}
@@ -235,7 +275,7 @@ def train_model(
     early_stopping = _resumable_early_stopping(keras, config.patience, state and state["early_stopping"], best_weights)
     callbacks = [
         early_stopping,
-        keras.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(config, epoch)),
+        schedule_callback(keras, config),
         *callbacks,
         *epoch_callbacks(tensorboard),
         # last, so that it saves the state the others reached at this epoch

@@ -48,7 +48,7 @@ def suggest(trial) -> dict[str, Any]:
         "batch_norm": trial.suggest_categorical("batch_norm", [False, True]),
         "dropout": trial.suggest_float("dropout", 0.0, 0.5),
         "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
-        "lr_schedule": trial.suggest_categorical("lr_schedule", ["exponential", "cosine"]),
+        "lr_schedule": trial.suggest_categorical("lr_schedule", ["exponential", "cosine", "one-cycle"]),
         "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128, 256]),
         "augment_strength": trial.suggest_float("augment_strength", 0.0, 1.5),
     }
