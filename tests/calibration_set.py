@@ -133,14 +133,23 @@ def colour_model():
     return _fit(model, x, y, 4, False)
 
 
-def _export(model, root: Path, name: str, kind: str, fmt: str, variant: Variant, representative=None):
+def _classifier(kind: str, channels: int = 1):
+    """MNIST's contract (28x28, [0, 1], digits) with the model's output kind; 3 channels for the colour model."""
+    from exporters.base import MNIST, ImageSpec
+
+    return dataclasses.replace(MNIST, image=ImageSpec(28, 28, channels), output_kind=kind)
+
+
+def _export(model, root: Path, name: str, kind: str, fmt: str, variant: Variant, representative=None, channels=1):
     from exporters import tfjs, tflite
 
     dest = root / "artifacts" / name
+    classifier = _classifier(kind, channels)
     if fmt == "tflite":
         options = {"representative": representative} if variant is Variant.INT8 else {}
-        return tflite.export(model, dest, variant, name=name, source="float", run_dir=root, output_kind=kind, **options)
-    return tfjs.export(model, dest, variant, name=name, source="float", run_dir=root, output_kind=kind)
+        where = dict(name=name, source="float", run_dir=root, classifier=classifier)
+        return tflite.export(model, dest, variant, **where, **options)
+    return tfjs.export(model, dest, variant, name=name, source="float", run_dir=root, classifier=classifier)
 
 
 def _runtime(fmt: str) -> str:
@@ -236,7 +245,7 @@ def build(root: Path, config: ParityConfig | None = None, progress=lambda _: Non
 
     config = config or ParityConfig()
     data = load_data()
-    images, labels = to_inputs(data.x_test), data.y_test.astype(np.int64)
+    images, labels = data.x_test, data.y_test.astype(np.int64)  # pixels: every predictor normalizes them
     representative = to_inputs(data.x_train[np.random.default_rng(0).choice(60000, 500, replace=False)])
     cases: list[Case] = []
 
@@ -247,32 +256,35 @@ def build(root: Path, config: ParityConfig | None = None, progress=lambda _: Non
 
     models = mnist_models(data)
     for model_name, (model, kind) in models.items():
-        reference = KerasPredictor(model, kind).predict(images)
+        reference = KerasPredictor(model, _classifier(kind)).predict(images)
         for fmt, variant in FAITHFUL:
             artifact = _export(model, root / model_name, f"{fmt}-{variant.value}", kind, fmt, variant, representative)
             add(model_name, artifact, images, labels, reference, True, root / model_name)
 
     colour = colour_model()
-    colour_images, colour_labels = colour_bars(2000, 2)
-    colour_reference = KerasPredictor(colour).predict(colour_images)
+    colour_values, colour_labels = colour_bars(2000, 2)
+    colour_images = colour_values * 255  # as pixels (float: the predictors take resampled pictures too)
+    colour_reference = KerasPredictor(colour, _classifier("probabilities", 3)).predict(colour_images)
     colour_representative = colour_bars(200, 3)[0]
     for fmt, variant in FAITHFUL:
         artifact = _export(
-            colour, root / "colour", f"{fmt}-{variant.value}", "probabilities", fmt, variant, colour_representative
+            colour, root / "colour", f"{fmt}-{variant.value}", "probabilities", fmt, variant, colour_representative, 3
         )
         add("colour", artifact, colour_images, colour_labels, colour_reference, True, root / "colour")
 
     # Broken artifacts, each made from a faithful one's model or files.
     for model_name in ("dense-80", "cnn-60k"):
         model, kind = models[model_name]
-        reference = KerasPredictor(model, kind).predict(images)
+        reference = KerasPredictor(model, _classifier(kind)).predict(images)
         where = root / "broken" / model_name
         other = models["dense-300" if model_name == "cnn-60k" else "dense-2k"][0]
         for artifact in _broken(model, kind, other, where, root / model_name, representative):
             add(model_name, artifact, images, labels, reference, False, where)
 
     where = root / "broken" / "colour"
-    swapped = _export(_channels_swapped(colour), where, "bgr-float16", "probabilities", "tflite", Variant.FLOAT16)
+    swapped = _export(
+        _channels_swapped(colour), where, "bgr-float16", "probabilities", "tflite", Variant.FLOAT16, channels=3
+    )
     add("colour", swapped, colour_images, colour_labels, colour_reference, False, where)
     return cases
 

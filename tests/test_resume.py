@@ -21,6 +21,8 @@ runner = CliRunner()
 EPOCHS = 6
 # patience above the epoch count: the run must not stop early, so both runs train exactly EPOCHS epochs
 SETTINGS = f"[train]\nepochs = {EPOCHS}\nbatch_size = 32\nvalidation_size = 300\npatience = 10\n"
+# The seed's recipe (exponential decay per epoch): what the learning-rate check below expects after a resume.
+SEED_RECIPE = ("--preset", "cnn")
 LATER = "[qat]\nbatch_size = 32\n[export]\ntfjs = false\nsaved_model = false\nrepresentative_size = 50\n"
 
 
@@ -49,7 +51,7 @@ def killed_run(setup) -> Path:
     """A `train` killed with SIGKILL after its second epoch's checkpoint, before the last epoch."""
     root, data, config = setup
     run = root / "killed"
-    process = edgekit("train", "--data", data, "--out", run, "-c", config, stdout=subprocess.DEVNULL)
+    process = edgekit("train", *SEED_RECIPE, "--data", data, "--out", run, "-c", config, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 900
     while epochs_done(run) < 2 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -84,7 +86,8 @@ def test_resume_reaches_the_uninterrupted_accuracy(setup, killed_run, tmp_path):
     killed_at = epochs_done(resumed)
     assert edgekit("train", "--resume", resumed, stdout=subprocess.DEVNULL).wait() == 0
     uninterrupted = tmp_path / "uninterrupted"
-    assert edgekit("train", "--data", data, "--out", uninterrupted, "-c", config, stdout=subprocess.DEVNULL).wait() == 0
+    command = ["train", *SEED_RECIPE, "--data", data, "--out", uninterrupted, "-c", config]
+    assert edgekit(*command, stdout=subprocess.DEVNULL).wait() == 0
 
     step = json.loads((resumed / "manifest.json").read_text())["steps"]["train"]
     reference = json.loads((uninterrupted / "manifest.json").read_text())["steps"]["train"]

@@ -127,13 +127,14 @@ def test_user_model_exports_and_passes_from_the_wheel(venv, tmp_path):
 
     from toolkit.runtimes import RUNTIMES
 
-    for runtime in ("tfjs-node-wasm", "tfjs-browser-wasm"):
+    for runtime in ("tfjs-node-wasm", "tfjs-browser-wasm"):  # the tools themselves (node, chromium) are here
         if RUNTIMES[runtime].unavailable():
             pytest.skip(RUNTIMES[runtime].unavailable())
     base, env = venv
     entry = next(e for e in CORPUS if e.name == "dw-separable-28")
     done, report = export_entry(entry, tmp_path, write_dataset(entry.data, tmp_path), ["edgekit"], env=env)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert report["skipped"] == [], report["skipped"]  # every runtime ran from the installed package
     passed = {(a["name"], a["runtime"]) for a in report["artifacts"] if a["passed"]}
     for artifact in ("tfjs-float32", "tfjs-float16", "tfjs-uint8"):
         assert {(artifact, "tfjs-node-wasm"), (artifact, "tfjs-browser-wasm")} <= passed

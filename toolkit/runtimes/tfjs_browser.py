@@ -43,7 +43,7 @@ def unavailable() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return "Python package playwright is not installed (it is in the dev dependency group: `uv sync`)"
+        return "Python package playwright is not installed (an edgekit dependency: reinstall edgekit)"
     if chromium_executable() is None:
         return "Chromium not found (install Debian's package: `apt-get install chromium`)"
     from toolkit import web_assets
