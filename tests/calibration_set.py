@@ -153,7 +153,7 @@ def _export(model, root: Path, name: str, kind: str, fmt: str, variant: Variant,
 
 
 def _runtime(fmt: str) -> str:
-    return "litert" if fmt == "tflite" else "tfjs-python"
+    return "litert" if fmt == "tflite" else "tfjs-node-wasm"
 
 
 def _judge(root: Path, artifact, images, labels, reference, config: ParityConfig) -> ParityResult:

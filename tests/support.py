@@ -21,7 +21,8 @@ TINY_ARTIFACTS = {
     "tfjs-float32": ("cnn", "float32", "probabilities"),
     "tfjs-float16": ("cnn", "float16", "probabilities"),
     "tfjs-uint8": ("cnn", "uint8", "probabilities"),
-    # A user's model may take flat pixels and return logits: the runners must read both from the contract.
+    # A user's model may take flat pixels and return logits: the runners must read both from the contract. This one
+    # is a TF.js layers model (as a user's own converter, or an earlier edgekit, writes): pages and runners load both.
     "tfjs-flat-logits": ("flat", "float32", "logits"),
 }
 
@@ -54,6 +55,10 @@ def build_tiny_run(base: Path) -> tuple[Path, dict]:
     run = make_run(base / "tiny-web-run").path
     models = {"cnn": tiny_model("cnn", 3), "flat": tiny_model("flat", 4)}
     for name, (kind, variant, output_kind) in TINY_ARTIFACTS.items():
+        classifier = dataclasses.replace(MNIST, output_kind=output_kind)
+        if name == "tfjs-flat-logits":
+            export_layers_model(models[kind], run / "artifacts" / name, name=name, run_dir=run, classifier=classifier)
+            continue
         tfjs.export(
             models[kind],
             run / "artifacts" / name,
@@ -61,9 +66,32 @@ def build_tiny_run(base: Path) -> tuple[Path, dict]:
             name=name,
             source="float",
             run_dir=run,
-            classifier=dataclasses.replace(MNIST, output_kind=output_kind),
+            classifier=classifier,
         )
     return run, models
+
+
+def export_layers_model(model, dest: Path, *, name: str, run_dir: Path, classifier) -> None:
+    """`model` as a float32 TF.js layers model with its contract (edgekit itself exports graph models)."""
+    import tensorflowjs
+
+    from exporters.base import Format, Variant, finish_artifact, model_specs
+
+    tensorflowjs.converters.save_keras_model(model, str(dest))
+    model_input, model_output = model_specs(model)
+    finish_artifact(
+        dest,
+        run_dir,
+        name=name,
+        format=Format.TFJS,
+        variant=Variant.FLOAT32,
+        source="float",
+        main_file="model.json",
+        input=model_input,
+        output=model_output,
+        classifier=classifier,
+        model_type="layers-model",
+    )
 
 
 # A user's colour model as contract v2 describes it: a TF.js graph model (converted from a SavedModel) of a 32x32x3

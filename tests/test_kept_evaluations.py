@@ -37,30 +37,30 @@ def test_kept_outputs_are_used_only_for_the_same_contract_engine_and_test_set(tm
     run.manifest["data"] = {"x_test_sha256": "abc"}
     a, b = _artifact(run.path, "tfjs-a"), _artifact(run.path, "tfjs-b")
     p = np.full((4, 10), 0.1, dtype=np.float32)
-    references.store_evaluations(run, [(a, "tfjs-python", "engine 1", p, 1.5, "T1")])
-    found = references.load_evaluations(run, [(a, "tfjs-python", "engine 1")], 4)
-    assert np.array_equal(found[("tfjs-a", "tfjs-python")][0], p) and found[("tfjs-a", "tfjs-python")][1:] == (
+    references.store_evaluations(run, [(a, "tensorflow", "engine 1", p, 1.5, "T1")])
+    found = references.load_evaluations(run, [(a, "tensorflow", "engine 1")], 4)
+    assert np.array_equal(found[("tfjs-a", "tensorflow")][0], p) and found[("tfjs-a", "tensorflow")][1:] == (
         1.5,
         "T1",
     )
-    assert references.load_evaluations(run, [(a, "tfjs-python", "engine 2")], 4) == {}  # another version
-    assert references.load_evaluations(run, [(a, "tfjs-python", "engine 1")], 5) == {}  # other images
-    assert references.load_evaluations(run, [(a, "tensorflow", "engine 1")], 4) == {}  # never evaluated there
+    assert references.load_evaluations(run, [(a, "tensorflow", "engine 2")], 4) == {}  # another version
+    assert references.load_evaluations(run, [(a, "tensorflow", "engine 1")], 5) == {}  # other images
+    assert references.load_evaluations(run, [(a, "another-runtime", "engine 1")], 4) == {}  # never evaluated there
     # A later gate that evaluates only b keeps a's outputs beside b's.
-    references.store_evaluations(run, [(b, "tfjs-python", "engine 1", p, 2.0, "T2")])
-    both = references.load_evaluations(run, [(a, "tfjs-python", "engine 1"), (b, "tfjs-python", "engine 1")], 4)
-    assert set(both) == {("tfjs-a", "tfjs-python"), ("tfjs-b", "tfjs-python")}
+    references.store_evaluations(run, [(b, "tensorflow", "engine 1", p, 2.0, "T2")])
+    both = references.load_evaluations(run, [(a, "tensorflow", "engine 1"), (b, "tensorflow", "engine 1")], 4)
+    assert set(both) == {("tfjs-a", "tensorflow"), ("tfjs-b", "tensorflow")}
     contract = run.path / a.path / "contract.json"
     contract.write_text(contract.read_text().replace('"float32"', '"float16"', 1))  # re-exported, or edited
-    assert set(references.load_evaluations(run, [(a, "tfjs-python", "engine 1")], 4)) == set()
+    assert set(references.load_evaluations(run, [(a, "tensorflow", "engine 1")], 4)) == set()
     run.manifest["data"] = {"x_test_sha256": "other"}  # another test set
-    assert references.load_evaluations(run, [(b, "tfjs-python", "engine 1")], 4) == {}
+    assert references.load_evaluations(run, [(b, "tensorflow", "engine 1")], 4) == {}
     (run.path / references.EVALUATIONS).write_bytes(b"not an npz")
-    assert references.load_evaluations(run, [(b, "tfjs-python", "engine 1")], 4) == {}
+    assert references.load_evaluations(run, [(b, "tensorflow", "engine 1")], 4) == {}
 
 
 def test_a_second_gate_scores_the_kept_tensorflow_outputs_with_the_same_figures(tiny_run_copy: Path):
-    """The tiny run's pipeline gate kept its tensorflow and tfjs-python outputs: `validate` scores them without
+    """The tiny run's pipeline gate kept its tensorflow outputs: `validate` scores them without
     TensorFlow, to the same figures; naming the runtime with -r evaluates it afresh."""
     from toolkit.flow import validate
 
@@ -72,8 +72,8 @@ def test_a_second_gate_scores_the_kept_tensorflow_outputs_with_the_same_figures(
     def rows(report):
         return {(e["name"], e["runtime"]): e for e in report["artifacts"]}
 
-    kept = {k: e for k, e in rows(second).items() if e["runtime"] in ("tensorflow", "tfjs-python")}
-    assert len(kept) >= 4 and all(e["kept_from"] == first["created"] for e in kept.values())
+    kept = {k: e for k, e in rows(second).items() if e["runtime"] == "tensorflow"}
+    assert len(kept) >= 2 and all(e["kept_from"] == first["created"] for e in kept.values())
     assert all(e["kept_from"] is None for e in second["artifacts"] if e["runtime"] == "litert")
     for key, entry in rows(second).items():
         assert {f: entry[f] for f in figures} == {f: rows(first)[key][f] for f in figures}, key

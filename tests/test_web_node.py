@@ -50,19 +50,15 @@ def test_node_matches_keras_on_float32_artifacts(tiny_web_run, name):
     assert np.abs(probabilities - reference).max() <= 1e-5
 
 
-@pytest.mark.parametrize("name", ["tfjs-float16", "tfjs-uint8"])
-def test_node_matches_python_loader_on_quantized_weights(tiny_web_run, name):
-    """Quantized weights differ from Keras by design; the same weights dequantized in Python must agree."""
-    from toolkit.runtimes import tfjs_python
-
+@pytest.mark.parametrize(("name", "bound"), [("tfjs-float16", 1e-3), ("tfjs-uint8", 3e-2)])
+def test_node_dequantizes_quantized_weights(tiny_web_run, name, bound):
+    """Quantized weights differ from Keras by design, by about their rounding: float16 (11 bits) far less than
+    uint8 (256 levels per tensor). Weights read wrongly (scale, offset, byte order) would be off by far more."""
     run, models = tiny_web_run
     images = sample_images(32, seed=1)
-    directory = run / "artifacts" / name
-    reference = tfjs_python.load(directory, read_contract(directory)).predict(images)
     probabilities = predictor(run, name).predict(images)
-    assert np.abs(probabilities - reference).max() <= 1e-5
-    # ...and the quantization did change something, or this would only repeat the float32 test.
-    assert np.abs(probabilities - keras_probabilities(models["cnn"], images, "probabilities")).max() > 0
+    difference = np.abs(probabilities - keras_probabilities(models["cnn"], images, "probabilities")).max()
+    assert 0 < difference <= bound
 
 
 def test_node_runner_error_is_one_line(tiny_web_run, tmp_path):
@@ -108,8 +104,9 @@ def test_node_runs_a_v2_graph_model_of_colour_pictures(tmp_path_factory, tmp_pat
     assert np.abs(outputs - reference).max() <= 1e-4
 
 
-def test_node_reads_flat_inputs_of_a_v1_contract_without_a_picture_size(tiny_web_run, tmp_path):
-    """A v1 contract (no image, no model_type) is a 28x28x1 layers model; its flat (784,) input is fed as is."""
+def test_node_runs_a_layers_model_on_flat_inputs(tiny_web_run, tmp_path):
+    """A TF.js layers model (edgekit exports graph models; users bring layers models too): its flat (784,) input is
+    fed as is."""
     run, models = tiny_web_run
     images = sample_images(5, seed=6)
     outputs, summary = run_node_runner(run / "artifacts" / "tfjs-flat-logits", images.reshape(5, -1), tmp_path)

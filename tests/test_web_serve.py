@@ -347,10 +347,9 @@ def test_client_disconnects_leave_no_traceback_on_the_console(run_dir):
 
 def write_report(run: Path) -> None:
     evaluations = [
-        {"name": "tfjs-a", "runtime": "tfjs-python", "passed": True, "accuracy": 99.0},
         {"name": "tfjs-a", "runtime": "tfjs-browser-wasm", "passed": False, "accuracy": 91.5},
         {"name": "tfjs-a", "runtime": "tfjs-node-wasm", "passed": True, "accuracy": 98.9},
-        {"name": "tfjs-b", "runtime": "tfjs-python", "passed": True, "accuracy": 97.25},
+        {"name": "tfjs-b", "runtime": "tfjs-node-wasm", "passed": True, "accuracy": 97.25},
     ]
     (run / "report.json").write_text(json.dumps({"passed": False, "artifacts": evaluations}))
     (run / "report.html").write_text("<!doctype html><title>report</title><p>FAILED (1)</p>")
@@ -384,7 +383,7 @@ def test_index_holds_variant_size_and_gate_verdict_and_links_the_report(run_dir)
                 "url": "models/tfjs-b/",
                 "variant": "float16",
                 "size_bytes": len(b"{}"),
-                "gate": {"passed": True, "accuracy": 97.25, "runtime": "tfjs-python"},  # the only one there is
+                "gate": {"passed": True, "accuracy": 97.25, "runtime": "tfjs-node-wasm"},  # the only one there is
             },
         ],
         "report": "report.html",

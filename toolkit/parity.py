@@ -43,7 +43,6 @@ class ParityResult:
     seconds: float
     float_accuracy: float | None = None  # for QAT artifacts: the float model's accuracy on the same images
     error: str | None = None
-    diagnostic: bool = False  # from a runtime that never makes an artifact pass or fail (tfjs-python)
     # When the gate that evaluated these unchanged files ran, if this gate scored its kept outputs (see
     # toolkit.references) rather than starting the runtime's engine again.
     kept_from: str | None = None
@@ -63,8 +62,7 @@ class ParityResult:
 
     def summary(self) -> str:
         """One line for the console."""
-        verdict = ("info" if self.passed else "diag") if self.diagnostic else ("ok  " if self.passed else "FAIL")
-        head = f"{verdict}  {self.name:<18} {self.runtime:<18}"
+        head = f"{'ok  ' if self.passed else 'FAIL'}  {self.name:<18} {self.runtime:<18}"
         if self.error:
             return f"{head} {self.error}"
         when = f"outputs kept from the gate of {self.kept_from}" if self.kept_from else f"{self.seconds:.1f} s"
@@ -104,11 +102,10 @@ class ParityOutcome:
 
     @property
     def passed(self) -> bool:
-        gated = [r for r in self.results if not r.diagnostic]
-        return bool(gated) and all(r.passed for r in gated) and not self.unverified
+        return bool(self.results) and all(r.passed for r in self.results) and not self.unverified
 
     def breaches(self) -> list[str]:
-        return [r.breach() for r in self.results if not r.passed and not r.diagnostic] + [
+        return [r.breach() for r in self.results if not r.passed] + [
             f"{name}: {NOT_VERIFIED}" for name in self.unverified
         ]
 
@@ -183,11 +180,11 @@ def plan(artifacts: list[Artifact], config: ParityConfig) -> tuple[list[tuple[Ar
 def unverified(
     artifacts: list[Artifact], evaluations: list[tuple[Artifact, Runtime]], config: ParityConfig
 ) -> list[str]:
-    """Artifacts no verifying runtime will evaluate, unless the user's --runtime left out every runtime that could."""
-    verified = {artifact.name for artifact, runtime in evaluations if runtime.verifies}
+    """Artifacts no runtime will evaluate, unless the user's --runtime left out every runtime that could."""
+    verified = {artifact.name for artifact, _ in evaluations}
     names = []
     for artifact in artifacts:
-        wanted = [r for r in runtimes_for(artifact.format) if r.verifies]
+        wanted = runtimes_for(artifact.format)
         if config.runtimes is not None:
             wanted = [r for r in wanted if r.name in config.runtimes]
         if wanted and artifact.name not in verified:
@@ -323,7 +320,6 @@ def _score(artifact, runtime, probabilities, labels, references, config, seconds
         float_reference = references["float"] if artifact.source != "float" else None
         bounds = config.bounds(artifact.variant.value)
         result = compare(artifact, runtime.name, probabilities, reference, labels, bounds, float_reference, seconds)
-    result.diagnostic = not runtime.verifies
     return result
 
 

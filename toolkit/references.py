@@ -4,8 +4,8 @@ references.npz: the Keras models' probabilities on the test set, kept by export 
 gate needs them for every verdict; recomputing means importing TensorFlow and loading the float and QAT models.
 They are used only while the model files and the test set still have the sha256 they were computed from.
 
-evaluations.npz: each gate's evaluations in the in-process TensorFlow runtimes (Runtime.engine_version set:
-tensorflow, tfjs-python), whose outputs on the same files are a function of the files, the images and the engine's
+evaluations.npz: each gate's evaluations in the in-process TensorFlow runtime (Runtime.engine_version set:
+tensorflow on SavedModels), whose outputs on the same files are a function of the files, the images and the engine's
 version. The next gate scores them again instead of importing TensorFlow (6 s of CPU, and more to load each model)
 while the artifact's contract (which holds the sha256 of every file, checked before any evaluation), the test set
 and the versions are those they were computed with.

@@ -22,7 +22,7 @@ from toolkit.run import Run, atomic_write_text
 REPORT_HTML = "report.html"
 BENCHMARK = "benchmark.json"
 # The evaluation whose figures stand for an artifact: the runtime users deploy it to, when it ran there.
-PRIMARY_RUNTIMES = ("litert", "tfjs-browser-wasm", "tfjs-node-wasm", "tfjs-python", "tensorflow")
+PRIMARY_RUNTIMES = ("litert", "tfjs-browser-wasm", "tfjs-node-wasm", "tensorflow")
 TARGETS = {"tflite": "phones (TFLite)", "tfjs": "browsers (TF.js)"}
 GALLERY = 24  # images per gallery: enough to see a pattern, few enough to look at each
 

@@ -24,7 +24,7 @@ SHIPPED = ("package.json", "package-lock.json", "site", "node")  # what the whee
 VENDOR = {
     "tfjs": "@tensorflow/tfjs/dist",
     "tfjs-backend-wasm": "@tensorflow/tfjs-backend-wasm/dist",
-    # The demo page loads TF.js in parts (core + layers + wasm first, the rest when needed): less to parse at start.
+    # The demo page loads TF.js in parts (core + converter + wasm first, the rest when needed): less to parse at start.
     "tfjs-core": "@tensorflow/tfjs-core/dist",
     "tfjs-layers": "@tensorflow/tfjs-layers/dist",
     "tfjs-converter": "@tensorflow/tfjs-converter/dist",

@@ -72,7 +72,7 @@ Runtime = Annotated[
     typer.Option(
         "--runtime",
         "-r",
-        help="Evaluate only in these runtimes (litert, tfjs-python, tensorflow, ...); "
+        help="Evaluate only in these runtimes (litert, tfjs-node-wasm, tfjs-browser-wasm, tensorflow); "
         "repeatable. Default: every runtime available here.",
     ),
 ]

@@ -42,8 +42,6 @@ class Runtime:
     # Where starting the engine costs more than a model (a Node process, a browser): evaluate several loaded
     # predictors of this runtime in one go -> each one's probabilities, or the exception it met.
     predict_many: Callable[[list[Predictor], np.ndarray], list[np.ndarray | Exception]] | None = None
-    # A diagnostic runtime's results are reported but never make an artifact pass (nor fail).
-    verifies: bool = True
     refuses: Callable[[Artifact], str | None] = lambda artifact: None  # why it cannot evaluate this artifact
     # In-process TensorFlow runtimes, whose outputs on the same files and images are fixed by the engine's version
     # and whose start costs seconds: that version, under which the gate reuses its last results on unchanged files

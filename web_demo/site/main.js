@@ -9,11 +9,12 @@ const boot = window.edgekitBoot; // boot.js: downloads started before TF.js was 
 const requested = new URLSearchParams(location.search).get('backend');
 const preferred = requested ? [requested] : BACKENDS;
 
-// TF.js parts the page loads only when needed (index.html loads core, layers and the wasm backend).
+// TF.js parts the page loads only when needed (index.html loads core, the converter that reads the graph models
+// edgekit exports, and the wasm backend).
 const SCRIPTS = {
   webgl: 'tfjs-backend-webgl/tf-backend-webgl.es2017.min.js',
   cpu: 'tfjs-backend-cpu/tf-backend-cpu.es2017.min.js',
-  'graph-model': 'tfjs-converter/tf-converter.es2017.min.js',
+  'layers-model': 'tfjs-layers/tf-layers.es2017.min.js',
 };
 const loading = {};
 
@@ -58,7 +59,8 @@ async function selectModel(name, downloaded = null) {
     const entry = state.models.find((m) => m.name === name);
     if (!entry) throw new Error(`no model ${name}`);
     const download = await (downloaded ?? boot.download(entry));
-    if (download.contract.model_type === 'graph-model' && !tf.loadGraphModel) await loadScript('graph-model');
+    const modelType = download.contract.model_type ?? 'layers-model'; // contract v1: a layers model
+    if (modelType === 'layers-model' && !tf.loadLayersModel) await loadScript('layers-model');
     const next = await ImageClassifier.fromDownload(tf, download);
     performance.mark('edgekit:model-loaded');
     // The first call sets up the kernels: pay for it now rather than on the user's first stroke.
