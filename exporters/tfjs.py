@@ -4,10 +4,21 @@ A graph model rather than a layers model: the converter folds batch normalizatio
 bias and activation into them, so the default CNN runs in 0.63x the time of its layers model in TF.js's wasm
 backend (4.5 s vs 7.0 s for the 10k test images in Node); and TF.js loads it whatever Keras wrote the model
 (its layers deserializer refuses Keras 3 configs and some tf-keras ones: tfjs issues 1739, 4839, 8328, 8494).
+
+The converter lets TensorFlow's grappler fuse activations into convolutions and matrix products. With oneDNN on
+(TensorFlow's default on x86) that includes activations no TF.js kernel runs, such as hard-swish
+(`_FusedHardSwish`: "not yet supported for FusedConv2D in the wasm backend", found by the test corpus). Such a
+model is converted again in a child process with oneDNN's rewrites off (TensorFlow reads that switch once, at
+start); what TF.js still cannot run is refused rather than shipped.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -26,6 +37,36 @@ MODEL_FILE = "model.json"
 GRAPH_MODEL = "graph-model"
 # Weight quantization only: TF.js dequantizes the weights when loading, so the arithmetic stays float32.
 _QUANTIZATION = {Variant.FLOAT32: None, Variant.FLOAT16: {"float16": "*"}, Variant.UINT8: {"uint8": "*"}}
+# Activations TF.js 4.22's wasm backend fuses into a convolution or matrix product (its FusableActivation).
+TFJS_FUSABLE = frozenset({"relu", "relu6", "elu", "leakyrelu", "prelu", "sigmoid"})
+_CONVERT = (
+    "import json, sys; import tensorflowjs as tfjs; "
+    "tfjs.converters.convert_tf_saved_model(sys.argv[1], sys.argv[2], quantization_dtype_map=json.loads(sys.argv[3]))"
+)
+
+
+def unrunnable_fusions(model_json: Path) -> list[str]:
+    """The fused activations of a graph model that TF.js cannot run, as "node: activation"."""
+    found = []
+    for node in json.loads(model_json.read_text())["modelTopology"]["node"]:
+        fused = node.get("attr", {}).get("fused_ops", {}).get("list", {}).get("s", [])
+        activations = [base64.b64decode(op).decode() for op in fused[1:]]
+        found += [f"{node['name']}: {a}" for a in activations if a.lower() not in TFJS_FUSABLE]
+    return found
+
+
+def _convert_without_onednn(saved: str, dest: Path, quantization: dict | None) -> None:
+    for file in dest.iterdir():
+        file.unlink()
+    done = subprocess.run(
+        [sys.executable, "-c", _CONVERT, saved, str(dest), json.dumps(quantization)],
+        env={**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"},
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        raise RuntimeError(f"TF.js conversion without oneDNN failed: {lines[-1] if lines else done.returncode}")
 
 
 def export(
@@ -47,6 +88,11 @@ def export(
     with tempfile.TemporaryDirectory(prefix="edgekit-savedmodel-") as saved:
         save_tf_saved_model(model, Path(saved))
         tfjs.converters.convert_tf_saved_model(saved, str(dest), quantization_dtype_map=_QUANTIZATION[variant])
+        if unrunnable_fusions(dest / MODEL_FILE):
+            _convert_without_onednn(saved, dest, _QUANTIZATION[variant])
+    left = unrunnable_fusions(dest / MODEL_FILE)
+    if left:
+        raise ValueError(f"TF.js has no kernel for the fused activation(s) {', '.join(left)}")
     model_input, model_output = model_specs(model)
     return finish_artifact(
         dest,

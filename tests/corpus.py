@@ -378,18 +378,15 @@ def train_and_save(entry: Entry, directory: Path, epochs: int = 12) -> Path:
 RUNTIME_COLUMNS = ("litert", "tfjs-node-wasm", "tfjs-browser-wasm")
 
 
-def table_row(entry: Entry, report: dict, tfjs_types: set[str]) -> str:
-    """One README row: per runtime, gated evaluations passed / made; and how the TF.js artifacts load."""
+def table_row(entry: Entry, report: dict) -> str:
+    """One README row: per runtime, gated evaluations passed / made."""
     cells = []
     for runtime in RUNTIME_COLUMNS:
         rows = [a for a in report["artifacts"] if a["runtime"] == runtime]
         cells.append(f"{sum(a['passed'] for a in rows)}/{len(rows)}")
     shape = "x".join(map(str, entry.input_shape)) if len(entry.input_shape) > 1 else f"({entry.input_shape[0]},)"
     head = "logits" if entry.logits else "softmax"
-    return (
-        f"| {entry.name} | {entry.families} | {shape} | {entry.classes} {head} | {' | '.join(cells)} "
-        f"| {', '.join(sorted(tfjs_types))} |"
-    )
+    return f"| {entry.name} | {entry.families} | {shape} | {entry.classes} {head} | {' | '.join(cells)} |"
 
 
 def export_entry(
@@ -406,14 +403,9 @@ def export_entry(
     return done, report
 
 
-def tfjs_types(run: Path) -> set[str]:
-    """How the run's TF.js artifacts load: layers-model, graph-model."""
-    return {json.loads(c.read_text())["model_type"] for c in (run / "artifacts").glob("tfjs-*/contract.json")}
-
-
 TABLE_HEAD = [
-    "| model | layer families | input | classes | LiteRT | Node (wasm) | Chromium (wasm) | TF.js type |",
-    "|---|---|---|---|---:|---:|---:|---|",
+    "| model | layer families | input | classes | LiteRT | Node (wasm) | Chromium (wasm) |",
+    "|---|---|---|---|---:|---:|---:|",
 ]
 
 
@@ -425,7 +417,7 @@ def main(out: Path, edgekit: list[str]) -> int:
     failed = 0
     for entry in CORPUS:
         done, report = export_entry(entry, out, data[entry.data], edgekit)
-        row = table_row(entry, report or {"artifacts": []}, tfjs_types(out / f"run-{entry.name}"))
+        row = table_row(entry, report or {"artifacts": []})
         lines.append(row)
         tail = done.stderr.strip().splitlines()[-1:] if done.returncode else ""
         print(row, f"(exit {done.returncode}: {tail})" if done.returncode else "", flush=True)

@@ -129,3 +129,21 @@ def test_public_api_resolves_lazily():
     assert toolkit.pipeline is pipeline and callable(toolkit.check_parity)
     with pytest.raises(AttributeError):
         _ = toolkit.not_an_api
+
+
+def test_fused_activations_that_tfjs_cannot_run_are_found(tmp_path):
+    """oneDNN's grappler fuses hard-swish into a convolution; TF.js's wasm kernels fuse only their own few."""
+    import base64
+    import json
+
+    from exporters.tfjs import unrunnable_fusions
+
+    def node(name, *ops):
+        fused = {"list": {"s": [base64.b64encode(op.encode()).decode() for op in ops]}}
+        return {"name": name, "op": "_FusedConv2D", "attr": {"fused_ops": fused}}
+
+    nodes = [node("a", "BiasAdd", "Relu6"), node("b", "BiasAdd", "_FusedHardSwish"), node("c", "BiasAdd")]
+    nodes += [{"name": "d", "op": "MatMul"}, node("e", "BiasAdd", "LeakyRelu")]
+    model_json = tmp_path / "model.json"
+    model_json.write_text(json.dumps({"modelTopology": {"node": nodes}}))
+    assert unrunnable_fusions(model_json) == ["b: _FusedHardSwish"]

@@ -53,7 +53,7 @@ def load_run_data(run: Run) -> Dataset:
     return data
 
 
-def _load_model(run: Run, source: str):
+def load_run_model(run: Run, source: str):
     """The run's float or QAT Keras model, under the trust decision recorded when it entered the run."""
     from toolkit.keras_model import load_keras_model
 
@@ -198,7 +198,7 @@ def qat(run_dir: Path, config: Config) -> Run:
     run = Run.open(run_dir)
     run.require_finished("train", "import")
     data = load_run_data(run)
-    float_model = _load_model(run, "float")
+    float_model = load_run_model(run, "float")
     run.start("qat")
     log.info("quantization-aware fine-tuning: %d epoch(s)", config.qat.epochs)
     start = time.perf_counter()
@@ -282,7 +282,7 @@ def export(run_dir: Path, config: Config) -> Run:
     run.require_finished("train", "import", "qat")
     run.clear_staging()
     data = load_run_data(run)
-    float_model = _load_model(run, "float")
+    float_model = load_run_model(run, "float")
     representative = representative_inputs(
         data,
         config.export.representative_size,
@@ -292,7 +292,7 @@ def export(run_dir: Path, config: Config) -> Run:
     )
     models = {"float": float_model}
     if run.has_model("qat"):
-        models["qat"] = _load_model(run, "qat")
+        models["qat"] = load_run_model(run, "qat")
     plan = _export_plan(config, list(models), representative)
     if not plan:
         raise InputError("nothing to export: every format is switched off")
@@ -358,7 +358,7 @@ def _references(run: Run, sources: list[str], images: np.ndarray) -> dict[str, n
         log.info("Keras references: kept by export (model files and test set unchanged)")
         return kept
     log.info("Keras references on %d test images", len(images))
-    return {s: KerasPredictor(_load_model(run, s), run.classifier).predict(images) for s in sources}
+    return {s: KerasPredictor(load_run_model(run, s), run.classifier).predict(images) for s in sources}
 
 
 def _kept_evaluations(run: Run, evaluations: list, count: int, config: Config) -> dict:

@@ -144,7 +144,6 @@ def after_gate(run, outcome, images, labels, references, config, rerun):
         (the outcome to report, {"debug": {name: worst layers}, "fixes": [...]}) ; both dicts empty without breaches.
     """
     from toolkit.debug import layer_errors, summary
-    from toolkit.keras_model import load_keras_model
 
     failing = {
         r.name
@@ -154,9 +153,9 @@ def after_gate(run, outcome, images, labels, references, config, rerun):
     extra = {"debug": {}, "fixes": []}
     if not failing:
         return outcome, extra
-    from toolkit.flow import load_run_data, representative_inputs
+    from toolkit.flow import load_run_data, load_run_model, representative_inputs
 
-    model = load_keras_model(run.model_path("float"))
+    model = load_run_model(run, "float")  # under the trust decision the run recorded, as every step
     data = load_run_data(run)
     representative = representative_inputs(
         data, config.export.representative_size, run.classifier, tuple(model.input_shape[1:]), config.train.seed
