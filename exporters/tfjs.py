@@ -90,9 +90,9 @@ def export(
         tfjs.converters.convert_tf_saved_model(saved, str(dest), quantization_dtype_map=_QUANTIZATION[variant])
         if unrunnable_fusions(dest / MODEL_FILE):
             _convert_without_onednn(saved, dest, _QUANTIZATION[variant])
-    left = unrunnable_fusions(dest / MODEL_FILE)
-    if left:
-        raise ValueError(f"TF.js has no kernel for the fused activation(s) {', '.join(left)}")
+            left = unrunnable_fusions(dest / MODEL_FILE)
+            if left:
+                raise ValueError(f"TF.js has no kernel for the fused activation(s) {', '.join(left)}")
     model_input, model_output = model_specs(model)
     return finish_artifact(
         dest,

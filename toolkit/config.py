@@ -24,8 +24,8 @@ class _Section(BaseModel):
 
 
 class TrainConfig(_Section):
-    # The defaults reached 99.44-99.49 % in 7 epochs (under 4 minutes of training on 2 quiet cores), and 99.3 % after
-    # 4 epochs, which the Keras simple convnet did not reach in 15 (README, "Accuracy per minute").
+    # The defaults reached 99.43-99.50 % in 7 epochs (four pipelines, 2.5-3.3 minutes of training on 2 quiet cores),
+    # and 99.3 % after 4-5 epochs, where the Keras simple convnet took 18-21 (README, "Accuracy per minute").
     architecture: Annotated[Architecture, Field(strict=False)] = Architecture.CNN3_BN
     epochs: Positive = 7
     batch_size: Positive = 128

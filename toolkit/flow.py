@@ -324,7 +324,6 @@ def export(run_dir: Path, config: Config) -> Run:
     (run.path / "report.json").unlink(missing_ok=True)  # the old verdict no longer describes these files
     (run.path / "report.md").unlink(missing_ok=True)
     (run.path / "predictions.npz").unlink(missing_ok=True)
-    (run.path / "evaluations.npz").unlink(missing_ok=True)
     run.record(
         "export",
         {
@@ -337,12 +336,14 @@ def export(run_dir: Path, config: Config) -> Run:
 
 
 def _keep_references(run: Run, models: dict, data: Dataset) -> None:
-    """The Keras models' test-set probabilities, computed while the models are loaded, for the gate to reuse."""
+    """The Keras models' test-set probabilities, computed while the models are loaded, for the gate to reuse; the
+    last gate's kept evaluations were of the files just replaced."""
     from toolkit import references
     from toolkit.runtimes.keras import KerasPredictor
 
     images = gate_images(data)
     references.store(run, {s: KerasPredictor(m, run.classifier).predict(images) for s, m in models.items()})
+    (run.path / references.EVALUATIONS).unlink(missing_ok=True)
 
 
 def _references(run: Run, sources: list[str], images: np.ndarray) -> dict[str, np.ndarray]:
