@@ -1,6 +1,7 @@
 """Accuracy per minute: edgekit's default training recipe against the Keras "Simple MNIST convnet", side by side.
 
-    uv run python benchmarks/accuracy_per_minute.py [--repeats 2] [--target 99.3] [--keras-epochs 15] [-c edgekit.toml]
+    uv run python benchmarks/accuracy_per_minute.py [--repeats 2] [--target 99.3] [--keras-epochs 15]
+        [--preset NAME] [-c edgekit.toml]
 
 Trains both recipes in one process, interleaved and repeated (the order alternates: edgekit first in odd
 repetitions, Keras first in even ones). After every epoch a callback evaluates the model on the MNIST **test set**:
@@ -8,8 +9,8 @@ here the test set serves only this measurement, neither recipe sees it otherwise
 from the training set, the Keras recipe on its 10 % validation split). Training time is wall clock from the start
 of fit() with that evaluation's time subtracted; each recipe's own validation counts, it is part of the recipe.
 Prints per repetition the time to reach `--target` % test accuracy and the final accuracy, then the medians and
-the ratio edgekit / Keras. edgekit's recipe is `toolkit.training.train_model` with the default settings (or the
-[train] section of `-c FILE`), not a copy of it.
+the ratio edgekit / Keras. edgekit's recipe is `toolkit.training.train_model` with the default settings (or a
+preset's, then the [train] section of `-c FILE`), not a copy of it.
 """
 
 from __future__ import annotations
@@ -143,7 +144,8 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=99.3, help="test accuracy in percent")
     parser.add_argument("--keras-epochs", type=int, default=15, help="the keras.io example trains 15")
     parser.add_argument("--only", choices=[EDGEKIT, KERAS], help="train one recipe (to try settings)")
-    parser.add_argument("-c", "--config", type=Path, help="edgekit settings (TOML); default: edgekit's defaults")
+    parser.add_argument("--preset", default="default", help="edgekit's named settings (toolkit/config.py PRESETS)")
+    parser.add_argument("-c", "--config", type=Path, help="edgekit settings (TOML) over the preset's")
     parser.add_argument("--json", type=Path, help="also write every epoch's figures here")
     args = parser.parse_args()
 
@@ -156,12 +158,12 @@ def main() -> None:
     from toolkit.data import load_data, to_inputs
 
     import_tensorflow()
-    config = load_config(args.config).train
+    config = load_config(args.config, preset=args.preset).train
     data = load_data()
     images, labels = to_inputs(data.x_test, (28, 28, 1)), data.y_test.astype(np.int64)
     runs = []
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"edgekit settings: {config.model_dump(mode='json')}")
+    print(f"edgekit settings (preset {args.preset}): {config.model_dump(mode='json')}")
     for repeat in range(args.repeats):
         order = [EDGEKIT, KERAS] if repeat % 2 == 0 else [KERAS, EDGEKIT]
         for recipe in order:

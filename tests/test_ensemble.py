@@ -44,12 +44,18 @@ def test_ensemble_is_one_model_that_averages_its_members(tmp_path, tiny_data):
     from toolkit.data import load_data, to_inputs
     from toolkit.keras_model import load_keras_model
 
+    import tf_keras as keras
+
     images = to_inputs(load_data(tiny_data).x_test[:20], (28, 28, 1))
     combined = load_keras_model(out / "models" / "float.h5")
     members = [load_keras_model(out / "models" / f"member-{i}.h5") for i in range(3)]
     assert [m.input_shape[1:] for m in members] == [(28, 28, 1), (784,), (28, 28, 1)]
-    expected = np.mean([m.predict(images.reshape((20, *m.input_shape[1:])), verbose=0) for m in members], axis=0)
-    np.testing.assert_allclose(combined.predict(images, verbose=0), expected, atol=1e-5)
+    # one graph whose output is the mean of its members' outputs...
+    branches = keras.Model(combined.input, combined.get_layer("probabilities").input).predict(images, verbose=0)
+    np.testing.assert_allclose(combined.predict(images, verbose=0), np.mean(branches, axis=0), atol=1e-5)
+    # ...fine-tuned as a whole after the members trained (one joint epoch by default): they moved
+    trained = [m.predict(images.reshape((20, *m.input_shape[1:])), verbose=0) for m in members]
+    assert not np.allclose(branches, trained, atol=1e-4)
     report = json.loads((out / "report.json").read_text())
     assert report["passed"]
     names = {a["name"] for a in report["artifacts"]}
@@ -57,4 +63,17 @@ def test_ensemble_is_one_model_that_averages_its_members(tmp_path, tiny_data):
     summary = report["ensemble"]
     assert [(m["architecture"], m["seed"]) for m in summary["members"]] == [("cnn", 42), ("dense", 43), ("cnn", 44)]
     assert all(0 <= m["test_accuracy"] <= 100 for m in summary["members"]) and summary["test_accuracy"] > 80
+    assert summary["joint_epochs"] == 1 and 0 <= summary["averaged_accuracy"] <= 100
     assert "## Ensemble" in (out / "report.md").read_text()
+    assert "fine-tuned as one model (1 epoch)" in (out / "report.html").read_text()
+
+
+@pytest.mark.unit
+def test_combined_model_averages_its_members():
+    from toolkit.ensemble import combine
+    from toolkit.models import Architecture, build_model
+
+    members = [build_model(Architecture.CNN), build_model(Architecture.DENSE), build_model(Architecture.CNN3_BN)]
+    images = np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32)
+    expected = np.mean([m.predict(images.reshape((8, *m.input_shape[1:])), verbose=0) for m in members], axis=0)
+    np.testing.assert_allclose(combine(members).predict(images, verbose=0), expected, atol=1e-5)

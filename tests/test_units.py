@@ -109,8 +109,8 @@ def test_preset_sits_between_defaults_and_file(tmp_path):
     config = load_config(path, preset="best")
     assert config.train.architecture is Architecture.CNN3_BN and config.train.augment_strength == 1.0
     assert config.train.epochs == 2 and config.qat.epochs == 2
-    with pytest.raises(InputError, match="unknown preset 'fast'"):
-        load_config(preset="fast")
+    with pytest.raises(InputError, match="unknown preset 'fastest'"):
+        load_config(preset="fastest")
 
 
 def test_presets_keep_the_seed_recipes():

@@ -6,7 +6,7 @@ import logging
 import time
 from pathlib import Path
 
-from toolkit.config import Config
+from toolkit.config import Config, validation_size
 from toolkit.errors import InputError
 from toolkit.models import Architecture
 from toolkit.run import Run
@@ -82,6 +82,7 @@ def ensemble(
     count: int,
     data_path: Path | None = None,
     with_qat: bool = True,
+    joint_epochs: int = 1,
 ) -> dict:
     """Train the members, combine them as the run's float model, then qat -> export -> validate.
 
@@ -92,6 +93,9 @@ def ensemble(
         count: number of members.
         data_path: a user's data set; None for MNIST.
         with_qat: also fine-tune a QAT copy of the whole ensemble and export its int8 model.
+        joint_epochs: epochs of fine-tuning the combined graph as one model (the [qat] rate, batch size and
+            label smoothing), 0 for the plain average. The members then learn to complement each other: on MNIST
+            one epoch took three `--preset best` members from 99.58 % averaged to 99.62 % (README).
 
     Returns:
         The parity report, with each member's and the ensemble's test accuracy under "ensemble".
@@ -99,7 +103,7 @@ def ensemble(
     from toolkit import flow
     from toolkit.metrics import accuracy
     from toolkit.runtimes.keras import KerasPredictor
-    from toolkit.training import train_model
+    from toolkit.training import fine_tune, train_model
 
     plan = member_plan(architectures, count, config.train.seed)
     data = flow.load_data(data_path)
@@ -130,6 +134,14 @@ def ensemble(
                 }
             )
         combined = combine(members)
+        averaged = accuracy(KerasPredictor(combined, classifier).predict(images), data.y_test)
+        log.info("average of %d members: %.2f%% test accuracy", len(members), averaged)
+        history = {}
+        if joint_epochs:
+            log.info("fine-tuning the ensemble as one model: %d epoch(s)", joint_epochs)
+            settings = config.qat.model_copy(update={"epochs": joint_epochs})
+            validation = validation_size(config.train, len(data.x_train))  # the members' hold-out
+            history = fine_tune(combined, data, settings, validation, config.train.seed, classifier)
         run.save_model(combined, "float")
         test_accuracy = accuracy(KerasPredictor(combined, classifier).predict(images), data.y_test)
         log.info("ensemble of %d: %.2f%% test accuracy", len(members), test_accuracy)
@@ -138,6 +150,9 @@ def ensemble(
             {
                 "config": config.to_dict()["train"],
                 "members": records,
+                "averaged_accuracy": round(averaged, 4),
+                "joint_epochs": joint_epochs,
+                "joint_history": history,
                 "test_accuracy": round(test_accuracy, 4),
                 "seconds": round(time.perf_counter() - start, 1),
             },

@@ -6,7 +6,7 @@ from exporters.base import MNIST, Classifier
 from toolkit.config import QATConfig
 from toolkit.data import Dataset
 from toolkit.errors import InputError
-from toolkit.training import epoch_callbacks, make_dataset, plain_history, progress_verbosity, split_validation
+from toolkit.training import fine_tune
 
 
 def fold_dense_batch_norm(model):
@@ -74,7 +74,7 @@ def quantize_and_finetune(
 
     from toolkit.ensemble import is_ensemble, quantize_ensemble
 
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(seed)  # the quantizers' initial values
     try:
         if is_ensemble(float_model):
             qat_model = quantize_ensemble(float_model)
@@ -82,20 +82,4 @@ def quantize_and_finetune(
             qat_model = tfmot.quantization.keras.quantize_model(fold_dense_batch_norm(float_model))
     except (ValueError, RuntimeError) as error:
         raise InputError(f"the model cannot be quantization-aware trained: {error}") from None
-    qat_model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss=keras.losses.CategoricalCrossentropy(
-            from_logits=classifier.output_kind == "logits", label_smoothing=config.label_smoothing
-        ),
-        metrics=["accuracy"],
-    )
-    shape = tuple(float_model.input_shape[1:])
-    x_train, y_train, x_val, y_val = split_validation(data, validation_size)
-    history = qat_model.fit(
-        make_dataset(x_train, y_train, classifier, shape, config.batch_size, seed),
-        validation_data=make_dataset(x_val, y_val, classifier, shape, config.batch_size, seed, shuffle=False),
-        epochs=config.epochs,
-        callbacks=epoch_callbacks(tensorboard),
-        verbose=progress_verbosity(),
-    )
-    return qat_model, plain_history(history.history)
+    return qat_model, fine_tune(qat_model, data, config, validation_size, seed, classifier, tensorboard)

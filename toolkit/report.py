@@ -46,6 +46,9 @@ def _ensemble_summary(run: Run) -> dict[str, Any]:
     step = run.manifest["steps"]["ensemble"]
     return {
         "test_accuracy": step["test_accuracy"],
+        # before fine-tuning the combined model as one (older runs: not recorded, nothing was fine-tuned)
+        "averaged_accuracy": step.get("averaged_accuracy", step["test_accuracy"]),
+        "joint_epochs": step.get("joint_epochs", 0),
         "members": [{k: m[k] for k in ("architecture", "seed", "test_accuracy")} for m in step["members"]],
     }
 
@@ -130,6 +133,12 @@ def render_markdown(report: dict[str, Any]) -> str:
     if "ensemble" in report:
         ensemble = report["ensemble"]
         lines += ["", f"## Ensemble: {ensemble['test_accuracy']:.2f}% float test accuracy", ""]
+        if ensemble["joint_epochs"]:
+            lines += [
+                f"Members averaged: {ensemble['averaged_accuracy']:.2f}%; then fine-tuned as one model for "
+                f"{ensemble['joint_epochs']} epoch(s).",
+                "",
+            ]
         lines += [
             f"- member {i}: {m['architecture']}, seed {m['seed']}: {m['test_accuracy']:.2f}%"
             for i, m in enumerate(ensemble["members"])

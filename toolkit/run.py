@@ -199,7 +199,12 @@ class Run:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp{suffix}")
         try:
-            model.save(tmp)
+            if suffix == ".h5":
+                # Without the optimizer: the run's models feed export and the gate (checkpoints/ keeps what resuming
+                # needs), and a fine-tuned ensemble's members share optimizer slot names, which HDF5 refuses.
+                model.save(tmp, include_optimizer=False)
+            else:
+                model.save(tmp)
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
             os.replace(tmp, path)

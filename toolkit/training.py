@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from exporters.base import MNIST, Classifier
-from toolkit.config import TrainConfig, validation_size
+from toolkit.config import QATConfig, TrainConfig, validation_size
 from toolkit.data import Dataset
 from toolkit.errors import InputError
 from toolkit.models import build_model
@@ -312,6 +312,41 @@ def train_model(
         plain.set_weights(model.get_weights())
         model = plain
     return model, history
+
+
+def fine_tune(
+    model,
+    data: Dataset,
+    config: QATConfig,
+    validation_size: int,
+    seed: int,
+    classifier: Classifier = MNIST,
+    tensorboard: Path | None = None,
+) -> dict[str, list[float]]:
+    """Fine-tune a trained `model` in place (Adam at a constant low rate, no augmentation); returns its history.
+
+    Both later trainings of a whole graph go this way: QAT's fake-quantized copy and an ensemble's combined model.
+    """
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(seed)
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(
+            from_logits=classifier.output_kind == "logits", label_smoothing=config.label_smoothing
+        ),
+        metrics=["accuracy"],
+    )
+    shape = tuple(model.input_shape[1:])
+    x_train, y_train, x_val, y_val = split_validation(data, validation_size)
+    history = model.fit(
+        make_dataset(x_train, y_train, classifier, shape, config.batch_size, seed),
+        validation_data=make_dataset(x_val, y_val, classifier, shape, config.batch_size, seed, shuffle=False),
+        epochs=config.epochs,
+        callbacks=epoch_callbacks(tensorboard),
+        verbose=progress_verbosity(),
+    )
+    return plain_history(history.history)
 
 
 def early_stopping_done(state: dict, patience: int) -> bool:

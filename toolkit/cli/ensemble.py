@@ -36,6 +36,12 @@ def ensemble(
     qat: Annotated[
         bool, typer.Option("--qat/--no-qat", help="Fine-tune a QAT copy of the whole ensemble for its int8 model.")
     ] = True,
+    joint_epochs: Annotated[
+        int,
+        typer.Option(
+            "--joint-epochs", min=0, help="Epochs fine-tuning the combined model as one (0: the plain average)."
+        ),
+    ] = 1,
     epochs: Epochs = None,
     batch_size: BatchSize = None,
     learning_rate: LearningRate = None,
@@ -59,4 +65,4 @@ def ensemble(
         qat=dict(epochs=qat_epochs),
         parity=dict(tolerances=tolerance, runtimes=runtime),
     )
-    run_ensemble(out or default_run_dir(), settings, arch or [settings.train.architecture], members, data, with_qat=qat)
+    run_ensemble(out or default_run_dir(), settings, arch or [settings.train.architecture], members, data, with_qat=qat, joint_epochs=joint_epochs)
