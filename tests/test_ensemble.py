@@ -41,10 +41,10 @@ def test_ensemble_is_one_model_that_averages_its_members(tmp_path, tiny_data):
     args = ["ensemble", "--out", out, "--data", tiny_data, "--config", config, "--members", "3"]
     result = runner.invoke(app, [str(a) for a in [*args, "--arch", "cnn", "--arch", "dense"]])
     assert result.exit_code == 0, result.output
+    import tf_keras as keras
+
     from toolkit.data import load_data, to_inputs
     from toolkit.keras_model import load_keras_model
-
-    import tf_keras as keras
 
     images = to_inputs(load_data(tiny_data).x_test[:20], (28, 28, 1))
     combined = load_keras_model(out / "models" / "float.h5")

@@ -65,4 +65,12 @@ def ensemble(
         qat=dict(epochs=qat_epochs),
         parity=dict(tolerances=tolerance, runtimes=runtime),
     )
-    run_ensemble(out or default_run_dir(), settings, arch or [settings.train.architecture], members, data, with_qat=qat, joint_epochs=joint_epochs)
+    run_ensemble(
+        out or default_run_dir(),
+        settings,
+        arch or [settings.train.architecture],
+        members,
+        data,
+        with_qat=qat,
+        joint_epochs=joint_epochs,
+    )
