@@ -62,6 +62,21 @@ def test_one_cycle_changes_the_rate_every_batch_and_label_smoothing_reaches_both
     assert qat_model.loss.get_config()["label_smoothing"] == pytest.approx(0.3)
 
 
+def test_finish_epochs_follow_the_schedule_on_plain_images_at_their_own_rate(tmp_path):
+    from tests.support import synthetic_digits
+    from toolkit.data import Dataset
+    from toolkit.training import train_model
+
+    x, y = synthetic_digits(200, seed=0)
+    data = Dataset(x, y, x[:20], y[:20], "synthetic")
+    config = TrainConfig(epochs=2, batch_size=32, validation_size=40, finish_epochs=1, finish_learning_rate=3e-5)
+    model, history = train_model(data, config, tmp_path / "train", tensorboard=tmp_path / "logs")
+    assert len(history["loss"]) == len(history["val_accuracy"]) == 3  # two scheduled epochs, then the finish
+    assert history["lr"][-1] == pytest.approx(3e-5, rel=1e-5)  # constant, not the schedule's
+    assert history["lr"][1] == pytest.approx(learning_rate_at(config, 1 + 4 / 5), rel=1e-5)
+    assert (tmp_path / "logs" / "finish").is_dir()
+
+
 def test_cnn3_bn_quantizes_to_integer_ops_only(tmp_path):
     import tensorflow_model_optimization as tfmot
     import tf_keras as keras

@@ -41,6 +41,10 @@ class TrainConfig(_Section):
     lr_schedule: Literal["exponential", "cosine", "one-cycle"] = "one-cycle"
     # Targets (1 - s) on the true class and s/10 spread over all: less over-confident, better calibrated models
     label_smoothing: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.1
+    # After the schedule: epochs on un-augmented images at a constant low rate. The sharper last steps lifted three
+    # 20-epoch models by 0.05-0.11 points (99.49/99.59/99.56 -> 99.60/99.64/99.63 %, README).
+    finish_epochs: Annotated[int, Field(strict=True, ge=0)] = 0
+    finish_learning_rate: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1e-4
     seed: Annotated[int, Field(strict=True, ge=0)] = 42
 
 
@@ -187,9 +191,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "cnn": {"train": {"architecture": "cnn", "epochs": 12, **_SEED_RECIPE}, **_SEED_QAT},
     # The default recipe's one cycle in 3 epochs: 99.3 % in about a minute on 2 cores, for quick iterations.
     "fast": {"train": {"epochs": 3}},
-    # The default recipe trained longer, with stronger augmentation.
+    # The default recipe trained longer, with stronger augmentation, and finished on plain images.
     "best": {
-        "train": {"epochs": 20, "augment_strength": 1.0, "patience": 5},
+        "train": {"epochs": 20, "augment_strength": 1.0, "patience": 5, "finish_epochs": 1},
         "qat": {"epochs": 2},
     },
 }

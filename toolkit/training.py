@@ -247,7 +247,8 @@ def train_model(
     import_tensorflow()
     import tf_keras as keras
 
-    x_train, y_train, x_val, y_val = split_validation(data, validation_size(config, len(data.x_train)))
+    held_out = validation_size(config, len(data.x_train))
+    x_train, y_train, x_val, y_val = split_validation(data, held_out)
     directory.mkdir(parents=True, exist_ok=True)
     best_path = directory / "best.h5"
     state = read_training_state(directory) if resume else None
@@ -311,6 +312,16 @@ def train_model(
         plain = keras.models.clone_model(model)
         plain.set_weights(model.get_weights())
         model = plain
+    if config.finish_epochs:
+        finish = QATConfig(
+            epochs=config.finish_epochs,
+            batch_size=config.batch_size,
+            learning_rate=config.finish_learning_rate,
+            label_smoothing=config.label_smoothing,
+        )
+        logs = tensorboard and tensorboard / "finish"
+        finished = fine_tune(model, data, finish, held_out, config.seed + config.epochs, classifier, logs)
+        history = {key: [*values, *finished.get(key, [])] for key, values in history.items()}
     return model, history
 
 
