@@ -39,7 +39,7 @@ def test_ensemble_is_one_model_that_averages_its_members(tmp_path, tiny_data):
     config.write_text(SETTINGS)
     out = tmp_path / "run"
     args = ["ensemble", "--out", out, "--data", tiny_data, "--config", config, "--members", "3"]
-    result = runner.invoke(app, [str(a) for a in [*args, "--arch", "cnn", "--arch", "dense"]])
+    result = runner.invoke(app, [str(a) for a in [*args, "--arch", "cnn", "--arch", "dense", "--joint-epochs", "1"]])
     assert result.exit_code == 0, result.output
     import tf_keras as keras
 
@@ -53,7 +53,7 @@ def test_ensemble_is_one_model_that_averages_its_members(tmp_path, tiny_data):
     # one graph whose output is the mean of its members' outputs...
     branches = keras.Model(combined.input, combined.get_layer("probabilities").input).predict(images, verbose=0)
     np.testing.assert_allclose(combined.predict(images, verbose=0), np.mean(branches, axis=0), atol=1e-5)
-    # ...fine-tuned as a whole after the members trained (one joint epoch by default): they moved
+    # ...fine-tuned as a whole after the members trained (--joint-epochs 1): they moved
     trained = [m.predict(images.reshape((20, *m.input_shape[1:])), verbose=0) for m in members]
     assert not np.allclose(branches, trained, atol=1e-4)
     report = json.loads((out / "report.json").read_text())

@@ -41,7 +41,7 @@ def ensemble(
         typer.Option(
             "--joint-epochs", min=0, help="Epochs fine-tuning the combined model as one (0: the plain average)."
         ),
-    ] = 1,
+    ] = 0,
     epochs: Epochs = None,
     batch_size: BatchSize = None,
     learning_rate: LearningRate = None,
