@@ -175,7 +175,7 @@ CASES: list[tuple[str, list[str], dict[str, Callable[[Path], None]], str]] = [
     ("validation-text", ["train", "--validation-size", "ten"], {}, "'--validation-size'"),
     ("seed-negative", ["train", "--seed", "-1"], {}, "--seed"),
     ("architecture", ["train", "--arch", "resnet"], {}, "'--arch'"),
-    ("preset", ["train", "--preset", "fast"], {}, "preset 'fast'"),
+    ("preset", ["train", "--preset", "quick"], {}, "preset 'quick'"),
     ("unknown-option", ["train", "--epoch", "3"], {}, "--epoch"),
     ("qat-epochs-zero", ["pipeline", "--qat-epochs", "0"], {}, "--qat-epochs"),
     ("tolerance-text", ["pipeline", "-t", "int8=abc"], {}, "--tolerance"),
