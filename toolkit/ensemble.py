@@ -144,7 +144,9 @@ def ensemble(
             validation = validation_size(config.train, len(data.x_train))  # the members' hold-out
             history = fine_tune(combined, data, settings, validation, config.train.seed, classifier)
         run.save_model(combined, "float")
-        test_accuracy = accuracy(KerasPredictor(combined, classifier).predict(images), data.y_test)
+        test_accuracy = (
+            accuracy(KerasPredictor(combined, classifier).predict(images), data.y_test) if joint_epochs else averaged
+        )
         log.info("ensemble of %d: %.2f%% test accuracy", len(members), test_accuracy)
         run.record(
             "ensemble",

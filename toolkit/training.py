@@ -336,7 +336,8 @@ def fine_tune(
 ) -> dict[str, list[float]]:
     """Fine-tune a trained `model` in place (Adam at a constant low rate, no augmentation); returns its history.
 
-    Both later trainings of a whole graph go this way: QAT's fake-quantized copy and an ensemble's combined model.
+    Every training after the schedule goes this way: the finishing epochs, QAT's fake-quantized copy and an
+    ensemble's combined model.
     """
     import tf_keras as keras
 
