@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from exporters.base import MNIST, Classifier
-from toolkit.config import QATConfig, TrainConfig, validation_size
+from toolkit.config import FineTuneConfig, TrainConfig, validation_size
 from toolkit.data import Dataset
 from toolkit.errors import InputError
 from toolkit.models import build_model
@@ -313,7 +313,7 @@ def train_model(
         plain.set_weights(model.get_weights())
         model = plain
     if config.finish_epochs:
-        finish = QATConfig(
+        finish = FineTuneConfig(
             epochs=config.finish_epochs,
             batch_size=config.batch_size,
             learning_rate=config.finish_learning_rate,
@@ -328,7 +328,7 @@ def train_model(
 def fine_tune(
     model,
     data: Dataset,
-    config: QATConfig,
+    config: FineTuneConfig,
     validation_size: int,
     seed: int,
     classifier: Classifier = MNIST,
