@@ -6,7 +6,9 @@
 
 The gate is timed as a user waits for it: `edgekit validate RUN` from start to exit (Python start, data, every
 evaluation, report.html), repeated, with the 1-minute load average before each repetition, and inside
-`edgekit pipeline` from its `parity gate:` line to the end. Latency, throughput and memory come from
+`edgekit pipeline` from its `parity gate:` line to the end. Each `edgekit validate` also reports the CPU time the
+whole machine spent meanwhile (Linux's /proc/stat, so Node's and Chromium's processes count; run it alone):
+divided by the cores, the shortest wall clock that work allows. Latency, throughput and memory come from
 `edgekit benchmark` (see toolkit/benchmark.py for the method).
 """
 
@@ -26,8 +28,18 @@ from toolkit.run import Run
 
 
 def spread(values: list[float]) -> str:
-    """Median and range of repeated wall clocks."""
+    """Median and range of repeated measurements in seconds."""
     return f"median {statistics.median(values):.1f} s (min {min(values):.1f}, max {max(values):.1f}, n={len(values)})"
+
+
+def machine_cpu_seconds() -> float | None:
+    """CPU time every process on the machine has used since boot (user, nice, system, irq, softirq); None off Linux."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = (int(value) for value in fields)
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def timed_pipeline(edgekit: list[str], run_dir: Path) -> tuple[int, float, float | None]:
@@ -72,15 +84,18 @@ def main() -> int:
             print(f"gate step inside the pipeline, `parity gate:` line to exit: {gate:.1f} s")
             time.sleep(1)  # each run directory is named after the second it starts
         print(f"gate step inside `edgekit pipeline`: {spread(in_pipeline)}")
-    walls, loads = [], []
+    walls, loads, cpus = [], [], []
     for _ in range(args.gates):
         loads.append(os.getloadavg()[0])
-        start = time.perf_counter()
+        cpu_start, start = machine_cpu_seconds(), time.perf_counter()
         status = subprocess.call([*edgekit, "validate", str(run_dir)], stdout=subprocess.DEVNULL)
         walls.append(time.perf_counter() - start)
+        cpu = None if cpu_start is None else machine_cpu_seconds() - cpu_start
         report = Run.open(run_dir).report()
+        cpus += [] if cpu is None else [cpu]
+        work = "" if cpu is None else f", {cpu:.1f} s of CPU on the machine ({cpu / os.cpu_count():.1f} s per core)"
         print(
-            f"`edgekit validate`: {walls[-1]:.1f} s wall clock ({report['gate_seconds']} s inside the gate), "
+            f"`edgekit validate`: {walls[-1]:.1f} s wall clock ({report['gate_seconds']} s inside the gate){work}, "
             f"load average before {loads[-1]:.2f}"
         )
         if status != 0:
@@ -94,6 +109,8 @@ def main() -> int:
             f"({kept} of them outputs kept from the previous gate); `edgekit validate` wall clock {spread(walls)}; "
             f"load average before each {min(loads):.2f}-{max(loads):.2f} on {os.cpu_count()} cores"
         )
+        if cpus:
+            print(f"CPU on the machine per gate: {spread(cpus)} of CPU time")
     if args.rounds <= 0:
         return 0
     return subprocess.call([*edgekit, "benchmark", str(run_dir), "--rounds", str(args.rounds)])
