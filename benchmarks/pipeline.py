@@ -92,8 +92,10 @@ def main() -> int:
         walls.append(time.perf_counter() - start)
         cpu = None if cpu_start is None else machine_cpu_seconds() - cpu_start
         report = Run.open(run_dir).report()
-        cpus += [] if cpu is None else [cpu]
-        work = "" if cpu is None else f", {cpu:.1f} s of CPU on the machine ({cpu / os.cpu_count():.1f} s per core)"
+        work = ""
+        if cpu is not None:
+            cpus.append(cpu)
+            work = f", {cpu:.1f} s of CPU on the machine ({cpu / os.cpu_count():.1f} s per core)"
         print(
             f"`edgekit validate`: {walls[-1]:.1f} s wall clock ({report['gate_seconds']} s inside the gate){work}, "
             f"load average before {loads[-1]:.2f}"
