@@ -137,16 +137,14 @@ def ensemble(
         combined = combine(members)
         averaged = accuracy(KerasPredictor(combined, classifier).predict(images), data.y_test)
         log.info("average of %d members: %.2f%% test accuracy", len(members), averaged)
-        history = {}
+        history, test_accuracy = {}, averaged
         if joint_epochs:
             log.info("fine-tuning the ensemble as one model: %d epoch(s)", joint_epochs)
             settings = config.qat.model_copy(update={"epochs": joint_epochs})
             validation = validation_size(config.train, len(data.x_train))  # the members' hold-out
             history = fine_tune(combined, data, settings, validation, config.train.seed, classifier)
+            test_accuracy = accuracy(KerasPredictor(combined, classifier).predict(images), data.y_test)
         run.save_model(combined, "float")
-        test_accuracy = (
-            accuracy(KerasPredictor(combined, classifier).predict(images), data.y_test) if joint_epochs else averaged
-        )
         log.info("ensemble of %d: %.2f%% test accuracy", len(members), test_accuracy)
         run.record(
             "ensemble",
