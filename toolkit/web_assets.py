@@ -31,7 +31,13 @@ VENDOR = {
     "tfjs-backend-webgl": "@tensorflow/tfjs-backend-webgl/dist",
     "tfjs-backend-cpu": "@tensorflow/tfjs-backend-cpu/dist",
 }
-PACKAGES = ("@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm")
+PACKAGES = (
+    "@tensorflow/tfjs",
+    "@tensorflow/tfjs-core",
+    "@tensorflow/tfjs-converter",
+    "@tensorflow/tfjs-layers",
+    "@tensorflow/tfjs-backend-wasm",
+)
 NPM_TIMEOUT_S = 900
 CHECKOUT_HINT = "run `npm ci --prefix web_demo`"
 

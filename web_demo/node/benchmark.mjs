@@ -6,12 +6,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 
 import { benchmarkModel } from '../site/bench.js';
 import { readContract } from '../site/contract.js';
 import { ImageClassifier, initBackend, loadTfjsModel, modelHandler } from '../site/model.js';
+import { tf } from './tf.mjs';
 
 /** Peak resident memory of this process in MB: VmHWM (its own address space; maxRSS would carry the parent's
  * peak across fork and exec on Linux), else maxRSS. */

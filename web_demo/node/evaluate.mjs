@@ -15,11 +15,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
-
 import { ImageClassifier, initBackend, loadTfjsModel, modelHandler } from '../site/model.js';
 import { readContract } from '../site/contract.js';
+import { tf } from './tf.mjs';
 
 function readFloat32(path, expected) {
   const bytes = readFileSync(path);
