@@ -77,7 +77,8 @@ def test_finish_epochs_follow_the_schedule_on_plain_images_at_their_own_rate(tmp
     assert (tmp_path / "logs" / "finish").is_dir()
 
 
-def test_cnn3_bn_quantizes_to_integer_ops_only(tmp_path):
+@pytest.mark.parametrize("architecture, filters", [("cnn3-bn", [32, 64, 128]), ("cnn3-bn-slim", [24, 48, 96])])
+def test_cnn3_bn_quantizes_to_integer_ops_only(tmp_path, architecture, filters):
     import tensorflow_model_optimization as tfmot
     import tf_keras as keras
     from ai_edge_litert.interpreter import Interpreter
@@ -87,8 +88,9 @@ def test_cnn3_bn_quantizes_to_integer_ops_only(tmp_path):
     from toolkit.models import Architecture, build_model
     from toolkit.qat_model import fold_dense_batch_norm
 
-    model = build_model(Architecture.CNN3_BN)
+    model = build_model(Architecture(architecture))
     assert model.output_shape == (None, 10) and model.input_shape == (None, 28, 28, 1)
+    assert [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)] == filters
     assert sum(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers) == 3
     qat = tfmot.quantization.keras.quantize_model(fold_dense_batch_norm(model))
     images = np.random.default_rng(0).random((8, 28, 28, 1)).astype(np.float32)

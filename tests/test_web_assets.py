@@ -19,12 +19,12 @@ from toolkit import web_assets
 from toolkit.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent
-FAKE_NPM = """#!/bin/sh
-# Stand-in for `npm ci`: announce itself, optionally hang (to be killed), then lay out the two packages.
+FAKE_NPM = f"""#!/bin/sh
+# Stand-in for `npm ci`: announce itself, optionally hang (to be killed), then lay out the packages edgekit needs.
 touch "$EDGEKIT_TEST_NPM_STARTED"
 [ -n "$EDGEKIT_TEST_NPM_HANG" ] && sleep 60
-for p in tfjs tfjs-backend-wasm; do
-  mkdir -p node_modules/@tensorflow/$p/dist && echo '{}' > node_modules/@tensorflow/$p/package.json
+for p in {" ".join(web_assets.PACKAGES)}; do
+  mkdir -p node_modules/$p/dist && echo '{{}}' > node_modules/$p/package.json
 done
 """
 
