@@ -20,8 +20,8 @@ Preset = Annotated[
         "--preset",
         help="Named settings: 'default' (cnn3-bn-slim, one-cycle, 7 epochs: >= 99.4 %), 'fast' (cnn3-bn, the cycle "
         "in 3 epochs: ~99.3 %), 'best' (cnn3-bn, 20 epochs, stronger augmentation, a finishing epoch on plain "
-        "images), 'cnn' "
-        "(the seed's cnn recipe) or 'dense' (the series' 3x500 baseline). --config and options override it.",
+        "images), 'cnn' (the seed's cnn recipe) or 'dense' (the series' 3x500 baseline). --config and options "
+        "override it.",
     ),
 ]
 Data = Annotated[

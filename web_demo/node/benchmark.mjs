@@ -6,7 +6,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-
 import { benchmarkModel } from '../site/bench.js';
 import { readContract } from '../site/contract.js';
 import { ImageClassifier, initBackend, loadTfjsModel, modelHandler } from '../site/model.js';
