@@ -77,7 +77,10 @@ def test_finish_epochs_follow_the_schedule_on_plain_images_at_their_own_rate(tmp
     assert (tmp_path / "logs" / "finish").is_dir()
 
 
-@pytest.mark.parametrize("architecture, filters", [("cnn3-bn", [32, 64, 128]), ("cnn3-bn-slim", [24, 48, 96])])
+@pytest.mark.parametrize(
+    "architecture, filters",
+    [("cnn3-bn", [32, 64, 128]), ("cnn3-bn-slim", [24, 48, 96]), ("cnn3-bn-wide", [48, 96, 192])],
+)
 def test_cnn3_bn_quantizes_to_integer_ops_only(tmp_path, architecture, filters):
     import tensorflow_model_optimization as tfmot
     import tf_keras as keras

@@ -83,7 +83,10 @@ def test_config_file_then_options(tmp_path):
     [
         ("[trian]\nepochs = 1\n", r"unknown section \[trian\]"),
         ("[train]\nepoch = 1\n", r"unknown setting \[train\] epoch"),
-        ('[train]\narchitecture = "resnet"\n', "should be 'dense', 'cnn', 'cnn-bn', 'cnn3-bn' or 'cnn3-bn-slim'"),
+        (
+            '[train]\narchitecture = "resnet"\n',
+            "should be 'dense', 'cnn', 'cnn-bn', 'cnn3-bn', 'cnn3-bn-slim' or 'cnn3-bn-wide'",
+        ),
         ("[parity.tolerances]\nint4 = 1\n", "unknown variant int4"),
         ("[train\n", "config"),
     ],
@@ -107,7 +110,7 @@ def test_preset_sits_between_defaults_and_file(tmp_path):
     path = tmp_path / "edgekit.toml"
     path.write_text("[train]\nepochs = 2\n")
     config = load_config(path, preset="best")
-    assert config.train.architecture is Architecture.CNN3_BN and config.train.augment_strength == 1.0
+    assert config.train.architecture is Architecture.CNN3_BN_WIDE and config.train.augment_strength == 1.0
     assert config.train.epochs == 2 and config.qat.epochs == 2
     with pytest.raises(InputError, match="unknown preset 'fastest'"):
         load_config(preset="fastest")
@@ -120,7 +123,7 @@ def test_presets_keep_the_seed_recipes():
         assert train.label_smoothing == 0 and train.augment is False and train.learning_rate == 1e-3
         assert load_config(preset=name).qat.label_smoothing == 0
     assert load_config().train.architecture is Architecture.CNN3_BN_SLIM
-    # the fast and best presets' figures were measured on the wider cnn3-bn
+    # the fast preset's figures were measured on cnn3-bn
     assert load_config(preset="fast").train.architecture is Architecture.CNN3_BN
 
 

@@ -19,7 +19,7 @@ Preset = Annotated[
     typer.Option(
         "--preset",
         help="Named settings: 'default' (cnn3-bn-slim, one-cycle, 7 epochs: >= 99.4 %), 'fast' (cnn3-bn, the cycle "
-        "in 3 epochs: ~99.3 %), 'best' (cnn3-bn, 20 epochs, stronger augmentation, a finishing epoch on plain "
+        "in 3 epochs: ~99.3 %), 'best' (cnn3-bn-wide, 20 epochs, stronger augmentation, a finishing epoch on plain "
         "images), 'cnn' (the seed's cnn recipe) or 'dense' (the series' 3x500 baseline). --config and options "
         "override it.",
     ),
@@ -37,7 +37,9 @@ RunDir = Annotated[Path, typer.Argument(help="A run directory made by `edgekit t
 # `--arch`, not `--model`: in `export`, --model is a model file of the user's.
 Arch = Annotated[
     Architecture | None,
-    typer.Option("--arch", "-a", help="Architecture to train: dense, cnn, cnn-bn, cnn3-bn, cnn3-bn-slim."),
+    typer.Option(
+        "--arch", "-a", help="Architecture to train: dense, cnn, cnn-bn, cnn3-bn, cnn3-bn-slim, cnn3-bn-wide."
+    ),
 ]
 # Types are parsed here; ranges are checked by the same schema as the config file's (toolkit.config).
 Epochs = Annotated[int | None, typer.Option("--epochs", help="Training epochs (early stopping may end sooner).")]

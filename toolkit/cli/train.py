@@ -44,7 +44,7 @@ def train(
     test_fraction: images.TestFraction = None,
     split_seed: images.SplitSeed = None,
 ) -> None:
-    """Train a classifier (dense, cnn, cnn-bn, cnn3-bn, cnn3-bn-slim) with early stopping and checkpoints.
+    """Train a classifier (--arch; default cnn3-bn-slim) with early stopping, a best checkpoint and one per epoch.
 
     On a cluster (TF_CONFIG set, or --worker/--worker-index) every worker runs this command; only the chief
     writes the run directory.
