@@ -24,7 +24,7 @@ class _Section(BaseModel):
 
 
 class TrainConfig(_Section):
-    # The defaults reached 99.43-99.49 % in 7 epochs (four pipelines, 2.5 minutes of training on 2 quiet cores); on
+    # The defaults reached 99.43-99.51 % in 7 epochs (five pipelines, 2.5-3.5 minutes of training on 2 cores); on
     # cnn3-bn 99.43-99.50 %, at 1.75x the multiply-adds per image (README, "Accuracy per minute").
     architecture: Annotated[Architecture, Field(strict=False)] = Architecture.CNN3_BN_SLIM
     epochs: Positive = 7
