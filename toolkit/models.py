@@ -21,7 +21,7 @@ class Architecture(str, Enum):
     # TF.js's wasm backend, and the same accuracy with the default recipe (README, "Accuracy per minute").
     CNN3_BN_SLIM = "cnn3-bn-slim"
     # At 3/2 of the width (48, 96, 192 filters), for --preset best: 2.2x cnn3-bn's multiply-adds per image, and
-    # 99.62-99.69 % on three seeds where cnn3-bn gave 99.56-99.62 % (README, "Accuracy per minute").
+    # 99.62-99.69 % on four seeds where cnn3-bn gave 99.56-99.62 % (README, "Accuracy per minute").
     CNN3_BN_WIDE = "cnn3-bn-wide"
 
 
