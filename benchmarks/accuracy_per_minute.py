@@ -9,7 +9,7 @@ here the test set serves only this measurement, neither recipe sees it otherwise
 from the training set, the Keras recipe on its 10 % validation split). Training time is wall clock from the start
 of fit() with that evaluation's time subtracted; each recipe's own validation counts, it is part of the recipe.
 Prints per repetition the time to reach `--target` % test accuracy and the final accuracy, then the medians and
-the ratio edgekit / Keras. edgekit's recipe is `toolkit.training.train_model` with the default settings (or a
+the ratio edgekit / Keras. edgekit's recipe is `toolkit.modeling.training.train_model` with the default settings (or a
 preset's, then the [train] section of `-c FILE`), not a copy of it.
 """
 
@@ -105,7 +105,7 @@ def test_clock(keras, images, labels):
 
 def train_edgekit(data, config, seed: int, clock):
     """edgekit's recipe, through the toolkit's own training function."""
-    from toolkit.training import train_model
+    from toolkit.modeling.training import train_model
 
     with tempfile.TemporaryDirectory() as checkpoints:
         model, _ = train_model(data, config.model_copy(update={"seed": seed}), Path(checkpoints), callbacks=[clock])
@@ -155,12 +155,13 @@ def main() -> None:
 
     from exporters.native_log import import_tensorflow
     from toolkit.config import load_config
-    from toolkit.data import load_data, to_inputs
+    from toolkit.data.datasets import load_data
+    from toolkit.pixels.tensors import float_input
 
     import_tensorflow()
     config = load_config(args.config, preset=args.preset).train
     data = load_data()
-    images, labels = to_inputs(data.x_test, (28, 28, 1)), data.y_test.astype(np.int64)
+    images, labels = float_input(data.x_test, data.classifier(), (28, 28, 1)), data.y_test.astype(np.int64)
     runs = []
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"edgekit settings (preset {args.preset}): {config.model_dump(mode='json')}")

@@ -27,7 +27,7 @@ SERVER = """
 import sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from toolkit.serve import make_server
+from toolkit.serve.demo import make_server
 server = make_server(Path(sys.argv[2]), port=0)
 print(server.server_address[1], flush=True)
 server.serve_forever()

@@ -83,7 +83,8 @@ def page_timings(
 
     from playwright.sync_api import sync_playwright
 
-    from toolkit import serve, web_assets
+    from toolkit.serve import demo as serve
+    from toolkit.web import assets as web_assets
 
     sites = {"this": serve.make_server(run_dir, port=0)}
     if compare_site is not None:  # the same server, with the other site mounted at the root
@@ -163,20 +164,20 @@ def main() -> int:
     parser.add_argument("--page-only", action="store_true", help="only the page timings, not Node/browser parity")
     args = parser.parse_args()
     if args.page_only:
-        from toolkit.data import load_data
+        from toolkit.data.datasets import load_data
 
         digit = load_data().x_test[0]
         print_page_timings(page_timings(args.run_dir, digit, args.loads, args.repeats, args.compare_site), args.loads)
         return 0
 
-    from toolkit.flow import gate_images, load_run_data
-    from toolkit.keras_model import load_keras_model
+    from toolkit.data.run_data import load_run_data
+    from toolkit.modeling.keras_files import load_keras_model
     from toolkit.run import Run
     from toolkit.runtimes.keras import KerasPredictor
 
     run = Run.open(args.run_dir)
     data = load_run_data(run)
-    images, labels = gate_images(data), data.y_test
+    images, labels = data.x_test, data.y_test
     artifacts = run.artifacts(Format.TFJS)
     if not artifacts:
         raise EdgekitError(f"{args.run_dir} has no TF.js artifact")

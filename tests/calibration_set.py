@@ -25,7 +25,8 @@ import toolkit  # noqa: E402, F401  (sets TF_USE_LEGACY_KERAS before TensorFlow 
 from exporters import Variant  # noqa: E402
 from exporters.base import CONTRACT_FILE, read_contract  # noqa: E402
 from toolkit.config import ParityConfig  # noqa: E402
-from toolkit.parity import ParityResult, check_parity  # noqa: E402
+from toolkit.gate.parity import ParityResult, check_parity  # noqa: E402
+from toolkit.run import Run  # noqa: E402
 
 # The rule before issue 9: a fixed accuracy tolerance and a fixed agreement floor (percent, points).
 OLD_TOLERANCES = {"float32": 0.02, "float16": 0.05, "dynamic": 0.2, "uint8": 0.2, "int8": 0.3}
@@ -159,7 +160,7 @@ def _runtime(fmt: str) -> str:
 def _judge(root: Path, artifact, images, labels, reference, config: ParityConfig) -> ParityResult:
     runtime = _runtime(artifact.format.value)
     config = config.model_copy(update={"runtimes": [runtime]})
-    outcome = check_parity([artifact], root, images, labels, {"float": reference}, config)
+    outcome = check_parity(Run(root), [artifact], images, labels, {"float": reference}, config)
     return outcome.results[0]
 
 
@@ -240,13 +241,16 @@ FAITHFUL = [
 
 def build(root: Path, config: ParityConfig | None = None, progress=lambda _: None) -> list[Case]:
     """Train, convert, break and judge every case under `root` (a scratch directory). Takes a few minutes."""
-    from toolkit.data import load_data, to_inputs
+    from toolkit.data.datasets import load_data
+    from toolkit.pixels.tensors import float_input
     from toolkit.runtimes.keras import KerasPredictor
 
     config = config or ParityConfig()
     data = load_data()
     images, labels = data.x_test, data.y_test.astype(np.int64)  # pixels: every predictor normalizes them
-    representative = to_inputs(data.x_train[np.random.default_rng(0).choice(60000, 500, replace=False)])
+    representative = float_input(
+        data.x_train[np.random.default_rng(0).choice(60000, 500, replace=False)], data.classifier(), (28, 28)
+    )
     cases: list[Case] = []
 
     def add(model_name, artifact, images_, labels_, reference, faithful, result_root):

@@ -73,7 +73,7 @@ def write_dataset(key: str, directory: Path) -> Path:
     x_train, y_train = make_images(shape, classes, train, seed=1)
     x_test, y_test = make_images(shape, classes, max(test, 1), seed=2)
     if form == "idx":
-        from toolkit.data import IDX_FILES
+        from toolkit.data.datasets import IDX_FILES
 
         path = directory / key
         path.mkdir(parents=True)

@@ -157,7 +157,7 @@ def build_graph_run(base: Path) -> tuple[Path, object]:
 
 def graph_model_values(grey: np.ndarray) -> np.ndarray:
     """[0, 1] grey pictures (N, 32, 32) as the graph model's inputs, normalized as its contract says."""
-    from toolkit.preprocess import to_model_values
+    from toolkit.pixels.digit import to_model_values
 
     return to_model_values(grey, 3, GRAPH_NORMALIZATION["scale"], GRAPH_NORMALIZATION["offset"])
 
@@ -166,8 +166,8 @@ def run_node_runner(artifact_dir: Path, inputs: np.ndarray, tmp: Path) -> tuple[
     """evaluate.mjs on raw model inputs, as the runtime calls it: the raw outputs and its summary line."""
     import subprocess
 
-    from toolkit import web_assets
     from toolkit.runtimes import tfjs_node
+    from toolkit.web import assets as web_assets
 
     assets = web_assets.locate()
     images, outputs = tmp / "in.f32", tmp / "out.f32"

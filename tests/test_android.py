@@ -14,9 +14,9 @@ import pytest
 from support import make_run
 
 import toolkit  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
-from toolkit.android import ASSETS_DIR, install_model
 from toolkit.errors import InputError, ParityError
-from toolkit.golden import write_golden_vectors
+from toolkit.pixels.golden import write_golden_vectors
+from toolkit.serve.android import ASSETS_DIR, install_model
 
 SAMPLE = Path(__file__).resolve().parents[1] / "android_sample"
 CORE = SAMPLE / "core"

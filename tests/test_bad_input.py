@@ -24,7 +24,7 @@ from support import synthetic_digits, write_npz
 from typer.testing import CliRunner
 
 from toolkit.cli import app
-from toolkit.data import IDX_FILES
+from toolkit.data.datasets import IDX_FILES
 
 runner = CliRunner()
 STRICT = os.environ.get("EDGEKIT_STRICT_NO_TF") == "1"  # set by the fresh-interpreter run below

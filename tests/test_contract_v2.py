@@ -19,9 +19,9 @@ from exporters.base import (
     read_contract,
     write_contract,
 )
-from toolkit.classifier import image_input
-from toolkit.image_folder import stratified_split
-from toolkit.runtimes.base import to_model_input
+from toolkit.data.image_folder import stratified_split
+from toolkit.modeling.classifier import image_input
+from toolkit.pixels.tensors import to_model_input
 
 pytestmark = pytest.mark.unit
 

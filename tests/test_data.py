@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from support import synthetic_digits, write_npz
 
-from toolkit import data as data_module
-from toolkit.data import IDX_FILES, Dataset, load_data
+from toolkit.data import datasets as data_module
+from toolkit.data.datasets import IDX_FILES, Dataset, load_data
 from toolkit.errors import InputError
 
 pytestmark = pytest.mark.unit

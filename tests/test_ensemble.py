@@ -43,10 +43,12 @@ def test_ensemble_is_one_model_that_averages_its_members(tmp_path, tiny_data):
     assert result.exit_code == 0, result.output
     import tf_keras as keras
 
-    from toolkit.data import load_data, to_inputs
-    from toolkit.keras_model import load_keras_model
+    from toolkit.data.datasets import load_data
+    from toolkit.modeling.keras_files import load_keras_model
+    from toolkit.pixels.tensors import float_input
 
-    images = to_inputs(load_data(tiny_data).x_test[:20], (28, 28, 1))
+    data = load_data(tiny_data)
+    images = float_input(data.x_test[:20], data.classifier(), (28, 28, 1))
     combined = load_keras_model(out / "models" / "float.h5")
     members = [load_keras_model(out / "models" / f"member-{i}.h5") for i in range(3)]
     assert [m.input_shape[1:] for m in members] == [(28, 28, 1), (784,), (28, 28, 1)]
@@ -70,10 +72,11 @@ def test_ensemble_is_one_model_that_averages_its_members(tmp_path, tiny_data):
 
 @pytest.mark.unit
 def test_combined_model_averages_its_members():
-    from toolkit.ensemble import combine
-    from toolkit.models import Architecture, build_model
+    from toolkit.config import Architecture
+    from toolkit.modeling.architectures import build_model
+    from toolkit.modeling.ensemble import combine
 
     members = [build_model(Architecture.CNN), build_model(Architecture.DENSE), build_model(Architecture.CNN3_BN)]
     images = np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32)
     expected = np.mean([m.predict(images.reshape((8, *m.input_shape[1:])), verbose=0) for m in members], axis=0)
-    np.testing.assert_allclose(combine(members).predict(images, verbose=0), expected, atol=1e-5)
+    np.testing.assert_allclose(combine(members, (28, 28, 1)).predict(images, verbose=0), expected, atol=1e-5)

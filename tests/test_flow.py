@@ -187,7 +187,7 @@ def test_tflite_runtime_fallback_gives_the_same_outputs(tiny_run: Path, name: st
     """Where only tflite-runtime 2.14 is installed, the litert runtime uses it (it cannot run the dynamic-range
     model: TF 2.19 writes FULLY_CONNECTED version 12, which 2.14 does not know)."""
     tflite_runtime = pytest.importorskip("tflite_runtime.interpreter")
-    from toolkit.data import load_data
+    from toolkit.data.datasets import load_data
     from toolkit.runtimes import litert
 
     images = load_data(json.loads((tiny_run / "manifest.json").read_text())["data"]["path"]).x_test

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from toolkit.cli import app
-from toolkit.data import load_data
+from toolkit.data.datasets import load_data
 
 pytestmark = pytest.mark.full
 

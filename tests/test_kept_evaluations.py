@@ -11,7 +11,7 @@ import pytest
 from support import make_run, tiny_config
 
 from exporters.base import Artifact, Format, TensorSpec, Variant
-from toolkit import references
+from toolkit.gate import kept as references
 
 
 def _artifact(run_path: Path, name: str) -> Artifact:
@@ -55,7 +55,7 @@ def test_kept_outputs_are_used_only_for_the_same_contract_engine_and_test_set(tm
     assert set(references.load_evaluations(run, [(a, "tensorflow", "engine 1")], 4)) == set()
     run.manifest["data"] = {"x_test_sha256": "other"}  # another test set
     assert references.load_evaluations(run, [(b, "tensorflow", "engine 1")], 4) == {}
-    (run.path / references.EVALUATIONS).write_bytes(b"not an npz")
+    run.evaluations_path.write_bytes(b"not an npz")
     assert references.load_evaluations(run, [(b, "tensorflow", "engine 1")], 4) == {}
 
 

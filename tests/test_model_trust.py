@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from toolkit.cli import app
 from toolkit.errors import InputError
-from toolkit.keras_model import refuse_code
+from toolkit.modeling.keras_files import refuse_code
 
 runner = CliRunner()
 # An untrained model is near-uniform, so int8 may flip a few top-1 classes: this test is about code, not parity.
@@ -121,7 +121,7 @@ def test_our_own_models_pass_the_check(tiny_run):
 def test_refusal_comes_before_tensorflow_is_imported(lambda_h5):
     path, marker = lambda_h5
     code = (
-        "import sys, toolkit\nfrom toolkit.keras_model import refuse_code\n"
+        "import sys, toolkit\nfrom toolkit.modeling.keras_files import refuse_code\n"
         f"try:\n    refuse_code({str(path)!r}, trust=False)\nexcept Exception as e:\n    print(type(e).__name__)\n"
         "print('tensorflow' in sys.modules)"
     )

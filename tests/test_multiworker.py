@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from toolkit.cli import app
-from toolkit.distributed import tf_config
+from toolkit.modeling.distributed import tf_config
 
 SETTINGS = """
 [train]

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from exporters.base import Artifact, Format, TensorSpec, Variant, describe_files
-from toolkit.config import ParityConfig
-from toolkit.metrics import accuracy
-from toolkit.parity import check_parity, compare
-from toolkit.verdict import Bounds
+from toolkit.config import Bounds, ParityConfig
+from toolkit.gate.parity import check_parity, compare
+from toolkit.gate.stats import accuracy
+from toolkit.run import Run
 
 pytestmark = pytest.mark.unit
 
@@ -85,8 +85,8 @@ def test_an_artifact_that_cannot_load_fails_the_gate(tmp_path: Path):
     broken = artifact()
     broken.files = describe_files(tmp_path / "artifacts" / "a")  # recorded as it is: the runtime must reject it
     outcome = check_parity(
+        Run(tmp_path),
         [broken],
-        tmp_path,
         images,
         np.zeros(10, int),
         {"float": one_hot([0] * 10)},
@@ -102,6 +102,6 @@ def test_no_evaluation_is_not_a_pass(tmp_path: Path):
     unrun = artifact()
     unrun.files = describe_files(tmp_path / "artifacts" / "a")
     outcome = check_parity(
-        [unrun], tmp_path, np.zeros((1, 28, 28)), np.zeros(1, int), {}, ParityConfig(runtimes=["tensorflow"])
+        Run(tmp_path), [unrun], np.zeros((1, 28, 28)), np.zeros(1, int), {}, ParityConfig(runtimes=["tensorflow"])
     )
     assert outcome.results == [] and not outcome.passed

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolkit.models import Architecture, build_model
-from toolkit.qat_model import fold_dense_batch_norm
+from toolkit.config import Architecture
+from toolkit.modeling.architectures import build_model
+from toolkit.modeling.qat import fold_dense_batch_norm
 
 
 def test_fold_is_exact_and_removes_batch_norm():

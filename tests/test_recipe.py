@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from toolkit.config import TrainConfig
-from toolkit.training import learning_rate_at
+from toolkit.modeling.training import learning_rate_at
 
 
 def _benchmark():
@@ -37,9 +37,9 @@ def test_one_cycle_rises_to_the_peak_then_anneals():
 def test_one_cycle_changes_the_rate_every_batch_and_label_smoothing_reaches_both_losses(tmp_path):
     from tests.support import synthetic_digits
     from toolkit.config import QATConfig
-    from toolkit.data import Dataset
-    from toolkit.qat_model import quantize_and_finetune
-    from toolkit.training import train_model
+    from toolkit.data.datasets import Dataset
+    from toolkit.modeling.qat import quantize_and_finetune
+    from toolkit.modeling.training import train_model
 
     x, y = synthetic_digits(200, seed=0)
     data = Dataset(x, y, x[:20], y[:20], "synthetic")
@@ -64,8 +64,8 @@ def test_one_cycle_changes_the_rate_every_batch_and_label_smoothing_reaches_both
 
 def test_finish_epochs_follow_the_schedule_on_plain_images_at_their_own_rate(tmp_path):
     from tests.support import synthetic_digits
-    from toolkit.data import Dataset
-    from toolkit.training import train_model
+    from toolkit.data.datasets import Dataset
+    from toolkit.modeling.training import train_model
 
     x, y = synthetic_digits(200, seed=0)
     data = Dataset(x, y, x[:20], y[:20], "synthetic")
@@ -88,8 +88,9 @@ def test_cnn3_bn_quantizes_to_integer_ops_only(tmp_path, architecture, filters):
 
     from exporters import Variant
     from exporters.tflite import _converter
-    from toolkit.models import Architecture, build_model
-    from toolkit.qat_model import fold_dense_batch_norm
+    from toolkit.config import Architecture
+    from toolkit.modeling.architectures import build_model
+    from toolkit.modeling.qat import fold_dense_batch_norm
 
     model = build_model(Architecture(architecture))
     assert model.output_shape == (None, 10) and model.input_shape == (None, 28, 28, 1)
@@ -143,8 +144,9 @@ def test_an_ensemble_of_cnn3_bn_quantizes_to_integer_ops_only(tmp_path):
 
     from exporters import Variant
     from exporters.tflite import _converter
-    from toolkit.ensemble import combine, quantize_ensemble
-    from toolkit.models import Architecture, build_model
+    from toolkit.config import Architecture
+    from toolkit.modeling.architectures import build_model
+    from toolkit.modeling.ensemble import combine, quantize_ensemble
 
     combined = combine([build_model(Architecture.CNN3_BN), build_model(Architecture.CNN3_BN)])
     images = np.random.default_rng(0).random((8, 28, 28, 1)).astype(np.float32)
@@ -158,8 +160,9 @@ def test_an_ensemble_of_cnn3_bn_quantizes_to_integer_ops_only(tmp_path):
 @pytest.mark.unit
 def test_cnn3_bn_refuses_images_too_small_for_it():
     from exporters.base import ImageSpec
+    from toolkit.config import Architecture
     from toolkit.errors import InputError
-    from toolkit.models import Architecture, build_model
+    from toolkit.modeling.architectures import build_model
 
     with pytest.raises(InputError, match="at least 18x18 pixels, not 16x20: use --arch cnn"):
         build_model(Architecture.CNN3_BN, image=ImageSpec(16, 20, 1))

@@ -11,9 +11,10 @@ import pytest
 from support import ARTIFACTS
 
 from toolkit.errors import InputError
-from toolkit.evidence import Predictions, confusion, per_class, per_class_report
-from toolkit.report import keep_previous
-from toolkit.report_html import recommendations
+from toolkit.gate.evidence import Predictions, confusion, per_class, per_class_report
+from toolkit.report.document import keep_previous
+from toolkit.report.html import recommendations
+from toolkit.run import Run
 
 
 @pytest.mark.unit
@@ -35,8 +36,8 @@ def test_predictions_round_trip_and_per_class_deltas(tmp_path: Path):
     reference = np.eye(3, dtype=np.float32)[[0, 1, 2, 1]]
     artifact = np.eye(3, dtype=np.float32)[[0, 1, 1, 1]] * 0.9 + 0.05
     kept = Predictions.from_probabilities(labels, {"float": reference}, {("a", "litert"): artifact})
-    kept.save(tmp_path)
-    loaded = Predictions.load(tmp_path)
+    kept.save(Run(tmp_path))
+    loaded = Predictions.load(Run(tmp_path))
     assert loaded.predicted("a", "litert").tolist() == [0, 1, 1, 1]
     assert loaded.entries[("a", "litert")]["top_p"][0, 0] == pytest.approx(0.95, abs=1e-3)
     section = per_class_report(loaded, {"a": "float"}, 3)
@@ -48,7 +49,7 @@ def test_predictions_round_trip_and_per_class_deltas(tmp_path: Path):
 def test_a_foreign_predictions_file_is_refused(tmp_path: Path):
     np.savez(tmp_path / "predictions.npz", labels=np.zeros(3), **{"a|litert|top_i": np.zeros(2)})
     with pytest.raises(InputError, match="not the predictions"):
-        Predictions.load(tmp_path)
+        Predictions.load(Run(tmp_path))
 
 
 @pytest.mark.unit
@@ -153,7 +154,7 @@ def test_report_page_opens_offline_in_chromium(tiny_run: Path):
 
 @pytest.mark.unit
 def test_kept_references_are_used_only_for_the_same_models_and_test_set(tmp_path: Path):
-    from toolkit import references
+    from toolkit.gate import kept as references
     from toolkit.run import Run
 
     with Run.create(tmp_path / "run") as run:
@@ -173,8 +174,8 @@ def test_kept_references_are_used_only_for_the_same_models_and_test_set(tmp_path
 def test_benchmark_measures_litert_in_rounds_and_feeds_the_report(tiny_run_copy: Path):
     import json
 
-    from toolkit.benchmark import benchmark, render_table
-    from toolkit.report_html import rewrite_html
+    from toolkit.bench.benchmark import benchmark, render_table
+    from toolkit.report.html import rewrite_html
 
     lines = []
     result = benchmark(tiny_run_copy, runs=30, warmup=5, rounds=2, batch=8, runtimes=["litert"], progress=lines.append)
@@ -211,18 +212,18 @@ def test_report_and_benchmark_bad_input_is_one_line_and_exit_2(tmp_path: Path, t
 
 def test_the_gate_hands_its_test_images_to_the_report(tiny_run_copy: Path, monkeypatch):
     """report.html draws the gallery from the images the gate already holds, not from a second load of the data."""
-    import toolkit.flow
-    from toolkit.report_html import write_html
-    from toolkit.run import Run
+    import toolkit.report.html
+    from toolkit.data.run_data import load_run_data
+    from toolkit.report.html import write_html
 
     run = Run.open(tiny_run_copy)
-    images = toolkit.flow.load_run_data(run).x_test
-    predictions = Predictions.load(run.path)
+    images = load_run_data(run).x_test
+    predictions = Predictions.load(run)
 
     def no_reload(_run):
         raise AssertionError("the data set was loaded again")
 
-    monkeypatch.setattr(toolkit.flow, "load_run_data", no_reload)
+    monkeypatch.setattr(toolkit.report.html, "load_run_data", no_reload)
     html = write_html(run, run.report(), predictions, images).read_text()
     assert html.count("data:image/png") > 2  # figures and the gallery's digits
 
@@ -231,18 +232,18 @@ def test_the_gate_draws_the_training_curves_beside_the_evaluations(tiny_run_copy
     """The curves depend on the manifest only: drawn in a thread of their own while the runtimes work."""
     import threading
 
-    import toolkit.report_html
+    import toolkit.report.html
     from toolkit.config import Config
     from toolkit.flow import validate
 
     drawn = []
-    draw = toolkit.report_html.curves
+    draw = toolkit.report.html.curves
 
     def recorded(steps):
         drawn.append(threading.current_thread().name)
         return draw(steps)
 
-    monkeypatch.setattr(toolkit.report_html, "curves", recorded)
+    monkeypatch.setattr(toolkit.report.html, "curves", recorded)
     config = Config()
     validate(
         tiny_run_copy, config.model_copy(update={"parity": config.parity.model_copy(update={"runtimes": ["litert"]})})

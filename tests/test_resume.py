@@ -128,7 +128,7 @@ def test_artifact_sets_are_swapped_by_rename(tmp_path, monkeypatch):
     run = Run(tmp_path, {"steps": {}})
     (tmp_path / "artifacts" / "old").mkdir(parents=True)
     staging = run.staging()
-    (staging / "artifacts" / "new").mkdir(parents=True)
+    staging.artifact_dir("new").mkdir(parents=True)
     replaced = []
     real_replace = os.replace
 

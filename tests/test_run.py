@@ -10,7 +10,7 @@ from support import make_run
 from exporters.base import Format, TensorSpec, Variant, finish_artifact
 from toolkit.config import Config
 from toolkit.errors import InputError
-from toolkit.flow import _seed, _validation_size
+from toolkit.flow.qat import held_out
 from toolkit.run import Run
 
 pytestmark = pytest.mark.unit
@@ -86,11 +86,11 @@ def test_later_steps_use_the_recorded_seed_and_hold_out(run):
     run.record("train", {"config": {**config.to_dict()["train"], "seed": 7, "validation_size": 123}})
     reopened = Run.open(run.path)
     assert reopened.step_settings("train")["seed"] == 7
-    assert _seed(reopened, config) == 7
-    assert _validation_size(reopened, config, data=None) == 123
+    assert reopened.recorded_seed(config.train.seed) == 7
+    assert held_out(reopened, config, data=None) == 123
 
 
 def test_an_imported_model_keeps_the_seed_it_was_imported_with(run):
     run.record("import", {"config": {"seed": 11}})
-    assert _seed(Run.open(run.path), Config()) == 11
-    assert _seed(make_run(run.path.parent / "empty"), Config()) == 42
+    assert Run.open(run.path).recorded_seed(Config().train.seed) == 11
+    assert make_run(run.path.parent / "empty").recorded_seed(Config().train.seed) == 42

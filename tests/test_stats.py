@@ -8,9 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from toolkit.report import strict
-from toolkit.stats import binomial_tail, delta_interval, mcnemar, paired
-from toolkit.verdict import Bounds, breaches, measure
+from toolkit.config import Bounds
+from toolkit.gate.stats import binomial_tail, delta_interval, mcnemar, paired
+from toolkit.gate.verdict import breaches, measure
+from toolkit.report.document import strict
 
 pytestmark = pytest.mark.unit
 

@@ -86,7 +86,7 @@ def test_bad_options_exit_2(tmp_path, monkeypatch, args, message):
 
 @pytest.mark.unit
 def test_storage_password_is_not_recorded():
-    from toolkit.tune import _redact
+    from toolkit.modeling.tune import _redact
 
     assert _redact("postgresql://me:secret@db/x") == "postgresql://me:***@db/x"
     assert _redact("sqlite:////tmp/study.db") == "sqlite:////tmp/study.db"
@@ -108,7 +108,7 @@ def test_tune_ships_the_best_trial_through_the_gate(tmp_path, data):
     assert (out / "plots" / "param_importances.png").stat().st_size > 1000
     report = json.loads((out / "report.json").read_text())
     assert report["passed"] and {"tflite-int8-ptq", "tflite-int8-qat"} <= {a["name"] for a in report["artifacts"]}
-    from toolkit.keras_model import load_keras_model
+    from toolkit.modeling.keras_files import load_keras_model
 
     shipped = load_keras_model(out / "models" / "float.h5")
     dense = [layer for layer in shipped.layers if layer.__class__.__name__ == "Dense"][0]

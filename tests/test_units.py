@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 
 from toolkit.cli.options import parse_tolerances
-from toolkit.config import DEFAULT_TOLERANCES, load_config
+from toolkit.config import DEFAULT_TOLERANCES, Architecture, load_config
 from toolkit.errors import InputError
-from toolkit.models import Architecture
-from toolkit.preprocess import area_weights, preprocess_digit
-from toolkit.quantization import dequantize, quantize, softmax
+from toolkit.pixels.digit import area_weights, preprocess_digit
+from toolkit.pixels.tensors import dequantize, quantize, softmax
 
 pytestmark = pytest.mark.unit
 

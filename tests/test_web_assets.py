@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import web_assets
 from toolkit.errors import InputError
+from toolkit.web import assets as web_assets
 
 REPO = Path(__file__).resolve().parent.parent
 FAKE_NPM = f"""#!/bin/sh
@@ -80,7 +80,7 @@ def test_other_shipped_files_get_a_cache_of_their_own(installed):
 @pytest.mark.unit
 def test_a_killed_install_leaves_nothing_that_looks_complete(installed, tmp_path):
     code = (
-        "import sys; from pathlib import Path; from toolkit import web_assets as w; "
+        "import sys; from pathlib import Path; from toolkit.web import assets as w; "
         "w.PACKAGED = Path(sys.argv[1]); w.CHECKOUT = Path(sys.argv[2]); w.locate()"
     )
     env = {**os.environ, "EDGEKIT_TEST_NPM_HANG": "1"}

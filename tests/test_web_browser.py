@@ -25,7 +25,7 @@ from support import (
 )
 
 from exporters.base import read_contract
-from toolkit.preprocess import preprocess_digit
+from toolkit.pixels.digit import preprocess_digit
 from toolkit.runtimes import tfjs_browser
 
 pytestmark = pytest.mark.browser
@@ -45,7 +45,7 @@ def graph_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def demo_url(tiny_web_run, graph_run):
-    from toolkit.serve import make_model_server, running, tfjs_models
+    from toolkit.serve.demo import make_model_server, running, tfjs_models
 
     models = {**tfjs_models(tiny_web_run[0]), **tfjs_models(graph_run[0])}
     with running(make_model_server(models, port=0)) as url:
@@ -261,7 +261,7 @@ def test_chromium_loads_the_demo_gzipped_and_a_reload_downloads_almost_nothing(t
     # Served files carry ETag/Last-Modified and go gzipped: a reload revalidates instead of downloading again.
     from support import PageErrors, build_tiny_run
 
-    from toolkit.serve import make_server, running
+    from toolkit.serve.demo import make_server, running
 
     run, _ = build_tiny_run(tmp_path_factory.getbasetemp())
     with running(make_server(run, port=0)) as url:

@@ -22,7 +22,7 @@ MIN_MOUSE_CORRECT = len(DIGIT_STROKES) - 1  # of the fixed mouse-drawn digits
 
 @pytest.fixture(scope="module")
 def mnist_test():
-    from toolkit.data import load_data
+    from toolkit.data.datasets import load_data
 
     data = load_data()
     return data.x_test.astype(np.float32) / 255.0, data.y_test.astype(np.int64)
@@ -49,7 +49,7 @@ def test_demo_classifies_real_digits_and_mouse_drawings(mnist_run, mnist_test):
     skip_unless(tfjs_browser.unavailable())
     from playwright.sync_api import sync_playwright
 
-    from toolkit.serve import make_server, running
+    from toolkit.serve.demo import make_server, running
 
     images, labels = mnist_test
     pixels = np.round(images[:RENDERED_DIGITS] * 255).astype(np.uint8)

@@ -18,9 +18,9 @@ from support import (
 )
 
 from exporters.base import read_contract
-from toolkit import web_assets
 from toolkit.errors import StepError
 from toolkit.runtimes import tfjs_node
+from toolkit.web import assets as web_assets
 
 pytestmark = pytest.mark.node
 

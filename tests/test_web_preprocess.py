@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.golden import preprocess_cases, target_cases, write_golden_vectors
+from toolkit.pixels.golden import preprocess_cases, target_cases, write_golden_vectors
 
 WEB_DEMO = Path(__file__).resolve().parent.parent / "web_demo"
 

@@ -20,11 +20,11 @@ from typer.testing import CliRunner
 
 import toolkit.cli.serve  # noqa: F401  (registers the command on the app)
 from exporters.base import Format, TensorSpec, Variant, finish_artifact
-from toolkit import static_files
 from toolkit.cli.app import app
 from toolkit.errors import InputError
-from toolkit.serve import make_server, running, tfjs_models, web_demo_missing
-from toolkit.static_files import SECURITY_HEADERS
+from toolkit.serve.demo import make_server, running, tfjs_models, web_demo_missing
+from toolkit.web import server as static_files
+from toolkit.web.server import SECURITY_HEADERS
 
 pytestmark = pytest.mark.unit
 
@@ -396,7 +396,7 @@ def test_the_browser_runtime_does_not_import_the_serve_step():
     code = (
         "import sys; from toolkit.runtimes import tfjs_browser; tfjs_browser.unavailable(); "
         "import inspect; src = inspect.getsource(tfjs_browser); "
-        "assert 'toolkit.serve' not in sys.modules and 'toolkit.serve' not in src, 'imports serve'"
+        "assert 'toolkit.serve.demo' not in sys.modules and 'toolkit.serve.demo' not in src, 'imports serve'"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]

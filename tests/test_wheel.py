@@ -59,7 +59,7 @@ def get(url: str, path: str) -> tuple[int, bytes]:
 
 def test_installed_package_locates_its_own_web_files(venv):
     base, env = venv
-    code = "from toolkit import web_assets as w; print(w.in_checkout(), w.PACKAGED, w.cached_root())"
+    code = "from toolkit.web import assets as w; print(w.in_checkout(), w.PACKAGED, w.cached_root())"
     in_checkout, packaged, cached = run(["python", "-c", code], env=env, cwd=base).stdout.split()
     assert in_checkout == "False" and Path(packaged).is_relative_to(base / "venv")
     assert Path(cached).parent == base / "cache" / "edgekit"

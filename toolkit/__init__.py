@@ -18,9 +18,9 @@ _API = {
     "validate": "toolkit.flow",  # the parity gate over a run directory; raises ParityError on a breach
     "import_model": "toolkit.flow",  # a user's own tf-keras model through export and the gate
     "load_config": "toolkit.config",
-    "load_data": "toolkit.data",
-    "check_parity": "toolkit.parity",  # the gate over any list of artifacts and reference probabilities
-    "preprocess_digit": "toolkit.preprocess",
+    "load_data": "toolkit.data.datasets",
+    "check_parity": "toolkit.gate.parity",  # the gate over any list of artifacts and reference probabilities
+    "preprocess_digit": "toolkit.pixels.digit",
 }
 __all__ = ["__version__", *_API]
 

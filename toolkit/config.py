@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -11,8 +13,31 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from exporters.base import Variant
 from toolkit.errors import InputError
-from toolkit.models import Architecture
-from toolkit.verdict import Bounds
+
+
+class Architecture(str, Enum):
+    """The networks `edgekit train` builds (toolkit.modeling.architectures)."""
+
+    DENSE = "dense"
+    CNN = "cnn"
+    CNN_BN = "cnn-bn"
+    # Three Conv-BatchNorm-ReLU blocks (32, 64, 128 filters), pooling after the first two, dropout 0.25.
+    CNN3_BN = "cnn3-bn"
+    # The same at 3/4 (24, 48, 96 filters): the default, as accurate at 0.57x the multiply-adds (docs/performance.md).
+    CNN3_BN_SLIM = "cnn3-bn-slim"
+    # At 3/2 (48, 96, 192 filters), for --preset best (docs/performance.md).
+    CNN3_BN_WIDE = "cnn3-bn-wide"
+
+
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+    """One variant's limits. Points are percentage points of accuracy; probability errors are in [0, 1]."""
+
+    tolerance: float  # practical margin: a significant drop no larger than this still passes
+    min_agreement: float  # hard floor on top-1 agreement with the reference, in percent
+    max_mean_prob_error: float  # bound on the mean over images of max_k |p_artifact - p_reference|
+    significance: float  # one-sided McNemar level at which a drop counts as real
+
 
 Positive = Annotated[int, Field(strict=True, ge=1)]
 Points = Annotated[float, Field(ge=0, allow_inf_nan=False)]

@@ -1,12 +1,19 @@
-"""The run directory every step reads and writes, and the only code that reads it: layout, manifest, atomic writes.
+"""The run directory every step reads and writes: its layout, manifest and atomic writes. Only `Run` builds a path
+inside a run; everything else asks it.
 
-RUN/manifest.json          data fingerprint, each step's start and finish with its settings, figures and history
-RUN/models/float.h5        the reference Keras model (trained here, or the user's; float.keras for a Keras 3 model)
-RUN/models/qat.h5          the quantization-aware fine-tuned model, when made
-RUN/checkpoints/best.h5    best validation checkpoint written during training
-RUN/checkpoints/epoch-NNN.h5, state.json   the last completed epoch, with optimizer state: `train --resume`
-RUN/artifacts/NAME/        one directory per exported artifact, with contract.json
-RUN/report.json, report.md the parity gate's verdict
+RUN/manifest.json            data fingerprint; each step's start and finish with its settings, figures and history
+RUN/models/float.h5          the reference Keras model (trained here, or the user's; float.keras for a Keras 3 model)
+RUN/models/qat.h5            the quantization-aware fine-tuned model, when made; member-K.h5 an ensemble's members
+RUN/checkpoints/             best.h5, epoch-NNN.h5 and state.json of the last completed epoch (`train --resume`)
+RUN/tensorboard/STEP/        TensorBoard logs of training and QAT
+RUN/artifacts/NAME/          one directory per exported artifact, with contract.json
+RUN/report.json, report.md   the parity gate's verdict; report.html the same with plots and images
+RUN/predictions.npz          each evaluation's top classes per test image, the evidence report.html is drawn from
+RUN/references.npz           the Keras models' test-set probabilities, kept by export for the gate
+RUN/evaluations.npz          the in-process TensorFlow runtime's outputs, kept for the next gate on the same files
+RUN/benchmark.json           `edgekit benchmark`'s figures
+RUN/debug/NAME.json          `edgekit debug`'s per-layer errors of an int8 artifact
+RUN/study.db, trials.json, plots/   `edgekit tune`'s study, its trials and plots
 """
 
 from __future__ import annotations
@@ -28,6 +35,14 @@ from toolkit.errors import InputError, first_line
 
 MANIFEST = "manifest.json"
 REPORT = "report.json"
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
+PREDICTIONS = "predictions.npz"
+REFERENCES = "references.npz"
+EVALUATIONS = "evaluations.npz"
+BENCHMARK = "benchmark.json"
+STUDY = "study.db"
+TRIALS = "trials.json"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -70,9 +85,10 @@ def now() -> str:
 class Run:
     """A run directory. `Run.create` starts one; `Run.open` reads an existing one."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any]):
-        self.path = path
-        self.manifest = manifest
+    def __init__(self, path: Path, manifest: dict[str, Any] | None = None):
+        """A run at `path`; without a manifest, a directory laid out like a run (a staging or scratch area)."""
+        self.path = Path(path)
+        self.manifest = manifest if manifest is not None else {"steps": {}}
 
     @staticmethod
     def check_new(path: Path) -> None:
@@ -160,6 +176,18 @@ class Run:
         return self.manifest["steps"].get(step, {}).get("config", {})
 
     @property
+    def trusts_model(self) -> bool:
+        """Whether the user allowed the run's model to carry Python code (recorded when it was imported)."""
+        return bool(self.manifest["steps"].get("import", {}).get("trust_model", False))
+
+    def recorded_seed(self, default: int) -> int:
+        """The seed the run was trained (or imported) with; `default` only for a run that records none."""
+        for step in ("train", "import"):
+            if "seed" in self.step_settings(step):
+                return self.step_settings(step)["seed"]
+        return default
+
+    @property
     def data_record(self) -> dict[str, Any] | None:
         """Where the run's data came from and its fingerprint, as recorded when the run was made."""
         return self.manifest.get("data")
@@ -237,8 +265,80 @@ class Run:
             raise InputError(f"{self.path} has no artifact '{name}' (it has: {have})")
         return _read_contract(self.artifacts_dir / name)
 
-    def artifact_dir(self, artifact: Artifact) -> Path:
-        return self.path / artifact.path
+    def artifact_dir(self, artifact: Artifact | str) -> Path:
+        """The directory of an artifact (or of the artifact of that name, to write one)."""
+        return self.artifacts_dir / artifact if isinstance(artifact, str) else self.path / artifact.path
+
+    # Where each file of the run lives (see the module docstring).
+    @property
+    def report_path(self) -> Path:
+        return self.path / REPORT
+
+    @property
+    def report_md_path(self) -> Path:
+        return self.path / REPORT_MD
+
+    @property
+    def report_html_path(self) -> Path:
+        return self.path / REPORT_HTML
+
+    @property
+    def predictions_path(self) -> Path:
+        return self.path / PREDICTIONS
+
+    @property
+    def references_path(self) -> Path:
+        return self.path / REFERENCES
+
+    @property
+    def evaluations_path(self) -> Path:
+        return self.path / EVALUATIONS
+
+    @property
+    def benchmark_path(self) -> Path:
+        return self.path / BENCHMARK
+
+    @property
+    def study_path(self) -> Path:
+        return self.path / STUDY
+
+    @property
+    def trials_path(self) -> Path:
+        return self.path / TRIALS
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.path / "plots"
+
+    def debug_path(self, artifact: str) -> Path:
+        return self.path / "debug" / f"{artifact}.json"
+
+    def checkpoints_dir(self, member: int | None = None) -> Path:
+        """Training checkpoints: the run's model, or one ensemble member's."""
+        return self.path / "checkpoints" / ("" if member is None else f"member-{member}")
+
+    def tensorboard_dir(self, step: str | None = None) -> Path:
+        return self.path / "tensorboard" / (step or "")
+
+    def scratch_dir(self, purpose: str) -> Path:
+        """An empty hidden directory inside the run for work in progress (`.fix`, `.trials`), laid out like the run."""
+        scratch = self.path / f".{purpose}"
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir()
+        return scratch
+
+    def forget_verdict(self) -> None:
+        """After a new export: the old report and the gate's kept outputs no longer describe the files."""
+        for path in (self.report_path, self.report_md_path, self.predictions_path, self.evaluations_path):
+            path.unlink(missing_ok=True)
+
+    def benchmark(self) -> dict[str, Any] | None:
+        """benchmark.json, or None when the run has none or it is unreadable (a report shows no figures then)."""
+        try:
+            data = json.loads(self.benchmark_path.read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def report(self) -> dict[str, Any] | None:
         """The parity gate's last report.json, or None when the run has not been validated since its export.
@@ -246,7 +346,7 @@ class Run:
         Raises:
             InputError: report.json exists but is unreadable or not a report.
         """
-        path = self.path / REPORT
+        path = self.report_path
         try:
             report = json.loads(path.read_text())
         except FileNotFoundError:
@@ -263,29 +363,27 @@ class Run:
         try:
             return {e["runtime"]: bool(e["passed"]) for e in report["artifacts"] if e["name"] == name}
         except (KeyError, TypeError):
-            raise InputError(f"{self.path / REPORT}: an artifact entry lacks name, runtime or passed") from None
+            raise InputError(f"{self.report_path}: an artifact entry lacks name, runtime or passed") from None
 
     def clear_staging(self) -> None:
         """Remove what an interrupted export left: the half-written set and a set swapped out but not deleted."""
         shutil.rmtree(self.path / ".staging", ignore_errors=True)
         shutil.rmtree(self.path / ".artifacts-old", ignore_errors=True)
 
-    def staging(self) -> Path:
+    def staging(self) -> Run:
         """An empty directory laid out like the run, for writing artifacts before they replace the current ones."""
         self.clear_staging()
-        staging = self.path / ".staging"
-        staging.mkdir()
-        return staging
+        return Run(self.scratch_dir("staging"))
 
-    def commit_artifacts(self, staging: Path) -> None:
+    def commit_artifacts(self, staging: Run) -> None:
         """Swap fully written artifacts into place with renames: at every instant either set is complete."""
         old = self.path / ".artifacts-old"
         if self.artifacts_dir.exists():
             os.replace(self.artifacts_dir, old)
-        os.replace(staging / "artifacts", self.artifacts_dir)
+        os.replace(staging.artifacts_dir, self.artifacts_dir)
         sync_directory(self.path)
         shutil.rmtree(old, ignore_errors=True)
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging.path, ignore_errors=True)
 
 
 def _read_contract(directory: Path) -> Artifact:

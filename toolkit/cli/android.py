@@ -5,8 +5,8 @@ from typing import Annotated
 
 import typer
 
-from toolkit.android import DEFAULT_ARTIFACT, install_model  # light: no TensorFlow behind it
 from toolkit.cli.app import command
+from toolkit.serve.android import DEFAULT_ARTIFACT, install_model  # light: no TensorFlow behind it
 
 
 @command

@@ -26,9 +26,9 @@ def benchmark(
 ) -> None:
     """Measure every artifact (LiteRT 1/2 threads with and without XNNPACK, TF.js in Node and Chromium), print a
     table, write RUN/benchmark.json and redraw report.html."""
-    from toolkit.benchmark import benchmark as run_benchmark
-    from toolkit.benchmark import render_table
-    from toolkit.report_html import rewrite_html
+    from toolkit.bench.benchmark import benchmark as run_benchmark
+    from toolkit.bench.benchmark import render_table
+    from toolkit.report.html import rewrite_html
     from toolkit.run import Run
 
     result = run_benchmark(run_dir, runs, warmup, rounds, batch, runtime or None, progress=typer.echo)

@@ -18,7 +18,7 @@ def debug(
 ) -> None:
     """Name the layers where int8 quantization loses most (QuantizationDebugger); writes RUN/debug/NAME.json."""
     from toolkit.cli.options import build_config
-    from toolkit.debug import debug_artifact
+    from toolkit.fix.debug import debug_artifact
 
     result = debug_artifact(run_dir, artifact, build_config(config))
     typer.echo(f"{artifact}: worst layers by {result['metric']}")

@@ -21,7 +21,7 @@ from toolkit.cli.options import (
     Seed,
     Tolerance,
 )
-from toolkit.models import Architecture
+from toolkit.config import Architecture
 
 
 @command
@@ -55,8 +55,8 @@ def ensemble(
 ) -> None:
     """Members differ by seed (seed, seed+1, ...) and/or architecture; the report shows each and the ensemble."""
     from toolkit.cli.options import build_config
-    from toolkit.ensemble import ensemble as run_ensemble
     from toolkit.flow import default_run_dir
+    from toolkit.modeling.ensemble import ensemble as run_ensemble
 
     settings = build_config(
         config,

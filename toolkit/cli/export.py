@@ -12,32 +12,36 @@ from toolkit.cli.app import command
 from toolkit.cli.options import ConfigFile, Data, Fix, Out, QatEpochs, Runtime, Tolerance
 from toolkit.errors import InputError
 
+ExportRun = Annotated[Path | None, typer.Argument(help="Run directory to export (omit with --model).")]
+Model = Annotated[
+    Path | None,
+    typer.Option("--model", help="Your tf-keras classifier (.h5, .keras or SavedModel dir) instead of a run."),
+]
+WithQat = Annotated[bool, typer.Option("--qat", help="With --model: also fine-tune a QAT copy on --data.")]
+TrustModel = Annotated[
+    bool,
+    typer.Option(
+        "--trust-model",
+        help="Load a model whose file carries Python code (Lambda layers, custom objects): that code runs.",
+    ),
+]
+Tfjs = Annotated[bool, typer.Option("--tfjs/--no-tfjs", help="Export TF.js (verified only in Node/Chromium).")]
+
 
 @command
 def export(
-    run_dir: Annotated[Path | None, typer.Argument(help="Run directory to export (omit with --model).")] = None,
-    model: Annotated[
-        Path | None,
-        typer.Option("--model", help="Your tf-keras classifier (.h5, .keras or SavedModel dir) instead of a run."),
-    ] = None,
+    run_dir: ExportRun = None,
+    model: Model = None,
     data: Data = None,
     out: Out = None,
-    qat: Annotated[bool, typer.Option("--qat", help="With --model: also fine-tune a QAT copy on --data.")] = False,
+    qat: WithQat = False,
     qat_epochs: QatEpochs = None,
     tolerance: Tolerance = None,
     runtime: Runtime = None,
     fix: Fix = None,
     config: ConfigFile = None,
-    trust_model: Annotated[
-        bool,
-        typer.Option(
-            "--trust-model",
-            help="Load a model whose file carries Python code (Lambda layers, custom objects): that code runs.",
-        ),
-    ] = False,
-    tfjs: Annotated[
-        bool, typer.Option("--tfjs/--no-tfjs", help="Export TF.js (verified only in Node/Chromium).")
-    ] = True,
+    trust_model: TrustModel = False,
+    tfjs: Tfjs = True,
     normalization: images.NormalizationKind = None,
     mean: images.Mean = None,
     std: images.Std = None,

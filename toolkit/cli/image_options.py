@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from exporters.base import NORMALIZATION_KINDS, Normalization
+from toolkit.data.image_folder import DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION
 from toolkit.errors import InputError
-from toolkit.image_folder import DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION
 
 NormalizationKind = Annotated[
     str | None,

@@ -7,9 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from toolkit.config import Config, load_config
+from toolkit.config import Architecture, Config, load_config
 from toolkit.errors import InputError
-from toolkit.models import Architecture
 
 ConfigFile = Annotated[
     Path | None, typer.Option("--config", "-c", help=r"TOML file with \[train], \[qat], \[export], \[parity] sections.")
@@ -133,7 +132,7 @@ def use_cluster(workers: list[str] | None, index: int | None) -> None:
     """Set TF_CONFIG from --worker/--worker-index, so the training step runs on the cluster."""
     import os
 
-    from toolkit.distributed import tf_config
+    from toolkit.modeling.distributed import tf_config
 
     if workers is None and index is None:
         return

@@ -11,6 +11,6 @@ def report(run_dir: RunDir) -> None:
     """Write RUN/report.html again (no evaluation is re-run: the gate kept what the page needs)."""
     import typer
 
-    from toolkit.report_html import rewrite_html
+    from toolkit.report.html import rewrite_html
 
     typer.echo(rewrite_html(run_dir))

@@ -26,6 +26,6 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the browser demo (draw a digit, see the TF.js model classify it) and the run's report until Ctrl-C."""
-    from toolkit.serve import serve as run_server
+    from toolkit.serve.demo import serve as run_server
 
     run_server(run_dir, host=host, port=port, allow_hosts=allow_host or (), echo=typer.echo)

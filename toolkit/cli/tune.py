@@ -16,45 +16,54 @@ class Objective(str, Enum):
     PARETO = "pareto"
 
 
+Trials = Annotated[
+    int | None, typer.Option("--trials", min=0, help="Finished trials the study should hold (all workers).")
+]
+Timeout = Annotated[
+    float | None, typer.Option("--timeout", min=0, help="Seconds this process may start new trials for.")
+]
+ObjectiveOption = Annotated[
+    Objective,
+    typer.Option(
+        "--objective",
+        help="accuracy: TPE with Hyperband pruning on validation accuracy; pareto: NSGA-II over validation "
+        "accuracy, int8 TFLite size and single-image LiteRT latency.",
+    ),
+]
+Pick = Annotated[
+    int | None, typer.Option("--pick", min=0, help="Ship this trial (pareto: one on the front), not the best.")
+]
+Storage = Annotated[
+    str | None,
+    typer.Option(
+        "--storage",
+        help="Optuna storage URL shared by workers, e.g. postgresql://USER:PASS@HOST/DB. "
+        "Default: study.db (SQLite) in the run directory.",
+    ),
+]
+Study = Annotated[str, typer.Option("--study", help="Study name in the storage.")]
+ResumeSearch = Annotated[
+    bool, typer.Option("--resume", help="Continue the search of the run directory --out (after a crash or kill).")
+]
+SearchOnly = Annotated[bool, typer.Option("--search-only", help="A worker: search and plot, ship nothing.")]
+LatencyRuns = Annotated[
+    int, typer.Option("--latency-runs", min=1, help="Timed invokes per trial (pareto), after warm-up.")
+]
+
+
 @command
 def tune(
     out: Out = None,
     data: Data = None,
-    trials: Annotated[
-        int | None, typer.Option("--trials", min=0, help="Finished trials the study should hold (all workers).")
-    ] = None,
-    timeout: Annotated[
-        float | None, typer.Option("--timeout", min=0, help="Seconds this process may start new trials for.")
-    ] = None,
-    objective: Annotated[
-        Objective,
-        typer.Option(
-            "--objective",
-            help="accuracy: TPE with Hyperband pruning on validation accuracy; pareto: NSGA-II over validation "
-            "accuracy, int8 TFLite size and single-image LiteRT latency.",
-        ),
-    ] = Objective.ACCURACY,
-    pick: Annotated[
-        int | None, typer.Option("--pick", min=0, help="Ship this trial (pareto: one on the front), not the best.")
-    ] = None,
-    storage: Annotated[
-        str | None,
-        typer.Option(
-            "--storage",
-            help="Optuna storage URL shared by workers, e.g. postgresql://USER:PASS@HOST/DB. "
-            "Default: study.db (SQLite) in the run directory.",
-        ),
-    ] = None,
-    study: Annotated[str, typer.Option("--study", help="Study name in the storage.")] = "edgekit",
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue the search of the run directory --out (after a crash or kill).")
-    ] = False,
-    search_only: Annotated[
-        bool, typer.Option("--search-only", help="A worker: search and plot, ship nothing.")
-    ] = False,
-    latency_runs: Annotated[
-        int, typer.Option("--latency-runs", min=1, help="Timed invokes per trial (pareto), after warm-up.")
-    ] = 300,
+    trials: Trials = None,
+    timeout: Timeout = None,
+    objective: ObjectiveOption = Objective.ACCURACY,
+    pick: Pick = None,
+    storage: Storage = None,
+    study: Study = "edgekit",
+    resume: ResumeSearch = False,
+    search_only: SearchOnly = False,
+    latency_runs: LatencyRuns = 300,
     epochs: Epochs = None,
     seed: Seed = None,
     qat_epochs: QatEpochs = None,
@@ -71,8 +80,8 @@ def tune(
     from toolkit.cli.options import build_config
     from toolkit.errors import InputError
     from toolkit.flow import default_run_dir
-    from toolkit.tune import TuneConfig
-    from toolkit.tune import tune as run_tune
+    from toolkit.flow import tune as run_tune
+    from toolkit.modeling.tune import TuneConfig
 
     if resume and out is None:
         raise InputError("--resume needs --out: the run directory whose search to continue")
@@ -83,7 +92,7 @@ def tune(
         qat=dict(epochs=qat_epochs),
         parity=dict(tolerances=tolerance, runtimes=runtime),
     )
-    tune_settings = TuneConfig(
+    search = TuneConfig(
         trials=trials,
         timeout=timeout,
         objective=objective.value,
@@ -93,4 +102,4 @@ def tune(
         latency_runs=latency_runs,
         search_only=search_only,
     )
-    run_tune(out or default_run_dir(), settings, tune_settings, data, resume=resume)
+    run_tune(out or default_run_dir(), settings, search, data, resume=resume)

@@ -9,8 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-from exporters.base import Artifact, Classifier, Format, TensorSpec
-from toolkit.quantization import dequantize, quantize, softmax
+from exporters.base import Artifact, Format
 
 # Images per call into a runtime: one LiteRT invoke or Keras batch of 1000 takes the 10k test set in ~1 s, where
 # one image at a time takes minutes; larger batches gain nothing and cost memory.
@@ -45,7 +44,7 @@ class Runtime:
     refuses: Callable[[Artifact], str | None] = lambda artifact: None  # why it cannot evaluate this artifact
     # In-process TensorFlow runtimes, whose outputs on the same files and images are fixed by the engine's version
     # and whose start costs seconds: that version, under which the gate reuses its last results on unchanged files
-    # (toolkit.references). None: always evaluated afresh (the runtimes users deploy to: LiteRT, Node, Chromium).
+    # (toolkit.gate.kept). None: always evaluated afresh (the runtimes users deploy to: LiteRT, Node, Chromium).
     engine_version: Callable[[], str] | None = None
 
 
@@ -79,25 +78,3 @@ def by_input(run_group: Callable[[list, np.ndarray], list]) -> Callable[[list, n
         return results
 
     return predict_many
-
-
-def to_model_input(images: np.ndarray, classifier: Classifier, spec: TensorSpec) -> np.ndarray:
-    """Normalize raw pixels as the contract says, reshape them to the model's input, quantize an integer input."""
-    pixels = np.asarray(images)
-    image = classifier.image
-    if pixels.size != len(pixels) * image.height * image.width * image.channels:
-        raise ValueError(
-            f"images of shape {pixels.shape[1:]} do not hold {image.height}x{image.width}x{image.channels}"
-        )
-    values = classifier.normalization.apply(pixels.reshape((len(pixels), *image.shape)))
-    batch = values.reshape((len(pixels), *spec.shape))
-    if spec.scale is None:
-        return batch
-    return quantize(batch, spec.scale, spec.zero_point, spec.dtype)
-
-
-def to_probabilities(outputs: np.ndarray, spec: TensorSpec, output_kind: str) -> np.ndarray:
-    """Dequantize integer outputs and turn logits into probabilities."""
-    values = dequantize(outputs, spec.scale, spec.zero_point) if spec.scale is not None else outputs
-    values = np.asarray(values, dtype=np.float32).reshape(len(values), -1)
-    return softmax(values) if output_kind == "logits" else values

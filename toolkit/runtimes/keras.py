@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from exporters.base import MNIST, Classifier, model_specs
-from toolkit.runtimes.base import BATCH_SIZE, to_model_input, to_probabilities
+from toolkit.pixels.tensors import to_model_input, to_probabilities
+from toolkit.runtimes.base import BATCH_SIZE
 
 NAME = "keras"
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from exporters.base import Artifact, Format
-from toolkit.runtimes.base import BATCH_SIZE, Runtime, package_versions, to_model_input, to_probabilities
+from toolkit.pixels.tensors import to_model_input, to_probabilities
+from toolkit.runtimes.base import BATCH_SIZE, Runtime, package_versions
 
 NAME = "tensorflow"
 

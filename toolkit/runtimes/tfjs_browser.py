@@ -12,7 +12,8 @@ import numpy as np
 
 from exporters.base import Artifact, Format
 from toolkit.errors import InputError, StepError
-from toolkit.runtimes.base import Runtime, by_input, to_model_input, to_probabilities
+from toolkit.pixels.tensors import to_model_input, to_probabilities
+from toolkit.runtimes.base import Runtime, by_input
 
 NAME = "tfjs-browser-wasm"
 CHROMIUM = "/usr/bin/chromium"
@@ -46,7 +47,7 @@ def unavailable() -> str | None:
         return "Python package playwright is not installed (an edgekit dependency: reinstall edgekit)"
     if chromium_executable() is None:
         return "Chromium not found (install Debian's package: `apt-get install chromium`)"
-    from toolkit import web_assets
+    from toolkit.web import assets as web_assets
 
     return web_assets.missing()
 
@@ -94,8 +95,8 @@ def _predict_many(predictors: list[TFJSBrowserPredictor], images: np.ndarray) ->
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
-    from toolkit import web_assets
-    from toolkit.static_files import make_static_server, running
+    from toolkit.web import assets as web_assets
+    from toolkit.web.server import make_static_server, running
 
     model_input = (
         to_model_input(images, predictors[0].artifact.classifier, predictors[0].artifact.input) if predictors else None

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from exporters.base import Artifact, Format
-from toolkit import web_assets
 from toolkit.errors import InputError, StepError
-from toolkit.runtimes.base import Runtime, by_input, to_model_input, to_probabilities
+from toolkit.pixels.tensors import to_model_input, to_probabilities
+from toolkit.runtimes.base import Runtime, by_input
+from toolkit.web import assets as web_assets
 
 NAME = "tfjs-node-wasm"
 TIMEOUT_S = 600  # 10k images take ~5 s; a hung runner must not hang the parity gate

@@ -1,0 +1,340 @@
+"""`edgekit benchmark`: latency, throughput and memory of every artifact in every runtime here, in interleaved rounds.
+
+Each measurement runs the way LiteRT's benchmark_model does (load, first inference, warm-up, then timed runs of
+one image, then batches) in a process of its own (LiteRT, Node) so its peak memory is the runtime's. Every round
+measures every setting once, one after the other, so a burst of load on a shared machine hits all artifacts of a
+round alike; each figure is the median over rounds, with the spread, and ratios to float32 are taken within a round.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from exporters.base import Artifact, Format
+from toolkit.data.run_data import load_run_data
+from toolkit.errors import InputError, first_line
+from toolkit.pixels.tensors import to_model_input
+from toolkit.report.environment import environment
+from toolkit.report.html import gzip_size
+from toolkit.run import Run, atomic_write_json, now
+
+FIGURES = ("load_ms", "first_ms", "p50_us", "p90_us", "p99_us", "throughput_ips", "peak_rss_mb", "js_heap_mb")
+TIMEOUT_S = 600
+BATCH_REPEATS = 20  # batches timed for the throughput figure
+
+
+@dataclasses.dataclass(frozen=True, eq=False)  # keyed by identity: each setting is made once
+class Setting:
+    """One way to run one artifact: a runtime and its options."""
+
+    artifact: Artifact
+    runtime: str  # litert, tfjs-node-wasm, tfjs-browser-wasm, tfjs-browser-webgl
+    threads: int | None = None
+    xnnpack: bool | None = None
+
+    @property
+    def label(self) -> str:
+        if self.runtime != "litert":
+            return "1 thread" if self.runtime == "tfjs-node-wasm" else "page"
+        return f"{self.threads} thread{'s' if self.threads > 1 else ''}, {'XNNPACK' if self.xnnpack else 'no XNNPACK'}"
+
+    @property
+    def primary(self) -> bool:
+        """The setting that stands for the artifact in the report: 1 thread as shipped, or the browser's wasm."""
+        return (self.runtime == "litert" and self.threads == 1 and self.xnnpack) or self.runtime == "tfjs-browser-wasm"
+
+
+def plan(run: Run, runtimes: list[str] | None = None) -> tuple[list[Setting], list[str]]:
+    """Every (artifact, runtime, option) to measure here, and why some runtimes cannot run."""
+    from toolkit.runtimes import litert, tfjs_browser, tfjs_node
+
+    settings, skipped = [], []
+    wanted = set(runtimes) if runtimes else None
+    reasons = {
+        "litert": litert.unavailable(),
+        "tfjs-node-wasm": tfjs_node.unavailable(),
+        "tfjs-browser-wasm": tfjs_browser.unavailable(),
+        "tfjs-browser-webgl": tfjs_browser.unavailable(),
+    }
+    if wanted and wanted - set(reasons):
+        raise InputError(
+            f"unknown benchmark runtime {', '.join(sorted(wanted - set(reasons)))} (known: {', '.join(reasons)})"
+        )
+    for name, reason in reasons.items():
+        if reason and (wanted is None or name in wanted):
+            skipped.append(f"{name}: {reason}")
+    # No GPU here: Chromium's WebGL is SwiftShader, software rendering that takes ~50x wasm's time and the CPU with
+    # it; measured only when asked for by name.
+    default = set(reasons) - {"tfjs-browser-webgl"}
+    ok = {name for name, reason in reasons.items() if not reason and name in (wanted or default)}
+    for artifact in run.artifacts():
+        if artifact.format is Format.TFLITE and "litert" in ok:
+            settings += [Setting(artifact, "litert", t, x) for x in (True, False) for t in (1, 2)]
+        if artifact.format is Format.TFJS:
+            settings += [
+                Setting(artifact, r) for r in ("tfjs-node-wasm", "tfjs-browser-wasm", "tfjs-browser-webgl") if r in ok
+            ]
+    return settings, skipped
+
+
+def _litert(run: Run, setting: Setting, image_file: Path, options: dict) -> dict:
+    job = {
+        "model": str(run.artifact_dir(setting.artifact) / setting.artifact.main_file),
+        "threads": setting.threads,
+        "xnnpack": setting.xnnpack,
+        "image": str(image_file),
+        **options,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "toolkit.bench.worker", json.dumps(job)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    if done.returncode != 0:
+        raise RuntimeError((done.stderr.strip().splitlines() or ["no output"])[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _node(run: Run, setting: Setting, options: dict) -> dict:
+    from toolkit.runtimes.tfjs_node import node_executable
+    from toolkit.web import assets as web_assets
+
+    root = web_assets.locate().root
+    command = [
+        node_executable(),
+        str(root / "node" / "benchmark.mjs"),
+        "--model",
+        str(run.artifact_dir(setting.artifact).resolve()),
+        "--runs",
+        str(options["runs"]),
+        "--warmup",
+        str(options["warmup"]),
+        "--batch",
+        str(options["batch"]),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=root)
+    if done.returncode != 0:
+        raise RuntimeError((done.stderr.strip().splitlines() or ["no output"])[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class _Browser:
+    """One headless Chromium session for a round of browser measurements."""
+
+    def __init__(self, run: Run, settings: list[Setting]):
+        self.run, self.settings = run, settings
+
+    def measure_all(self, options: dict, each: Callable[[Setting, dict | Exception], None]) -> None:
+        import concurrent.futures
+
+        # Playwright's sync API needs a thread without an event loop (see tfjs_browser).
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(self._measure_all, options, each).result()
+
+    def _measure_all(self, options: dict, each) -> None:
+        from playwright.sync_api import sync_playwright
+
+        from toolkit.runtimes.tfjs_browser import CHROMIUM_ARGS, TIMEOUT_MS, chromium_executable
+        from toolkit.serve.demo import make_model_server, running
+
+        models = {s.artifact.name: self.run.artifact_dir(s.artifact) for s in self.settings}
+        # SwiftShader gives WebGL without a GPU where Chromium still offers it; otherwise webgl is reported missing.
+        args = [*CHROMIUM_ARGS, "--enable-unsafe-swiftshader"]
+        with running(make_model_server(models)) as base_url, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium_executable(), args=args, headless=True)
+            try:
+                for setting in self.settings:
+                    page = browser.new_page()  # a fresh page per model: no backend state carried over
+                    page.set_default_timeout(TIMEOUT_MS)
+                    try:
+                        page.goto(f"{base_url}eval.html")
+                        page.wait_for_function("() => window.edgekitEval !== undefined")
+                        result = page.evaluate(
+                            "([url, backend, options]) => window.edgekitEval.benchmark(url, backend, options)",
+                            [f"models/{setting.artifact.name}/", setting.runtime.rsplit("-", 1)[1], options],
+                        )
+                    except Exception as error:  # Playwright's errors carry the page's exception text
+                        result = RuntimeError(first_line(error))
+                    finally:
+                        page.close()
+                    each(setting, result)
+            finally:
+                browser.close()
+
+
+def benchmark(
+    run_dir: Path,
+    runs: int = 1000,
+    warmup: int = 100,
+    rounds: int = 3,
+    batch: int = 100,
+    runtimes: list[str] | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """Measure every setting of `plan` in `rounds` interleaved rounds; write RUN/benchmark.json and return it."""
+    if runs < 1 or rounds < 1 or batch < 1 or warmup < 0:
+        raise InputError("--runs, --rounds and --batch must be at least 1, --warmup at least 0")
+    run = Run.open(run_dir)
+    settings, skipped = plan(run, runtimes)
+    if not settings:
+        raise InputError(f"{run.path}: nothing to benchmark ({'; '.join(skipped) or 'no TFLite or TF.js artifact'})")
+    for reason in skipped:
+        progress(f"skip  {reason}")
+    image = load_run_data(run).x_test[:1]
+    options = {"runs": runs, "warmup": warmup, "batch": batch, "batch_repeats": BATCH_REPEATS}
+    started = time.perf_counter()
+    measured = _measure_rounds(run, settings, image, options, rounds, progress)
+    result = {
+        "created": now(),
+        "method": (
+            f"{rounds} interleaved rounds; per round and setting: load, first inference, {warmup} warm-up runs, "
+            f"{runs} timed single-image runs (p50/p90/p99), then batches of {batch}; LiteRT and Node each in a "
+            "process of their own (peak RSS is that process's); browser memory is the page's JS heap. Figures are "
+            "medians over rounds; spread = min-max of the round p50s; ratios to float32 are taken within a round."
+        ),
+        "runs": runs,
+        "warmup": warmup,
+        "rounds": rounds,
+        "batch": batch,
+        "seconds": round(time.perf_counter() - started, 1),
+        "skipped": skipped,
+        "environment": environment(),
+        "results": summarize(run, measured),
+    }
+    atomic_write_json(run.benchmark_path, result)
+    return result
+
+
+def _measure_rounds(
+    run: Run, settings: list[Setting], image: np.ndarray, options: dict, rounds: int, progress: Callable[[str], None]
+) -> dict[Setting, list[dict | Exception]]:
+    """Every setting once per round, rounds one after the other; each setting's results in round order."""
+    measured: dict[Setting, list[dict | Exception]] = {s: [] for s in settings}
+    total, started = len(settings) * rounds, time.perf_counter()
+
+    def record(setting: Setting, result: dict | Exception, round_: int) -> None:
+        measured[setting].append(result)
+        count = sum(len(r) for r in measured.values())
+        figure = f"p50 {result['p50_us']:8.1f} us" if isinstance(result, dict) else f"failed: {result}"
+        eta = (time.perf_counter() - started) / count * (total - count)
+        progress(
+            f"[{count}/{total}] round {round_ + 1}/{rounds} {setting.artifact.name:<18} {setting.runtime:<18} "
+            f"{setting.label:<22} {figure}   ~{eta:.0f} s to go"
+        )
+
+    litert = [s for s in settings if s.runtime == "litert"]
+    node = [s for s in settings if s.runtime == "tfjs-node-wasm"]
+    browser = [s for s in settings if s.runtime.startswith("tfjs-browser")]
+    with tempfile.TemporaryDirectory(prefix="edgekit-bench-") as tmp:
+        image_files = {}
+        for artifact in {s.artifact.name: s.artifact for s in litert}.values():
+            image_files[artifact.name] = Path(tmp) / f"{artifact.name}.npy"
+            model_input = to_model_input(image, artifact.classifier, artifact.input)
+            np.save(image_files[artifact.name], model_input, allow_pickle=False)
+        for round_ in range(rounds):
+            # Rotate the order each round so that no artifact always runs first (or right after another).
+            shift = round_ % max(len(litert), 1)
+            for s in litert[shift:] + litert[:shift]:
+                record(s, _attempt(lambda s=s: _litert(run, s, image_files[s.artifact.name], options)), round_)
+            for s in node:
+                record(s, _attempt(lambda s=s: _node(run, s, options)), round_)
+            if browser:
+                _Browser(run, browser).measure_all(options, lambda s, r, k=round_: record(s, r, k))
+    return measured
+
+
+def _attempt(measure: Callable[[], dict]) -> dict | Exception:
+    try:
+        return measure()
+    except Exception as error:  # one failed setting is reported in its row; the others still run
+        return RuntimeError(first_line(error))
+
+
+def summarize(run: Run, measured: dict[Setting, list[dict | Exception]]) -> list[dict[str, Any]]:
+    """One row per setting: medians over rounds, the spread of p50, and p50 relative to float32 in the same round."""
+    gzipped: dict[str, int] = {}
+    float32 = {
+        (s.artifact.format, s.runtime, s.threads, s.xnnpack): rounds
+        for s, rounds in measured.items()
+        if s.artifact.variant.value == "float32" and s.artifact.source == "float"
+    }
+    rows = []
+    for setting, rounds in measured.items():
+        artifact = setting.artifact
+        if artifact.name not in gzipped:
+            gzipped[artifact.name] = gzip_size(run.artifact_dir(artifact))
+        good = [r for r in rounds if isinstance(r, dict)]
+        row: dict[str, Any] = {
+            "artifact": artifact.name,
+            "format": artifact.format.value,
+            "variant": artifact.variant.value,
+            "runtime": setting.runtime,
+            "setting": setting.label,
+            "threads": setting.threads,
+            "xnnpack": setting.xnnpack,
+            "primary": setting.primary,
+            "size_bytes": artifact.size_bytes,
+            "gzip_bytes": gzipped[artifact.name],
+            "rounds": len(good),
+            "error": next((str(r) for r in rounds if isinstance(r, Exception)), None)
+            if len(good) < len(rounds)
+            else None,
+        }
+        for key in FIGURES:
+            values = [r[key] for r in good if r.get(key) is not None]
+            row[key] = statistics.median(values) if values else None
+        p50s = [r["p50_us"] for r in good]
+        row["p50_us_min"], row["p50_us_max"] = (min(p50s), max(p50s)) if p50s else (None, None)
+        row["ops"] = good[0].get("ops") if good else None
+        reference = float32.get((artifact.format, setting.runtime, setting.threads, setting.xnnpack))
+        ratios = [
+            a["p50_us"] / b["p50_us"]
+            for a, b in zip(rounds, reference or [], strict=False)
+            if isinstance(a, dict) and isinstance(b, dict)
+        ]
+        row["p50_vs_float32"] = statistics.median(ratios) if ratios else None
+        row["p50_vs_float32_min"], row["p50_vs_float32_max"] = (min(ratios), max(ratios)) if ratios else (None, None)
+        rows.append(row)
+    return rows
+
+
+def render_table(result: dict[str, Any]) -> str:
+    """The console table: one line per setting."""
+    head = (
+        f"{'artifact':<18} {'runtime':<18} {'setting':<22} {'size KB':>8} {'gzip KB':>8} {'load ms':>8} "
+        f"{'first ms':>8} {'p50 us':>8} {'p90 us':>8} {'p99 us':>8} {'p50 spread':>15} {'vs f32':>13} "
+        f"{'img/s':>7} {'RSS MB':>7}"
+    )
+    lines = [head, "-" * len(head)]
+
+    def f(value, spec):
+        return "-" if value is None else format(value, spec)
+
+    for r in result["results"]:
+        spread = "-" if r["p50_us_min"] is None else f"{r['p50_us_min']:.1f}-{r['p50_us_max']:.1f}"
+        ratio = (
+            "-"
+            if r["p50_vs_float32"] is None
+            else f"{r['p50_vs_float32']:.2f} ({r['p50_vs_float32_min']:.2f}-{r['p50_vs_float32_max']:.2f})"
+        )
+        memory = r["peak_rss_mb"] if r["peak_rss_mb"] is not None else r.get("js_heap_mb")
+        lines.append(
+            f"{r['artifact']:<18} {r['runtime']:<18} {r['setting']:<22} {r['size_bytes'] / 1024:>8.1f} "
+            f"{r['gzip_bytes'] / 1024:>8.1f} {f(r['load_ms'], '8.1f')} {f(r['first_ms'], '8.2f')} "
+            f"{f(r['p50_us'], '8.1f')} {f(r['p90_us'], '8.1f')} {f(r['p99_us'], '8.1f')} {spread:>15} {ratio:>13} "
+            f"{f(r['throughput_ips'], '7.0f')} {f(memory, '7.0f')}" + (f"  error: {r['error']}" if r["error"] else "")
+        )
+    lines.append(result["method"])
+    return "\n".join(lines)

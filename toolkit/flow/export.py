@@ -1,0 +1,130 @@
+"""`export`: every artifact the config asks for, written beside the current set and swapped in only when all
+converted; the Keras models' test-set probabilities are kept for the gate."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from exporters import Variant
+from toolkit.config import Config
+from toolkit.data.datasets import Dataset
+from toolkit.data.run_data import load_run_data, representative_inputs
+from toolkit.errors import InputError, StepError, first_line
+from toolkit.gate import kept
+from toolkit.modeling.keras_files import load_run_model
+from toolkit.run import Run
+
+log = logging.getLogger("edgekit")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportJob:
+    """One artifact to write: its name, the Keras model it comes from, the exporter and the exporter's options."""
+
+    name: str
+    source: str  # "float" or "qat"
+    exporter: Callable[..., Any]
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def export_plan(config: Config, sources: list[str], representative: np.ndarray) -> list[ExportJob]:
+    """The jobs of every artifact the config asks for, for the run's models (`sources`)."""
+    from exporters import saved_model, tfjs, tflite
+
+    jobs = []
+    if config.export.tflite:
+        jobs += [
+            ExportJob(f"tflite-{v.value}", "float", tflite.export, {"variant": v})
+            for v in (Variant.FLOAT32, Variant.FLOAT16, Variant.DYNAMIC)
+        ]
+        int8 = {"variant": Variant.INT8, "representative": representative}
+        jobs += [ExportJob(f"tflite-int8-{'ptq' if s == 'float' else s}", s, tflite.export, int8) for s in sources]
+    if config.export.tfjs:  # TF.js has no kernels for QAT's fake-quantization wrappers: float model only
+        jobs += [
+            ExportJob(f"tfjs-{v.value}", "float", tfjs.export, {"variant": v})
+            for v in (Variant.FLOAT32, Variant.FLOAT16, Variant.UINT8)
+        ]
+    if config.export.saved_model:
+        jobs += [ExportJob(f"saved_model-{s}", s, saved_model.export) for s in sources]
+    return jobs
+
+
+def check_formats(config: Config) -> None:
+    if not (config.export.tflite or config.export.tfjs or config.export.saved_model):
+        raise InputError("nothing to export: every format is switched off")
+
+
+def export(run_dir: Path, config: Config) -> Run:
+    """Export every artifact of the run's models (float; QAT when present) and write their contracts.
+
+    All artifacts are written to a staging directory first and replace the previous set only when every
+    conversion succeeded, so a failed export never leaves a set that looks complete.
+    """
+    check_formats(config)
+    run = Run.open(run_dir)
+    run.require_finished("train", "import", "qat")
+    run.clear_staging()
+    data = load_run_data(run)
+    models = {"float": load_run_model(run, "float")}
+    if run.has_model("qat"):
+        models["qat"] = load_run_model(run, "qat")
+    shape = tuple(models["float"].inputs[0].shape[1:])
+    seed = run.recorded_seed(config.train.seed)
+    representative = representative_inputs(data, config.export.representative_size, run.classifier, shape, seed)
+    jobs = export_plan(config, list(models), representative)
+    run.start("export")
+    start = time.perf_counter()
+    exported = _write_all(run, jobs, models)
+    _keep_references(run, models, data)
+    run.forget_verdict()  # the old report and kept outputs were about the files just replaced
+    run.record(
+        "export",
+        {
+            "config": config.to_dict()["export"],
+            "seconds": round(time.perf_counter() - start, 1),
+            "artifacts": {a.name: a.size_bytes for a in exported},
+        },
+    )
+    return run
+
+
+def _write_all(run: Run, jobs: list[ExportJob], models: dict) -> list:
+    """Write every job's artifact into staging, then swap the whole set in; nothing changes if one fails."""
+    staging = run.staging()
+    exported = []
+    try:
+        for job in jobs:
+            try:
+                artifact = job.exporter(
+                    models[job.source],
+                    staging.artifact_dir(job.name),
+                    name=job.name,
+                    source=job.source,
+                    run_dir=staging.path,
+                    classifier=run.classifier,
+                    **job.options,
+                )
+            except Exception as error:  # the converters raise many types; say which artifact failed and why
+                raise StepError(f"exporting {job.name} failed: {first_line(error)}") from error
+            exported.append(artifact)
+            log.info("exported %-18s %8.1f KB", job.name, artifact.size_bytes / 1024)
+    except BaseException:
+        shutil.rmtree(staging.path, ignore_errors=True)
+        raise
+    run.commit_artifacts(staging)
+    return exported
+
+
+def _keep_references(run: Run, models: dict, data: Dataset) -> None:
+    """The Keras models' test-set probabilities, computed while the models are loaded, for the gate to reuse."""
+    from toolkit.runtimes.keras import KerasPredictor
+
+    kept.store(run, {s: KerasPredictor(m, run.classifier).predict(data.x_test) for s, m in models.items()})

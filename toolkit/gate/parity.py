@@ -1,0 +1,356 @@
+"""The parity gate: check every artifact's files, evaluate it in its runtimes against its Keras reference, judge."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from exporters.base import Artifact
+from toolkit.config import Bounds, ParityConfig
+from toolkit.errors import InputError, first_line
+from toolkit.gate.integrity import disk_size, file_problems, missing
+from toolkit.gate.stats import accuracy
+from toolkit.gate.verdict import breaches, measure
+from toolkit.run import Run
+from toolkit.runtimes import RUNTIMES, Runtime, runtimes_for
+
+
+@dataclasses.dataclass
+class ParityResult:
+    """One artifact evaluated in one runtime. Accuracies, deltas, tolerance and agreement are in percent."""
+
+    name: str
+    format: str
+    variant: str
+    source: str  # the Keras model it was converted from and is compared with: "float" or "qat"
+    path: str
+    runtime: str
+    images: int
+    accuracy: float | None  # None only when the runtime failed (see error)
+    reference_accuracy: float | None
+    accuracy_delta: float | None  # artifact minus reference, in percentage points
+    agreement: float | None  # share of images where artifact and reference pick the same class
+    max_abs_prob_delta: float | None
+    tolerance: float  # practical margin: a significant accuracy drop up to this passes, in percentage points
+    min_agreement: float
+    passed: bool
+    size_bytes: int  # on disk, whatever the contract claims
+    seconds: float
+    float_accuracy: float | None = None  # for QAT artifacts: the float model's accuracy on the same images
+    error: str | None = None
+    # When the gate that evaluated these unchanged files ran, if this gate scored its kept outputs (see
+    # toolkit.gate.kept) rather than starting the runtime's engine again.
+    kept_from: str | None = None
+    # Paired with the reference on the same images (see toolkit.gate.stats); None when nothing was evaluated.
+    both_right: int | None = None
+    only_reference_right: int | None = None
+    only_artifact_right: int | None = None
+    both_wrong: int | None = None
+    mcnemar_p: float | None = None  # exact two-sided
+    mcnemar_p_drop: float | None = None  # exact one-sided: "the artifact is less accurate"
+    delta_ci95: list[float] | None = None  # 95 % CI of accuracy_delta, percentage points
+    mean_abs_prob_delta: float | None = None  # mean over images of the largest |p - p_reference|
+    max_mean_prob_error: float | None = None
+    significance: float | None = None
+    non_finite: int | None = None
+    reasons: list[str] = dataclasses.field(default_factory=list)  # why it failed
+
+    def summary(self) -> str:
+        """One line for the console."""
+        head = f"{'ok  ' if self.passed else 'FAIL'}  {self.name:<18} {self.runtime:<18}"
+        if self.error:
+            return f"{head} {self.error}"
+        when = f"outputs kept from the gate of {self.kept_from}" if self.kept_from else f"{self.seconds:.1f} s"
+        return (
+            f"{head} {self.accuracy:6.2f}% (ref {self.reference_accuracy:.2f}%, "
+            f"agreement {self.agreement:.2f}%, {self.images} images, {when})"
+        )
+
+    def breach(self) -> str:
+        """Why it failed, in one line."""
+        if self.error:
+            return f"{self.name} [{self.runtime}]: {self.error}"
+        return f"{self.name} [{self.runtime}]: " + "; ".join(self.reasons)
+
+
+@dataclasses.dataclass
+class Skipped:
+    name: str
+    runtime: str
+    reason: str
+
+
+# A TF.js artifact is verified only by a JavaScript runtime; where none can run, this is what to do.
+NOT_VERIFIED = (
+    "not verified: no JavaScript runtime ran it here (install Node.js and `npm ci --prefix web_demo`, "
+    "or export without TF.js: --no-tfjs or [export] tfjs = false)"
+)
+
+
+@dataclasses.dataclass
+class ParityOutcome:
+    results: list[ParityResult]
+    skipped: list[Skipped]
+    unverified: list[str] = dataclasses.field(default_factory=list)  # artifacts no verifying runtime evaluated
+    # Each evaluation's probabilities by (artifact name, runtime): what the HTML report is drawn from.
+    predictions: dict[tuple[str, str], np.ndarray] = dataclasses.field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(r.passed for r in self.results) and not self.unverified
+
+    def breaches(self) -> list[str]:
+        return [r.breach() for r in self.results if not r.passed] + [
+            f"{name}: {NOT_VERIFIED}" for name in self.unverified
+        ]
+
+
+def compare(
+    artifact: Artifact,
+    runtime: str,
+    probabilities: np.ndarray,
+    reference: np.ndarray,
+    labels: np.ndarray,
+    bounds: Bounds,
+    float_reference: np.ndarray | None = None,
+    seconds: float = 0.0,
+    size_bytes: int | None = None,
+) -> ParityResult:
+    """Score one artifact's probabilities against its reference's on the same images, and apply the verdict.
+
+    The gate is one-sided: an artifact may be more accurate than its reference; see toolkit.gate.verdict for the rule.
+    """
+    evidence = measure(probabilities, reference, labels)
+    reasons = breaches(evidence, bounds)
+    p = evidence.paired
+    return ParityResult(
+        name=artifact.name,
+        format=artifact.format.value,
+        variant=artifact.variant.value,
+        source=artifact.source,
+        path=artifact.path,
+        runtime=runtime,
+        images=len(labels),
+        accuracy=round(evidence.accuracy, 4),
+        reference_accuracy=round(evidence.reference_accuracy, 4),
+        accuracy_delta=round(evidence.accuracy_delta, 4),
+        agreement=round(evidence.agreement, 4),
+        max_abs_prob_delta=evidence.max_abs_prob_delta,
+        tolerance=bounds.tolerance,
+        min_agreement=bounds.min_agreement,
+        passed=not reasons,
+        size_bytes=artifact.size_bytes if size_bytes is None else size_bytes,
+        seconds=round(seconds, 3),
+        float_accuracy=None if float_reference is None else round(accuracy(float_reference, labels), 4),
+        both_right=p.both_right,
+        only_reference_right=p.only_reference_right,
+        only_artifact_right=p.only_artifact_right,
+        both_wrong=p.both_wrong,
+        mcnemar_p=p.p_value,
+        mcnemar_p_drop=p.p_drop,
+        delta_ci95=list(p.delta_ci),
+        mean_abs_prob_delta=evidence.mean_abs_prob_delta,
+        max_mean_prob_error=bounds.max_mean_prob_error,
+        significance=bounds.significance,
+        non_finite=evidence.non_finite,
+        reasons=reasons,
+    )
+
+
+def plan(artifacts: list[Artifact], config: ParityConfig) -> tuple[list[tuple[Artifact, Runtime]], list[Skipped]]:
+    """The evaluations the gate will run, (artifact, runtime), and those that cannot run here: the first line."""
+    evaluations, skipped = [], []
+    for artifact in artifacts:
+        for runtime in runtimes_for(artifact.format):
+            if config.runtimes is not None and runtime.name not in config.runtimes:
+                continue
+            reason = runtime.unavailable() or runtime.refuses(artifact)
+            if reason:
+                skipped.append(Skipped(artifact.name, runtime.name, reason))
+            else:
+                evaluations.append((artifact, runtime))
+    return evaluations, skipped
+
+
+def unverified(
+    artifacts: list[Artifact], evaluations: list[tuple[Artifact, Runtime]], config: ParityConfig
+) -> list[str]:
+    """Artifacts no runtime will evaluate, unless the user's --runtime left out every runtime that could."""
+    verified = {artifact.name for artifact, _ in evaluations}
+    names = []
+    for artifact in artifacts:
+        wanted = runtimes_for(artifact.format)
+        if config.runtimes is not None:
+            wanted = [r for r in wanted if r.name in config.runtimes]
+        if wanted and artifact.name not in verified:
+            names.append(artifact.name)
+    return names
+
+
+def check_parity(
+    run: Run,
+    artifacts: list[Artifact],
+    images: np.ndarray,
+    labels: np.ndarray,
+    references: dict[str, np.ndarray],
+    config: ParityConfig,
+    progress: Callable[[str], None] = lambda _: None,
+    expected: list[str] | None = None,
+    kept: dict[tuple[str, str], tuple[np.ndarray, float, str]] | None = None,
+) -> ParityOutcome:
+    """Check every artifact's files, then evaluate it in every runtime that can run its format here, and gate each.
+
+    Args:
+        run: the run (or a directory laid out like one) holding the artifacts.
+        artifacts: the artifacts to check.
+        images: raw test images, pixels 0..255 (see Predictor); labels: (N,) ints.
+        references: Keras probabilities on `images` by model name ("float", "qat").
+        config: tolerances, agreement thresholds and (optionally) the runtimes to use.
+        progress: called with one line per evaluation.
+        expected: the artifact names the run's export step recorded; any of them absent fails.
+        kept: outputs of earlier evaluations of these same files and images, {(name, runtime): (probabilities,
+            seconds, when)}: scored as they are instead of running the runtime (toolkit.gate.kept decides).
+    """
+    unknown = sorted(set(config.runtimes or []) - set(RUNTIMES))
+    if unknown:
+        raise InputError(f"unknown runtime {', '.join(unknown)} (known: {', '.join(RUNTIMES)})")
+    results = []
+    for name in missing(expected, artifacts):
+        results.append(_failure(name, "files", "the run lists this artifact but its directory or contract is missing"))
+        progress(results[-1].summary())
+    intact = []
+    for artifact in artifacts:
+        problems = file_problems(run.artifact_dir(artifact), artifact)
+        if problems:  # never evaluate a file that is not the one recorded: the verdict would be about another model
+            result = _failure(
+                artifact.name,
+                "files",
+                "files do not match the contract: " + "; ".join(problems),
+                artifact,
+                disk_size(run.artifact_dir(artifact), artifact),
+                config,
+            )
+            results.append(result)
+            progress(result.summary())
+        else:
+            intact.append(artifact)
+    evaluations, skipped = plan(intact, config)
+    for skip in skipped:
+        progress(f"skip  {skip.name:<18} {skip.runtime:<18} {skip.reason}")
+    outcome = ParityOutcome(results, skipped, unverified(intact, evaluations, config))
+    for name in outcome.unverified:
+        progress(f"FAIL  {name:<18} {NOT_VERIFIED}")
+    _run_all(evaluations, run, images, labels, references, config, progress, outcome, kept or {})
+    return outcome
+
+
+def _run_all(
+    evaluations, run: Run, images, labels, references, config, progress, outcome: ParityOutcome, kept: dict
+) -> None:
+    """Evaluate and gate every (artifact, runtime). Runtimes that start an engine of their own (Node, Chromium)
+    get all their artifacts at once, each in a thread, so they run beside the in-process runtimes on another core;
+    in-process runtimes follow in registry order (LiteRT, quick, before TensorFlow's, slow to start); kept outputs
+    are scored first."""
+    done: dict[int, ParityResult] = {}
+    lock = threading.Lock()
+
+    def gate(index: int, probabilities: np.ndarray | Exception, seconds: float, kept_from: str | None = None) -> None:
+        artifact, runtime = evaluations[index]
+        result = _score(artifact, runtime, probabilities, labels, references, config, seconds)
+        result.kept_from = kept_from
+        with lock:
+            done[index] = result
+            if not isinstance(probabilities, Exception) and not result.error:
+                outcome.predictions[(result.name, result.runtime)] = probabilities
+            progress(f"[{len(done)}/{len(evaluations)}] {result.summary()}")
+
+    def one_by_one(indices: list[int]) -> None:
+        for index in indices:
+            artifact, runtime = evaluations[index]
+            start = time.perf_counter()
+            try:
+                probabilities = runtime.load(run.artifact_dir(artifact), artifact).predict(images)
+            except Exception as error:  # a runtime that cannot load or run the artifact fails its gate
+                probabilities = error
+            gate(index, probabilities, time.perf_counter() - start)
+
+    def all_at_once(runtime: Runtime, indices: list[int]) -> None:
+        start = time.perf_counter()
+        try:
+            items = [evaluations[i][0] for i in indices]
+            outputs = runtime.predict_many([runtime.load(run.artifact_dir(a), a) for a in items], images)
+        except Exception as error:
+            outputs = [error] * len(indices)
+        seconds = (time.perf_counter() - start) / max(len(indices), 1)  # the engine's start-up shared out
+        for index, probabilities in zip(indices, outputs, strict=True):
+            gate(index, probabilities, seconds)
+
+    by_runtime: dict[str, list[int]] = {}
+    for index, (artifact, runtime) in enumerate(evaluations):
+        if (artifact.name, runtime.name) in kept:
+            probabilities, seconds, when = kept[(artifact.name, runtime.name)]
+            gate(index, probabilities, seconds, when)
+        else:
+            by_runtime.setdefault(runtime.name, []).append(index)
+    batched = [name for name in by_runtime if RUNTIMES[name].predict_many is not None]
+    order = list(RUNTIMES)
+    in_process = [i for name in sorted(by_runtime, key=order.index) if name not in batched for i in by_runtime[name]]
+    with concurrent.futures.ThreadPoolExecutor(max(len(batched), 1), thread_name_prefix="edgekit-gate") as pool:
+        futures = [pool.submit(all_at_once, RUNTIMES[name], by_runtime[name]) for name in batched]
+        one_by_one(in_process)
+        for future in futures:
+            future.result()
+    outcome.results += [done[i] for i in range(len(evaluations))]
+
+
+def _score(artifact, runtime, probabilities, labels, references, config, seconds) -> ParityResult:
+    """Gate one evaluation: its probabilities, or the exception its runtime raised."""
+    reference = references[artifact.source]
+    if not isinstance(probabilities, Exception) and probabilities.shape != reference.shape:
+        probabilities = ValueError(f"returned shape {probabilities.shape}, expected {reference.shape}")
+    if isinstance(probabilities, Exception):
+        detail = f"{type(probabilities).__name__}: {first_line(probabilities)}"
+        result = _failure(artifact.name, runtime.name, detail, artifact, artifact.size_bytes, config, seconds)
+    else:
+        float_reference = references["float"] if artifact.source != "float" else None
+        bounds = config.bounds(artifact.variant.value)
+        result = compare(artifact, runtime.name, probabilities, reference, labels, bounds, float_reference, seconds)
+    return result
+
+
+def _failure(
+    name: str,
+    runtime: str,
+    error: str,
+    artifact: Artifact | None = None,
+    size_bytes: int = 0,
+    config: ParityConfig | None = None,
+    seconds: float = 0.0,
+) -> ParityResult:
+    """A failed evaluation that produced no figures: missing or changed files, or a runtime that failed."""
+    bounds = config.bounds(artifact.variant.value) if artifact and config else None
+    return ParityResult(
+        name=name,
+        format=artifact.format.value if artifact else "",
+        variant=artifact.variant.value if artifact else "",
+        source=artifact.source if artifact else "",
+        path=artifact.path if artifact else "",
+        runtime=runtime,
+        images=0,
+        accuracy=None,
+        reference_accuracy=None,
+        accuracy_delta=None,
+        agreement=None,
+        max_abs_prob_delta=None,
+        tolerance=bounds.tolerance if bounds else 0.0,
+        min_agreement=bounds.min_agreement if bounds else 0.0,
+        passed=False,
+        size_bytes=size_bytes,
+        seconds=round(seconds, 3),
+        error=error,
+    )

@@ -1,0 +1,1 @@
+"""Models: architectures, training, quantization-aware training, ensembles, loading Keras files, search, clusters."""

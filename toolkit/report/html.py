@@ -1,0 +1,308 @@
+"""report.html: one self-contained page per run (plots and images inline) drawn from what the gate recorded."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from toolkit.data.run_data import load_run_data
+from toolkit.errors import InputError
+from toolkit.gate.evidence import REFERENCE_RUNTIME, Predictions, confusion, per_class
+from toolkit.run import Run, atomic_write_text
+
+# The evaluation whose figures stand for an artifact: the runtime users deploy it to, when it ran there.
+PRIMARY_RUNTIMES = ("litert", "tfjs-browser-wasm", "tfjs-node-wasm", "tensorflow")
+TARGETS = {"tflite": "phones (TFLite)", "tfjs": "browsers (TF.js)"}
+GALLERY = 24  # images per gallery: enough to see a pattern, few enough to look at each
+
+
+def _png(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)  # no bbox_inches="tight": it draws every figure twice
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _digit(image: np.ndarray) -> str:
+    """A uint8 image (H, W) or (H, W, 3) as an inline PNG (scaled up in the page by CSS, pixels kept sharp)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    pixels = np.asarray(image, dtype=np.uint8)
+    Image.fromarray(pixels, mode="L" if pixels.ndim == 2 else "RGB").save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _matrices(titles_and_matrices: list[tuple[str, np.ndarray, bool]], labels: list[str]) -> list[dict[str, Any]]:
+    """Confusion matrices side by side as tables shaded by count (log scale); a difference matrix (third element
+    True) red where the artifact has more, blue where fewer. Tables, not plots: the counts stay readable and
+    selectable, and drawing five matplotlib figures took 2 s of every gate."""
+    tables = []
+    for title, matrix, difference in titles_and_matrices:
+        if difference:
+            limit = max(1, int(np.abs(matrix).max()))
+            shade = np.abs(matrix) / limit
+        else:
+            shade = np.log1p(matrix) / max(np.log1p(matrix.max()), 1e-9)
+        rows = []
+        for i, label in enumerate(labels):
+            cells = []
+            for j in range(len(labels)):
+                value, alpha = int(matrix[i, j]), round(float(shade[i, j]) * 0.85, 3)
+                colour = "207, 34, 46" if difference and value > 0 else "9, 105, 218"
+                style = f"background: rgba({colour}, {alpha})" + ("; color: #fff" if alpha > 0.5 else "")
+                cells.append({"value": value if value else "", "style": style if value else ""})
+            rows.append({"label": label, "cells": cells})
+        tables.append({"title": title, "labels": labels, "rows": rows})
+    return tables
+
+
+def curves(steps: dict[str, Any]) -> str | None:
+    """Training and QAT curves: loss, accuracy and learning rate per epoch, validation dashed; an inline PNG.
+
+    Drawn from the manifest alone, so the gate starts it in a thread while it evaluates (a second of matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    histories = {step: steps[step]["history"] for step in ("train", "qat") if steps.get(step, {}).get("history")}
+    if not histories:
+        return None
+    margins = {"left": 0.6 / 13, "right": 1 - 0.15 / 13, "bottom": 0.5 / 3.6, "top": 1 - 0.3 / 3.6, "wspace": 0.2}
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.6), gridspec_kw=margins)
+    for step, history in histories.items():
+        for ax, metric in zip(axes[:2], ("loss", "accuracy"), strict=True):
+            for key, style in ((metric, "-"), (f"val_{metric}", "--")):
+                if key in history:
+                    epochs = range(1, len(history[key]) + 1)
+                    ax.plot(epochs, history[key], style, marker=".", label=f"{step} {key}")
+            ax.set_title(metric, fontsize=9)
+        if "lr" in history:
+            axes[2].plot(range(1, len(history["lr"]) + 1), history["lr"], marker=".", label=f"{step} lr")
+    axes[2].set_title("learning rate", fontsize=9)
+    for ax in axes:
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    return _png(figure)
+
+
+def gzip_size(directory: Path) -> int:
+    """Bytes of the artifact's files gzipped one by one (as a web server with gzip would send them)."""
+    return sum(len(gzip.compress(p.read_bytes(), 6)) for p in sorted(directory.iterdir()) if p.is_file())
+
+
+def _primary(predictions: Predictions | None, name: str) -> str | None:
+    if predictions is None:
+        return None
+    return next((r for r in PRIMARY_RUNTIMES if (name, r) in predictions.entries), None)
+
+
+def _benchmark_rows(run: Run) -> list[dict[str, Any]]:
+    rows = (run.benchmark() or {}).get("results", [])
+    return rows if isinstance(rows, list) else []
+
+
+def _latency(rows: list[dict[str, Any]], name: str) -> float | None:
+    """The artifact's median single-image latency in its main benchmark setting (1 thread, as shipped)."""
+    for row in rows:
+        if row.get("artifact") == name and row.get("primary"):
+            return row.get("p50_us")
+    return None
+
+
+def recommendations(report: dict[str, Any], sizes: dict[str, int], latency: dict[str, float | None]) -> list[dict]:
+    """Per target, the smallest (then fastest) artifact that passed in every runtime it was evaluated in."""
+    verdicts: dict[str, list[bool]] = {}
+    formats: dict[str, str] = {}
+    for entry in report["artifacts"]:
+        verdicts.setdefault(entry["name"], []).append(bool(entry["passed"]))
+        formats[entry["name"]] = entry["format"]
+    result = []
+    for fmt, target in TARGETS.items():
+        passed = [n for n, v in verdicts.items() if formats[n] == fmt and all(v)]
+        best = min(passed, key=lambda n: (sizes.get(n, 0), latency.get(n) or float("inf")), default=None)
+        result.append({"target": target, "artifact": best, "size": sizes.get(best), "latency_us": latency.get(best)})
+    return result
+
+
+def render(
+    run: Run,
+    report: dict[str, Any],
+    predictions: Predictions | None,
+    test_images: np.ndarray | None = None,
+    curves_png: str | None = None,
+) -> str:
+    """The page as a string (see write_html)."""
+    import jinja2
+
+    artifacts = {a.name: a for a in run.artifacts()}
+    entries = report["artifacts"]
+    names = list(dict.fromkeys(e["name"] for e in entries))
+    cells = {(e["name"], e["runtime"]): e for e in entries}
+    sizes = {n: a.size_bytes for n, a in artifacts.items()}
+    bench = _benchmark_rows(run)
+    latency = {n: _latency(bench, n) for n in names}
+    evidence = _Evidence(run, predictions, test_images)
+    template = jinja2.Environment(
+        loader=jinja2.PackageLoader("toolkit.report", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+    ).get_template("report.html.j2")
+    return template.render(
+        report=report,
+        run_name=run.path.name,
+        names=names,
+        runtimes=list(dict.fromkeys(e["runtime"] for e in entries)),
+        cells=cells,
+        artifacts=artifacts,
+        sizes=sizes,
+        gzipped={n: gzip_size(run.artifact_dir(a)) for n, a in artifacts.items()},
+        latency=latency,
+        recommendations=recommendations(report, sizes, latency),
+        confusion_refs=evidence.reference_tables(),
+        evidence=[e for name in names if (e := evidence.of(name, cells)) is not None],
+        mistakes=evidence.mistakes(),
+        curves=curves_png if curves_png is not None else curves(run.manifest.get("steps", {})),
+        tensorboard=run.tensorboard_dir().is_dir(),
+        benchmark=bench,
+        benchmark_meta=_benchmark_meta(run),
+        environment=report.get("environment") or {},
+    )
+
+
+class _Evidence:
+    """What the kept predictions show: confusion matrices, per-class figures and galleries of test images."""
+
+    def __init__(self, run: Run, predictions: Predictions | None, test_images: np.ndarray | None):
+        self.predictions = predictions
+        self.labels = list(run.classifier.labels)
+        self.references: dict[str, np.ndarray] = {}
+        if predictions is None:
+            return
+        self.truth = predictions.labels.astype(np.int64)
+        k = len(self.labels)
+        self.references = {
+            n: confusion(self.truth, predictions.reference(n), k)
+            for (n, r) in predictions.entries
+            if r == REFERENCE_RUNTIME
+        }
+        self.images = test_images if test_images is not None else _test_images(run, len(self.truth))
+
+    def reference_tables(self) -> list[dict[str, Any]] | None:
+        if self.predictions is None:
+            return None
+        return _matrices([(f"Keras {n}", m, False) for n, m in self.references.items()], self.labels)
+
+    def of(self, name: str, cells: dict) -> dict[str, Any] | None:
+        """One artifact's evidence in its primary runtime, against its reference; None when there is none."""
+        runtime = _primary(self.predictions, name)
+        source = cells[(name, runtime)]["source"] if runtime else None
+        if runtime is None or source not in self.references:
+            return None
+        predicted = self.predictions.predicted(name, runtime)
+        matrix = confusion(self.truth, predicted, len(self.labels))
+        figures, ref_figures = per_class(matrix), per_class(self.references[source])
+        disagree = np.flatnonzero(predicted != self.predictions.reference(source))
+        tables = [
+            (f"{name} ({runtime})", matrix, False),
+            (f"{name} minus Keras {source}", matrix - self.references[source], True),
+        ]
+        return {
+            "name": name,
+            "runtime": runtime,
+            "source": source,
+            "disagreements": len(disagree),
+            # Without a disagreement the matrix is the reference's, drawn above: no figure to draw.
+            "matrix": _matrices(tables, self.labels) if len(disagree) else None,
+            "classes": [
+                {
+                    "label": label,
+                    **{key: figures[key][c] for key in ("precision", "recall", "f1", "support")},
+                    **{f"d_{key}": figures[key][c] - ref_figures[key][c] for key in ("precision", "recall", "f1")},
+                }
+                for c, label in enumerate(self.labels)
+            ],
+            "gallery": [
+                _tile(self.images, self.predictions, i, self.labels, (name, runtime), (source, REFERENCE_RUNTIME))
+                for i in disagree[:GALLERY]
+            ],
+        }
+
+    def mistakes(self) -> list[dict[str, Any]]:
+        """The float reference's most confident mistakes."""
+        if "float" not in self.references:
+            return []
+        top = self.predictions.entries[("float", REFERENCE_RUNTIME)]
+        wrong = np.flatnonzero(top["top_i"][:, 0] != self.truth)
+        order = wrong[np.argsort(-top["top_p"][wrong, 0].astype(np.float32), kind="stable")][:GALLERY]
+        return [_tile(self.images, self.predictions, i, self.labels, ("float", REFERENCE_RUNTIME)) for i in order]
+
+
+def _benchmark_meta(run: Run) -> dict[str, Any]:
+    return {k: v for k, v in (run.benchmark() or {}).items() if k != "results"}
+
+
+def _test_images(run: Run, count: int) -> np.ndarray | None:
+    """The run's test images (checked against the recorded fingerprint), or None when the data is gone."""
+    try:
+        images = load_run_data(run).x_test
+    except (InputError, OSError):
+        return None
+    return images if len(images) == count else None
+
+
+def _tile(images, predictions: Predictions, index: int, labels: list[str], *keys: tuple[str, str]) -> dict:
+    shown = []
+    for name, runtime in keys:
+        entry = predictions.entries[(name, runtime)]
+        shown.append(
+            {
+                "who": f"Keras {name}" if runtime == REFERENCE_RUNTIME else f"{name} ({runtime})",
+                "top": [
+                    (labels[int(c)], float(p) * 100)
+                    for c, p in zip(entry["top_i"][index], entry["top_p"][index], strict=True)
+                ],
+            }
+        )
+    return {
+        "index": int(index),
+        "label": labels[int(predictions.labels[index])],
+        "image": None if images is None else _digit(images[index]),
+        "predictions": shown,
+    }
+
+
+def write_html(
+    run: Run,
+    report: dict[str, Any],
+    predictions: Predictions | None = None,
+    test_images: np.ndarray | None = None,
+    curves_png: str | None = None,
+) -> Path:
+    """Write RUN/report.html from the report and the predictions the gate kept; returns its path.
+
+    `test_images` are the run's uint8 test images and `curves_png` the curves already drawn (see curves), when
+    the caller (the gate) has them: loading the data again or drawing after the gate takes seconds.
+    """
+    atomic_write_text(run.report_html_path, render(run, report, predictions, test_images, curves_png))
+    return run.report_html_path
+
+
+def rewrite_html(run_dir: Path) -> Path:
+    """Redraw report.html from what the run recorded (`edgekit report RUN`).
+
+    Raises:
+        InputError: the run has not been through the gate.
+    """
+    run = Run.open(run_dir)
+    report = run.report()
+    if report is None:
+        raise InputError(f"{run.path} has no report.json: run `edgekit validate {run_dir}` first")
+    return write_html(run, report, Predictions.load(run))
