@@ -170,6 +170,11 @@ class ParityConfig(_Section):
     def _min_agreement(cls, values: Any) -> Any:
         return _per_variant(values, DEFAULT_MIN_AGREEMENT)
 
+    @field_validator("max_mean_prob_error", mode="before")
+    @classmethod
+    def _max_mean_prob_error(cls, values: Any) -> Any:
+        return _per_variant(values, DEFAULT_MAX_MEAN_PROB_ERROR)
+
     @field_validator("runtimes")
     @classmethod
     def _known_runtimes(cls, values: list[str] | None) -> list[str] | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import inspect
 import logging
 import os
 import sys
@@ -12,7 +11,6 @@ import warnings
 from typing import Annotated
 
 import typer
-from typer._click.exceptions import NoArgsIsHelpError  # typer >= 0.26 vendors click; the lock pins it
 from typer.core import TyperGroup
 
 import toolkit
@@ -23,11 +21,10 @@ class _OneLineErrors(TyperGroup):
     """Usage errors (a bad option value, a missing argument) as one line and exit 2, like every other bad input."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        args = sys.argv[1:] if args is None else list(args)
         try:
-            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except NoArgsIsHelpError as error:
-            error.show()  # the help text, as click would
-            sys.exit(error.exit_code)
+            # `edgekit` alone shows the help; a command missing its argument says so in one line.
+            result = super().main(args or ["--help"], prog_name, complete_var, standalone_mode=False, **extra)
         except typer.TyperException as error:
             command = f" {error.ctx.command_path}" if getattr(error, "ctx", None) else ""
             hint = f" (see `{command.strip()} --help`)" if command else ""
@@ -43,7 +40,6 @@ app = typer.Typer(
     cls=_OneLineErrors,
     name="edgekit",
     help="Train an MNIST classifier, quantize it, export it for phones and browsers, and prove nothing was lost.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
@@ -117,13 +113,9 @@ def command(func):
             where = f"{error.filename}: " if error.filename else ""
             _fail(f"{where}{os.strerror(error.errno)}", 2)
 
-    return app.command(no_args_is_help=_has_required_args(func))(run)
+    return app.command()(run)
 
 
 def _fail(message: str, exit_code: int):
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(exit_code) from None
-
-
-def _has_required_args(func) -> bool:
-    return any(p.default is inspect.Parameter.empty for p in inspect.signature(func).parameters.values())
