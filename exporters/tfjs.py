@@ -1,9 +1,9 @@
 """TensorFlow.js export: a graph model converted from a SavedModel, for inference in Node and browsers.
 
 A graph model rather than a layers model: the converter folds batch normalization into the convolutions and fuses
-bias and activation into them, so the default CNN runs in 0.63x the time of its layers model in TF.js's wasm
-backend (4.5 s vs 7.0 s for the 10k test images in Node); and TF.js loads it whatever Keras wrote the model
-(its layers deserializer refuses Keras 3 configs and some tf-keras ones: tfjs issues 1739, 4839, 8328, 8494).
+bias and activation into them, so the default CNN runs in less time than its layers model in TF.js's wasm
+backend (docs/performance.md); and TF.js loads it whatever Keras wrote the model (its layers deserializer refuses
+Keras 3 configs and some tf-keras ones: tfjs issues 1739, 4839, 8328, 8494).
 
 The converter lets TensorFlow's grappler fuse activations into convolutions and matrix products. With oneDNN on
 (TensorFlow's default on x86) that includes activations no TF.js kernel runs, such as hard-swish

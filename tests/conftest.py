@@ -44,3 +44,17 @@ def mnist_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("mnist") / "run"
     pipeline(out, config)
     return out
+
+
+SLOW = ("mnist", "browser", "corpus", "kotlin", "wheel", "postgres")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test in exactly one tier: unit as marked, slow for what it needs, fast otherwise."""
+    for item in items:
+        needs = [name for name in SLOW if item.get_closest_marker(name)]
+        if item.get_closest_marker("unit"):
+            if needs:
+                raise pytest.UsageError(f"{item.nodeid}: a unit test cannot need {', '.join(needs)}")
+        else:
+            item.add_marker(pytest.mark.slow if needs else pytest.mark.fast)

@@ -17,8 +17,6 @@ from toolkit.data import datasets as data_module
 from toolkit.data.datasets import IDX_FILES, Dataset, load_data
 from toolkit.errors import InputError
 
-pytestmark = pytest.mark.unit
-
 
 def write_idx(directory, x_train, y_train, x_test, y_test):
     directory.mkdir(exist_ok=True)
@@ -28,6 +26,7 @@ def write_idx(directory, x_train, y_train, x_test, y_test):
     return directory
 
 
+@pytest.mark.unit
 def test_npz_round_trip(tmp_path):
     path = write_npz(tmp_path / "d.npz", train=30, test=10)
     data = load_data(path)
@@ -38,12 +37,14 @@ def test_npz_round_trip(tmp_path):
     assert not data.is_mnist
 
 
+@pytest.mark.unit
 def test_flat_784_images_are_reshaped(tmp_path):
     x, y = synthetic_digits(12, 0)
     np.savez(tmp_path / "flat.npz", x_train=x.reshape(12, 784), y_train=y, x_test=x.reshape(12, 784), y_test=y)
     assert load_data(tmp_path / "flat.npz").x_test.shape == (12, 28, 28)
 
 
+@pytest.mark.unit
 def test_idx_directory_matches_arrays(tmp_path):
     x, y = synthetic_digits(20, 3)
     data = load_data(write_idx(tmp_path / "idx", x, y, x[:5], y[:5]))
@@ -63,6 +64,7 @@ def test_idx_directory_matches_arrays(tmp_path):
         ("y_train", np.zeros(4, np.uint8), "at least 2 classes"),
     ],
 )
+@pytest.mark.unit
 def test_wrong_arrays_are_refused(tmp_path, key, array, message):
     arrays = dict(
         x_train=np.zeros((4, 28, 28), np.uint8),
@@ -77,12 +79,14 @@ def test_wrong_arrays_are_refused(tmp_path, key, array, message):
     assert "bad.npz" in str(error.value)
 
 
+@pytest.mark.unit
 def test_npz_missing_array_is_named(tmp_path):
     np.savez(tmp_path / "partial.npz", x_train=np.zeros((1, 28, 28), np.uint8))
     with pytest.raises(InputError, match="missing arrays y_train, x_test, y_test"):
         load_data(tmp_path / "partial.npz")
 
 
+@pytest.mark.unit
 def test_truncated_npz_is_refused(tmp_path):
     path = write_npz(tmp_path / "d.npz", train=30, test=10)
     path.write_bytes(path.read_bytes()[:-500])
@@ -90,11 +94,13 @@ def test_truncated_npz_is_refused(tmp_path):
         load_data(path)
 
 
+@pytest.mark.unit
 def test_missing_path(tmp_path):
     with pytest.raises(InputError, match="data not found"):
         load_data(tmp_path / "nothing.npz")
 
 
+@pytest.mark.unit
 def test_truncated_idx_file_is_named(tmp_path):
     x, y = synthetic_digits(20, 3)
     directory = write_idx(tmp_path / "idx", x, y, x, y)
@@ -106,6 +112,7 @@ def test_truncated_idx_file_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("content", [b"not gzip at all", gzip.compress(b"\x00\x00\x0d\x03" + b"\x00" * 12)])
+@pytest.mark.unit
 def test_corrupt_idx_file_is_named(tmp_path, content):
     x, y = synthetic_digits(5, 3)
     directory = write_idx(tmp_path / "idx", x, y, x, y)
@@ -121,6 +128,7 @@ def test_corrupt_idx_file_is_named(tmp_path, content):
         ("y_train", np.zeros((5, 1), np.uint8), "2 dimension(s), expected 1 for labels"),
     ],
 )
+@pytest.mark.unit
 def test_idx_file_with_the_wrong_rank_says_so(tmp_path, key, array, message):
     x, y = synthetic_digits(5, 3)
     arrays = {"x_train": x, "y_train": y, "x_test": x, "y_test": y, key: array}
@@ -129,6 +137,7 @@ def test_idx_file_with_the_wrong_rank_says_so(tmp_path, key, array, message):
         load_data(directory)
 
 
+@pytest.mark.unit
 def test_npz_member_that_is_not_npy_is_named(tmp_path):
     path = tmp_path / "d.npz"
     with zipfile.ZipFile(path, "w") as archive:
@@ -138,6 +147,7 @@ def test_npz_member_that_is_not_npy_is_named(tmp_path):
         load_data(path)
 
 
+@pytest.mark.unit
 def test_missing_idx_file_is_named(tmp_path):
     x, y = synthetic_digits(5, 3)
     directory = write_idx(tmp_path / "idx", x, y, x, y)
@@ -151,24 +161,28 @@ class _Exploit:
         return (print, ("this must never run",))
 
 
+@pytest.mark.unit
 def test_restricted_unpickler_refuses_code():
     payload = pickle.dumps(((np.zeros(3), _Exploit()),), protocol=4)
     with pytest.raises(pickle.UnpicklingError, match="refusing to load builtins.print"):
         data_module._ArraysOnly(io.BytesIO(payload)).load()
 
 
+@pytest.mark.unit
 def test_restricted_unpickler_reads_arrays():
     array = np.arange(6, dtype=np.float32).reshape(2, 3)
     loaded = data_module._ArraysOnly(io.BytesIO(pickle.dumps((array,), protocol=4))).load()
     np.testing.assert_array_equal(loaded[0], array)
 
 
+@pytest.mark.unit
 def test_mnist_digest_check_rejects_other_data():
     x, y = synthetic_digits(10, 0)
     with pytest.raises(InputError, match="x_train does not match the MNIST digest"):
         data_module._verify_mnist(Dataset(x, y, x, y, source="fake"))
 
 
+@pytest.mark.mnist
 def test_mnist_cache_is_read_verified_and_rebuilt_when_it_differs(tmp_path, monkeypatch):
     """The verified arrays are cached uncompressed; a cache with one label changed is not used but made again."""
     cache = tmp_path / "cache" / "mnist"

@@ -70,7 +70,6 @@ def test_ensemble_is_one_model_that_averages_its_members(tmp_path, tiny_data):
     assert "fine-tuned as one model (1 epoch)" in (out / "report.html").read_text()
 
 
-@pytest.mark.unit
 def test_combined_model_averages_its_members():
     from toolkit.config import Architecture
     from toolkit.modeling.architectures import build_model

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from toolkit.cli import app
 from toolkit.data.datasets import load_data
 
-pytestmark = pytest.mark.full
+pytestmark = pytest.mark.mnist
 
 
 def test_real_mnist_is_verified():

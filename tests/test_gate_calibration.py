@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.full
+pytestmark = pytest.mark.mnist
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from support import DIGIT_STROKES, PageErrors, draw_strokes, save_screenshot, sk
 
 from toolkit.runtimes import tfjs_browser, tfjs_node
 
-pytestmark = pytest.mark.full
+pytestmark = pytest.mark.mnist
 
 # Top-1 agreement with Keras on the 10k test images: float32 must be the same model; quantized weights may flip
 # near-ties (measured on 3-epoch CNN runs: float16 none of 10k, uint8 0 to 2).

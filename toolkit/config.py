@@ -49,8 +49,7 @@ class _Section(BaseModel):
 
 
 class TrainConfig(_Section):
-    # The defaults reached 99.43-99.51 % in 7 epochs (five pipelines, 2.5-3.5 minutes of training on 2 cores); on
-    # cnn3-bn 99.43-99.50 %, at 1.75x the multiply-adds per image (README, "Accuracy per minute").
+    # The defaults and what they reach: docs/performance.md, "Accuracy per minute".
     architecture: Annotated[Architecture, Field(strict=False)] = Architecture.CNN3_BN_SLIM
     epochs: Positive = 7
     batch_size: Positive = 128
@@ -66,8 +65,7 @@ class TrainConfig(_Section):
     lr_schedule: Literal["exponential", "cosine", "one-cycle"] = "one-cycle"
     # Targets (1 - s) on the true class and s/10 spread over all: less over-confident, better calibrated models
     label_smoothing: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.1
-    # After the schedule: epochs on un-augmented images at a constant low rate. One lifted three 20-epoch models by
-    # 0.05-0.11 points (99.49/99.59/99.56 -> 99.60/99.64/99.63 %); three new seeds with it: 99.56-99.62 % (README).
+    # After the schedule: epochs on un-augmented images at a constant low rate (docs/performance.md, --preset best).
     finish_epochs: Annotated[int, Field(strict=True, ge=0)] = 0
     finish_learning_rate: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1e-4
     seed: Annotated[int, Field(strict=True, ge=0)] = 42
@@ -79,7 +77,7 @@ class FineTuneConfig(_Section):
     epochs: Positive = 1
     batch_size: Positive = 128
     learning_rate: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1e-4
-    # As in training: the default model fine-tuned on hard targets lost 0.12 points, on smoothed ones 0.01 (measured)
+    # As in training: fine-tuning on hard targets cost accuracy that smoothed ones keep (docs/performance.md)
     label_smoothing: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.1
 
 
@@ -94,11 +92,9 @@ class ExportConfig(_Section):
     saved_model: bool = True
 
 
-# The verdict (toolkit/verdict.py) and its defaults were chosen on a calibration set of 42 faithful conversions
-# of models from 48 % to 100 % accuracy and 17 broken artifacts (README, "The verdict"; tests/calibration_set.py).
+# The verdict (toolkit/gate/verdict.py) and these defaults were chosen on a calibration set of faithful conversions
+# and broken artifacts (tests/calibration_set.py); the figures behind each bound are in docs/verdict.md.
 # Per variant, the practical margin in percentage points: a drop that is significant but no larger passes.
-# Faithful conversions never dropped significantly; float16 gets 0.1 because a low-margin model's float16 TF.js
-# moved -0.08 points in the field (issue 9).
 DEFAULT_TOLERANCES = {
     Variant.FLOAT32.value: 0.02,
     Variant.FLOAT16.value: 0.1,
@@ -106,8 +102,7 @@ DEFAULT_TOLERANCES = {
     Variant.UINT8.value: 0.2,
     Variant.INT8.value: 0.3,
 }
-# Hard floor on top-1 agreement with the reference, in percent: scrambled classes or another model. Faithful
-# minimum seen: float16 99.98, dynamic 99.78, uint8 99.72, int8 98.83 (a 48 % model; 98.1 % in the field).
+# Hard floor on top-1 agreement with the reference, in percent: scrambled classes or another model.
 DEFAULT_MIN_AGREEMENT = {
     Variant.FLOAT32.value: 99.9,
     Variant.FLOAT16.value: 99.5,
@@ -116,10 +111,7 @@ DEFAULT_MIN_AGREEMENT = {
     Variant.INT8.value: 97.0,
 }
 # Bound on the mean over images of max_k |p_artifact - p_reference|: right argmax, wrong probabilities (an edited
-# output zero-point or input scale). Faithful maximum seen on the MNIST calibration set: float16 0.0001, dynamic
-# 0.0008, uint8 0.0021, int8 0.0051; on the corpus of user models (tests/corpus.py), whose hard-swish is a
-# Multiply of two quantized tensors: dynamic 0.0116, uint8 0.0205, int8 0.0366 with unchanged predictions. The
-# smallest contract edit measured 0.094: the bounds sit between the two.
+# output zero-point or input scale). Set between the largest faithful error and the smallest edit (docs/verdict.md).
 DEFAULT_MAX_MEAN_PROB_ERROR = {
     Variant.FLOAT32.value: 0.001,
     Variant.FLOAT16.value: 0.002,
@@ -223,9 +215,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "default": {},
     # The series' first network as it was trained there: 3 x 500 ReLU, batch 100, 10 epochs.
     "dense": {"train": {"architecture": "dense", "batch_size": 100, "epochs": 10, **_SEED_RECIPE}, **_SEED_QAT},
-    # The seed's default: cnn, 12 epochs, exponential decay (99.07 %, README).
+    # The seed's default: cnn, 12 epochs, exponential decay.
     "cnn": {"train": {"architecture": "cnn", "epochs": 12, **_SEED_RECIPE}, **_SEED_QAT},
-    # The default recipe's one cycle in 3 epochs: 99.38-99.40 % after 73-89 s of training on 2 cores (README).
+    # The default recipe's one cycle in 3 epochs on cnn3-bn (docs/performance.md).
     "fast": {"train": {"architecture": "cnn3-bn", "epochs": 3}},
     # The default recipe on the wide network, trained longer, with stronger augmentation, finished on plain images.
     "best": {

@@ -74,8 +74,8 @@ def plan(run: Run, runtimes: list[str] | None = None) -> tuple[list[Setting], li
     for name, reason in reasons.items():
         if reason and (wanted is None or name in wanted):
             skipped.append(f"{name}: {reason}")
-    # No GPU here: Chromium's WebGL is SwiftShader, software rendering that takes ~50x wasm's time and the CPU with
-    # it; measured only when asked for by name.
+    # Without a GPU, Chromium's WebGL is SwiftShader: software rendering many times slower than wasm, and it takes
+    # the CPU with it; measured only when asked for by name.
     default = set(reasons) - {"tfjs-browser-webgl"}
     ok = {name for name, reason in reasons.items() if not reason and name in (wanted or default)}
     for artifact in run.artifacts():

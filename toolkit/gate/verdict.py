@@ -1,4 +1,4 @@
-"""The gate's rule: which evaluations of an artifact against its reference fail, and why (see README, "The verdict")."""
+"""The gate's rule: which evaluations of an artifact against its reference fail, and why (docs/verdict.md)."""
 
 from __future__ import annotations
 

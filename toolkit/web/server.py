@@ -38,8 +38,7 @@ MIME_TYPES = {
 }
 # Same-origin only; 'wasm-unsafe-eval' lets the page compile the wasm backend and nothing else is evaluated.
 # No cross-origin isolation (COOP/COEP) on purpose: it would switch TF.js to its threaded wasm build, which for a
-# model this small costs ~400 ms more at page load and is slower per image than the single-threaded SIMD build
-# (measured on 2 cores).
+# model this small loads slower and is slower per image than the single-threaded SIMD build (docs/serve.md).
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data: blob:; "
@@ -51,14 +50,14 @@ SECURITY_HEADERS = {
     # Revalidate on every use: a 304 costs one round trip, and a rebuilt model is never served stale.
     "Cache-Control": "no-cache",
 }
-# gzip pays where it shrinks: TF.js bundles to 0.25 of their size, its .wasm binaries to 0.32-0.38 (level 6,
-# measured on tfjs 4.22). Float weights (.bin) and raw tensors barely shrink, so they go as they are.
+# gzip pays where it shrinks: TF.js bundles and .wasm binaries shrink to a third or less (docs/serve.md). Float
+# weights (.bin) and raw tensors barely shrink, so they go as they are.
 GZIP_TYPES = {".html", ".js", ".mjs", ".css", ".json", ".map", ".wasm", ".svg", ".txt"}
 GZIP_MAX_BYTES = 16 * 2**20
 GZIP_MIN_SAVING = 0.9  # keep the gzip body only when it is at most 90 % of the original
 
 # Enforced by one watchdog thread, not by socket timeouts: a socket with a timeout costs a poll() before every
-# recv and send (measured: ~30 % more server CPU per keep-alive request), and a per-call timeout cannot bound a
+# recv and send (more server CPU per keep-alive request, docs/serve.md), and a per-call timeout cannot bound a
 # client that trickles one byte at a time anyway.
 IDLE_TIMEOUT_S = 5.0  # a kept-alive connection with no new request is closed after this (Apache's default)
 HEADER_TIMEOUT_S = 10.0  # from the first byte of a request to the end of its headers, however slowly they trickle
