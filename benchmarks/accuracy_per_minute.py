@@ -61,7 +61,7 @@ def summarize(runs: list[dict], target: float) -> dict:
 
 
 def format_table(summary: dict) -> str:
-    """The table the README quotes."""
+    """The table docs/performance.md quotes."""
 
     def seconds(value: float | None, at_least: bool = False) -> str:
         return "not reached" if value is None else f"{'>' if at_least else ''}{value:.0f} s"

@@ -5,7 +5,7 @@ synthetic colour bars (100 %), converted as the exporters make them (TFLite floa
 float16/uint8 reloaded by tensorflowjs). Broken: the same conversions with one thing wrong. Every case is judged by
 the default verdict (ParityConfig()) and, for comparison, by the rule it replaced (fixed tolerance and agreement).
 
-`uv run python tests/calibration_set.py` prints the README's table; tests/test_gate_calibration.py asserts it.
+`uv run python tests/calibration_set.py` prints the table in docs/verdict.md; tests/test_gate_calibration.py asserts it.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 synthetic data it learns in seconds, for `edgekit export --model M --data D`.
 
 `uv run python tests/corpus.py OUT [--edgekit CMD]` exports and gates every model into OUT with the checkout's
-edgekit (or CMD, e.g. an installed wheel's `edgekit`) and prints the README's table; tests/test_corpus.py runs the
-same in CI.
+edgekit (or CMD, e.g. an installed wheel's `edgekit`) and prints the table in docs/own-model.md;
+tests/test_corpus.py runs the same in CI.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def corpus_dir(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
 def test_user_model_exports_and_passes_in_every_runtime(corpus_dir, entry):
     out, data = corpus_dir
     done, report = export_entry(entry, out, data[entry.data], [sys.executable, "-m", "toolkit"])
-    with TABLE.open("a") as table:  # the README's table, as measured by this run
+    with TABLE.open("a") as table:  # the table in docs/own-model.md, as measured by this run
         table.write(table_row(entry, report or {"artifacts": []}) + "\n")
     # 0: every artifact passed; 1: the gate found a quantized artifact that lost accuracy (which it must report,
     # not hide). Anything else is a crash or a refusal.

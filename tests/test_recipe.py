@@ -146,7 +146,8 @@ def test_an_ensemble_of_cnn3_bn_quantizes_to_integer_ops_only(tmp_path):
     from exporters.tflite import _converter
     from toolkit.config import Architecture
     from toolkit.modeling.architectures import build_model
-    from toolkit.modeling.ensemble import combine, quantize_ensemble
+    from toolkit.modeling.ensemble import combine
+    from toolkit.modeling.qat import quantize_ensemble
 
     combined = combine([build_model(Architecture.CNN3_BN), build_model(Architecture.CNN3_BN)])
     images = np.random.default_rng(0).random((8, 28, 28, 1)).astype(np.float32)

@@ -140,7 +140,7 @@ class ParityConfig(_Section):
     )
     max_mean_prob_error: dict[str, Points] = Field(default_factory=lambda: dict(DEFAULT_MAX_MEAN_PROB_ERROR))
     significance: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = DEFAULT_SIGNIFICANCE
-    fix: bool = False  # on an int8 PTQ breach, try the remedies of toolkit/remedy.py and keep the first that passes
+    fix: bool = False  # on an int8 PTQ breach, try the remedies of toolkit/fix/remedy.py and keep the first that passes
     runtimes: list[str] | None = None  # None: every runtime that can evaluate the artifact's format here
 
     def bounds(self, variant: str) -> Bounds:

@@ -56,7 +56,7 @@ def ensemble(
     """Members differ by seed (seed, seed+1, ...) and/or architecture; the report shows each and the ensemble."""
     from toolkit.cli.options import build_config
     from toolkit.flow import default_run_dir
-    from toolkit.modeling.ensemble import ensemble as run_ensemble
+    from toolkit.flow import ensemble as run_ensemble
 
     settings = build_config(
         config,

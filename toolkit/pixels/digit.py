@@ -1,7 +1,7 @@
 """MNIST-style preprocessing of a hand-drawn digit: crop, fit in 20/28 of the field, centre by mass, normalize.
 
 This is the reference implementation; the web demo (JS) and the Android core (Kotlin) implement the same
-arithmetic and are tested against golden vectors written from this module (see toolkit/golden.py). The field is
+arithmetic and are tested against golden vectors written from this module (see toolkit/pixels/golden.py). The field is
 28x28 for MNIST and any H x W for other models; the ink's bounding box is fitted into round(20/28 of each side).
 """
 

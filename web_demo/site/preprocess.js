@@ -1,4 +1,4 @@
-// MNIST-style preprocessing of a drawn digit, the same arithmetic as toolkit/preprocess.py (tested on its golden
+// MNIST-style preprocessing of a drawn digit, the same arithmetic as toolkit/pixels/digit.py (tested on its golden
 // vectors): crop to the ink, fit it into 20/28 of the field with box resampling, centre by mass, [0, 1].
 
 export const SIZE = 28; // MNIST's field side

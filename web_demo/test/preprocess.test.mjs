@@ -1,4 +1,4 @@
-// The JS preprocessing against golden vectors written by the Python reference (toolkit/golden.py).
+// The JS preprocessing against golden vectors written by the Python reference (toolkit/pixels/golden.py).
 // EDGEKIT_GOLDEN names the golden.json to read; tests/test_web_preprocess.py writes one and runs this file.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -25,7 +25,7 @@ function assertClose(actual, expected, width, what) {
 }
 
 test('golden vectors are given', () => {
-  assert.ok(goldenPath, 'set EDGEKIT_GOLDEN to a golden.json written by toolkit.golden.write_golden_vectors');
+  assert.ok(goldenPath, 'set EDGEKIT_GOLDEN to a golden.json written by toolkit.pixels.golden.write_golden_vectors');
   assert.ok(golden.preprocess.length > 0, `${goldenPath} has no preprocess cases`);
   assert.ok(golden.targets.length > 0, `${goldenPath} has no target cases`);
 });

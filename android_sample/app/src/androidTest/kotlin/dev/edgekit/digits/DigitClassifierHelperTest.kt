@@ -98,7 +98,7 @@ class DigitClassifierHelperTest {
 
     @Test
     fun digitsDrawnOnACanvasComeBackAsTheirDigit() {
-        // The strokes of toolkit/golden.py's one_vertical_bar, seven and zero_ring cases (points there are (y, x)).
+        // The strokes of toolkit/pixels/golden.py's one_vertical_bar, seven and zero_ring cases (points there are (y, x)).
         val one = drawn(280, 19f, listOf(150f to 40f, 140f to 240f))
         val seven = drawn(280, 21f, listOf(60f to 60f, 210f to 60f, 110f to 240f))
         val ring = (0..39).map { i ->

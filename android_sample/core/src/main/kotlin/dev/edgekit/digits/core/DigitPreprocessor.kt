@@ -7,7 +7,7 @@ import kotlin.math.min
 
 /**
  * Turns a drawn digit into an MNIST-style grey picture of the model's size, with the same arithmetic as edgekit's
- * Python reference (toolkit/preprocess.py): crop to the ink, fit it into 20/28 of the field by area averaging, place
+ * Python reference (toolkit/pixels/digit.py): crop to the ink, fit it into 20/28 of the field by area averaging, place
  * the centre of mass at the centre of the field. Tested equal to Python on golden vectors.
  */
 object DigitPreprocessor {

@@ -5,7 +5,7 @@ import kotlin.math.floor
 
 /**
  * Affine (de)quantization as TFLite defines it, real = scale * (q - zeroPoint), plus softmax and top-k.
- * Matches edgekit's Python reference (toolkit/quantization.py) value for value.
+ * Matches edgekit's Python reference (toolkit/pixels/tensors.py) value for value.
  */
 object Quantization {
     /** Real values to integers of [dtype], rounding half up (floor(x / scale + 0.5)) and clipping to its range. */

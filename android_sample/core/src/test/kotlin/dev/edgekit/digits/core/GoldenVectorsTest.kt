@@ -11,7 +11,7 @@ import org.junit.BeforeClass
 import org.junit.Test
 
 /**
- * The core against golden vectors written by edgekit's Python reference (toolkit/golden.py):
+ * The core against golden vectors written by edgekit's Python reference (toolkit/pixels/golden.py):
  * same drawing -> same 28x28 floats -> same input bytes; same int8 output -> same probabilities.
  *
  * Pass the file as -Dedgekit.golden=PATH or EDGEKIT_GOLDEN=PATH, and optionally the int8 artifact's
@@ -34,7 +34,7 @@ class GoldenVectorsTest {
     }
 
     private fun golden(): JsonObject {
-        assumeTrue("no golden vectors: set -Dedgekit.golden or EDGEKIT_GOLDEN (write them with toolkit.golden)", golden != null)
+        assumeTrue("no golden vectors: set -Dedgekit.golden or EDGEKIT_GOLDEN (write them with toolkit.pixels.golden)", golden != null)
         return golden!!
     }
 
