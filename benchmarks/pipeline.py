@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import toolkit  # noqa: F401
-from toolkit.flow import default_run_dir
+from toolkit.flow.train import default_run_dir
 from toolkit.run import Run
 
 

@@ -19,7 +19,7 @@ def tiny_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, tiny_data) -> Path:
     """A complete run (train, QAT, export, gate) of the CNN on synthetic data; tests must not modify it."""
-    from toolkit.flow import pipeline
+    from toolkit.flow.pipeline import pipeline
 
     out = tmp_path_factory.mktemp("runs") / "tiny"
     pipeline(out, tiny_config(), tiny_data)
@@ -37,7 +37,7 @@ def tiny_run_copy(tiny_run, tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def mnist_run(tmp_path_factory) -> Path:
     """The real pipeline on real MNIST with a short but real configuration (full tier)."""
-    from toolkit.flow import pipeline
+    from toolkit.flow.pipeline import pipeline
 
     config = Config()
     config.train.epochs = 3

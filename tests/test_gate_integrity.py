@@ -25,7 +25,7 @@ def strict_report(run: Path) -> dict:
 def gate(run: Path) -> dict[str, dict]:
     """Run the gate in LiteRT on a tampered run: it must fail. Returns the report's entries by artifact name."""
     from toolkit.config import Config
-    from toolkit.flow import validate
+    from toolkit.flow.validate import validate
 
     config = Config()
     config.parity = ParityConfig(runtimes=["litert"])
@@ -39,7 +39,7 @@ def gate(run: Path) -> dict[str, dict]:
 def test_the_untouched_tiny_run_passes_in_litert(tiny_run_copy: Path):
     """The control: without tampering, the same gate passes (so every failure below is the tampering's)."""
     from toolkit.config import Config
-    from toolkit.flow import validate
+    from toolkit.flow.validate import validate
 
     config = Config()
     config.parity = ParityConfig(runtimes=["litert"])
@@ -119,7 +119,7 @@ def test_a_model_that_outputs_nan_fails_and_the_report_stays_strict_json(tmp_pat
     import tf_keras as keras
 
     from toolkit.config import Config
-    from toolkit.flow import import_model
+    from toolkit.flow.own_model import import_model
 
     model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10)])
     kernel, bias = model.get_weights()

@@ -62,7 +62,7 @@ def test_kept_outputs_are_used_only_for_the_same_contract_engine_and_test_set(tm
 def test_a_second_gate_scores_the_kept_tensorflow_outputs_with_the_same_figures(tiny_run_copy: Path):
     """The tiny run's pipeline gate kept its tensorflow outputs: `validate` scores them without
     TensorFlow, to the same figures; naming the runtime with -r evaluates it afresh."""
-    from toolkit.flow import validate
+    from toolkit.flow.validate import validate
 
     first = json.loads((tiny_run_copy / "report.json").read_text())
     config = tiny_config()

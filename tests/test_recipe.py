@@ -149,7 +149,7 @@ def test_an_ensemble_of_cnn3_bn_quantizes_to_integer_ops_only(tmp_path):
     from toolkit.modeling.ensemble import combine
     from toolkit.modeling.qat import quantize_ensemble
 
-    combined = combine([build_model(Architecture.CNN3_BN), build_model(Architecture.CNN3_BN)])
+    combined = combine([build_model(Architecture.CNN3_BN), build_model(Architecture.CNN3_BN)], (28, 28, 1))
     images = np.random.default_rng(0).random((8, 28, 28, 1)).astype(np.float32)
     interpreter = Interpreter(
         model_content=_converter(quantize_ensemble(combined), Variant.INT8, images, tmp_path).convert()

@@ -232,20 +232,19 @@ def test_the_gate_draws_the_training_curves_beside_the_evaluations(tiny_run_copy
     """The curves depend on the manifest only: drawn in a thread of their own while the runtimes work."""
     import threading
 
-    import toolkit.report.html
+    import toolkit.flow.validate
     from toolkit.config import Config
-    from toolkit.flow import validate
 
     drawn = []
-    draw = toolkit.report.html.curves
+    draw = toolkit.flow.validate.curves
 
     def recorded(steps):
         drawn.append(threading.current_thread().name)
         return draw(steps)
 
-    monkeypatch.setattr(toolkit.report.html, "curves", recorded)
+    monkeypatch.setattr(toolkit.flow.validate, "curves", recorded)
     config = Config()
-    validate(
+    toolkit.flow.validate.validate(
         tiny_run_copy, config.model_copy(update={"parity": config.parity.model_copy(update={"runtimes": ["litert"]})})
     )
     assert len(drawn) == 1 and drawn[0].startswith("edgekit-report")

@@ -128,7 +128,7 @@ def test_presets_keep_the_seed_recipes():
 
 def test_public_api_resolves_lazily():
     import toolkit
-    from toolkit.flow import pipeline
+    from toolkit.flow.pipeline import pipeline
 
     assert toolkit.pipeline is pipeline and callable(toolkit.check_parity)
     with pytest.raises(AttributeError):

@@ -111,8 +111,9 @@ def test_node_runs_a_layers_model_on_flat_inputs(tiny_web_run, tmp_path):
     images = sample_images(5, seed=6)
     outputs, summary = run_node_runner(run / "artifacts" / "tfjs-flat-logits", images.reshape(5, -1), tmp_path)
     assert summary["model_type"] == "layers-model"
-    # Raw logits of magnitude ~80: float32 rounding differs between wasm and TensorFlow's kernels by a few ulp.
-    np.testing.assert_allclose(outputs, models["flat"].predict(images.reshape(5, -1), verbose=0), rtol=1e-6, atol=1e-5)
+    # Raw logits of magnitude ~80 summed over 784 inputs: wasm and TensorFlow accumulate in other orders, so float32
+    # rounding leaves a relative difference of ~1e-5 (seen 8e-6).
+    np.testing.assert_allclose(outputs, models["flat"].predict(images.reshape(5, -1), verbose=0), rtol=3e-5, atol=1e-5)
 
 
 def test_one_node_process_evaluates_many_artifacts_and_a_broken_one_fails_alone(tiny_web_run, tmp_path):

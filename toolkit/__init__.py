@@ -12,11 +12,11 @@ __version__ = "0.1.0"
 
 # The public API, imported on first use so that `import toolkit` (and `edgekit --help`) stays instant.
 _API = {
-    "pipeline": "toolkit.flow",  # train -> qat -> export -> validate into a new run directory
-    "train": "toolkit.flow",
-    "export": "toolkit.flow",
-    "validate": "toolkit.flow",  # the parity gate over a run directory; raises ParityError on a breach
-    "import_model": "toolkit.flow",  # a user's own tf-keras model through export and the gate
+    "pipeline": "toolkit.flow.pipeline",  # train -> qat -> export -> validate into a new run directory
+    "train": "toolkit.flow.train",
+    "export": "toolkit.flow.export",
+    "validate": "toolkit.flow.validate",  # the parity gate over a run directory; raises ParityError on a breach
+    "import_model": "toolkit.flow.own_model",  # a user's own tf-keras model through export and the gate
     "load_config": "toolkit.config",
     "load_data": "toolkit.data.datasets",
     "check_parity": "toolkit.gate.parity",  # the gate over any list of artifacts and reference probabilities

@@ -55,8 +55,8 @@ def ensemble(
 ) -> None:
     """Members differ by seed (seed, seed+1, ...) and/or architecture; the report shows each and the ensemble."""
     from toolkit.cli.options import build_config
-    from toolkit.flow import default_run_dir
-    from toolkit.flow import ensemble as run_ensemble
+    from toolkit.flow.ensemble import ensemble as run_ensemble
+    from toolkit.flow.train import default_run_dir
 
     settings = build_config(
         config,

@@ -54,8 +54,9 @@ def export(
     run, exports it and runs the parity gate.
     """
     from toolkit.cli.options import build_config
-    from toolkit.flow import default_run_dir, import_model
-    from toolkit.flow import export as export_step
+    from toolkit.flow.export import export as export_step
+    from toolkit.flow.own_model import import_model
+    from toolkit.flow.train import default_run_dir
 
     if (run_dir is None) == (model is None):
         raise InputError("give either a RUN_DIR or --model (not both)")
@@ -83,6 +84,6 @@ def export(
     else:
         export_step(run_dir, settings)
         if fix:  # a fix needs the verdict: gate the fresh export now
-            from toolkit.flow import validate
+            from toolkit.flow.validate import validate
 
             validate(run_dir, settings)

@@ -54,8 +54,9 @@ def pipeline(
     did not finish runs (QAT, export and gate settings may still be given).
     """
     from toolkit.cli.options import build_config, refuse_with_resume
-    from toolkit.flow import default_run_dir, resume_pipeline
-    from toolkit.flow import pipeline as run_pipeline
+    from toolkit.flow.pipeline import pipeline as run_pipeline
+    from toolkit.flow.pipeline import resume_pipeline
+    from toolkit.flow.train import default_run_dir
 
     train = dict(
         architecture=arch,

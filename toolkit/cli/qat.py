@@ -10,6 +10,6 @@ from toolkit.cli.options import ConfigFile, QatEpochs, RunDir
 def qat(run_dir: RunDir, epochs: QatEpochs = None, config: ConfigFile = None) -> None:
     """Fine-tune a quantization-aware copy of the float model (tensorflow-model-optimization)."""
     from toolkit.cli.options import build_config
-    from toolkit.flow import qat as qat_step
+    from toolkit.flow.qat import qat as qat_step
 
     qat_step(run_dir, build_config(config, qat=dict(epochs=epochs)))

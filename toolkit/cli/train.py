@@ -50,8 +50,8 @@ def train(
     writes the run directory.
     """
     from toolkit.cli.options import build_config, refuse_with_resume, use_cluster
-    from toolkit.flow import default_run_dir, resume_train
-    from toolkit.flow import train as train_step
+    from toolkit.flow.train import default_run_dir, resume_train
+    from toolkit.flow.train import train as train_step
 
     options = dict(
         architecture=arch,

@@ -79,8 +79,8 @@ def tune(
     """
     from toolkit.cli.options import build_config
     from toolkit.errors import InputError
-    from toolkit.flow import default_run_dir
-    from toolkit.flow import tune as run_tune
+    from toolkit.flow.train import default_run_dir
+    from toolkit.flow.tune import tune as run_tune
     from toolkit.modeling.tune import TuneConfig
 
     if resume and out is None:

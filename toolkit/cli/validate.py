@@ -10,6 +10,6 @@ from toolkit.cli.options import ConfigFile, RunDir, Runtime, Tolerance
 def validate(run_dir: RunDir, tolerance: Tolerance = None, runtime: Runtime = None, config: ConfigFile = None) -> None:
     """Evaluate every artifact on the full test set in its runtimes; exit 1 if any is outside tolerance."""
     from toolkit.cli.options import build_config
-    from toolkit.flow import validate as validate_step
+    from toolkit.flow.validate import validate as validate_step
 
     validate_step(run_dir, build_config(config, parity=dict(tolerances=tolerance, runtimes=runtime)))
