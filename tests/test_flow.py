@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import TINY_TEST_IMAGES
 from typer.testing import CliRunner
 
 from exporters.base import read_contract, sha256_file
@@ -48,7 +49,7 @@ def test_tiny_run_passes_and_reports_every_artifact(tiny_run: Path):
     assert {a["name"] for a in report["artifacts"]} == EXPECTED_ARTIFACTS
     for entry in report["artifacts"]:
         assert REPORT_FIELDS <= entry.keys()
-        assert entry["passed"] and entry["images"] == 120
+        assert entry["passed"] and entry["images"] == TINY_TEST_IMAGES
         assert (tiny_run / entry["path"]).is_dir()
     assert report["reference_accuracy"]["float"] > 90  # the synthetic digits are learnable
     assert "PASSED" in (tiny_run / "report.md").read_text()
@@ -86,7 +87,7 @@ def test_tampered_quantization_fails_the_gate_loudly(tiny_run_copy: Path):
     contract_path.write_text(json.dumps(contract))
     result = invoke("validate", tiny_run_copy, "--runtime", "litert")
     assert result.exit_code == 1
-    # On 120 images the wrong scale shows as wrong probabilities (and, on a larger test set, as a significant drop).
+    # The wrong scale shows as wrong probabilities (and, where it moves the argmax, as a significant drop).
     assert "tflite-int8-ptq [litert]" in result.output and "probabilities off" in result.output
     assert "Traceback" not in result.output
     report = json.loads((tiny_run_copy / "report.json").read_text())

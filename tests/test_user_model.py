@@ -5,33 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
+from support import train_user_model
 from typer.testing import CliRunner
 
 from toolkit.cli import app
 from toolkit.run import Run
 
 runner = CliRunner()
-
-
-def train_user_model(input_shape, logits: bool, data_path: Path):
-    import tf_keras as keras
-
-    with np.load(data_path) as data:
-        x, y = data["x_train"], data["y_train"]
-    flatten = [keras.layers.Reshape((784,))] if input_shape != (784,) else []
-    model = keras.Sequential(
-        [
-            keras.Input(input_shape),
-            *flatten,
-            keras.layers.Dense(32, activation="relu"),
-            keras.layers.Dense(10, activation=None if logits else "softmax"),
-        ]
-    )
-    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=logits))
-    model.fit((x / 255.0).reshape((len(x), *input_shape)), y, epochs=5, verbose=0)
-    return model
 
 
 def export_user(model_path: Path, data: Path, out: Path, *extra: str):
@@ -78,7 +59,8 @@ def test_keras3_file_exports_and_qat_is_refused_before_tensorflow(tmp_path, tiny
     assert "saved by Keras 3" in result.output and "drop --qat" in result.output
     assert not (tmp_path / "qat").exists()
 
-    result = export_user(tmp_path / "k3.keras", tiny_data, tmp_path / "run", "-r", "litert")
+    untrained = "--allow-chance-reference"  # random weights are enough to prove the conversion
+    result = export_user(tmp_path / "k3.keras", tiny_data, tmp_path / "run", "-r", "litert", untrained)
     assert result.exit_code == 0, result.output
     run = Run.open(tmp_path / "run")
     assert run.manifest["steps"]["import"]["keras"] == 3 and run.model_path("float").suffix == ".keras"
@@ -130,6 +112,7 @@ def test_layer_that_tfjs_layers_cannot_load_ships_as_a_graph_model(tmp_path, tin
         str(config),
         "-r",
         "tfjs-node-wasm",
+        "--allow-chance-reference",  # untrained: random weights are enough to prove the conversion
     )
     assert result.exit_code == 0, result.output
     run = Run.open(tmp_path / "run")
@@ -140,8 +123,8 @@ def test_layer_that_tfjs_layers_cannot_load_ships_as_a_graph_model(tmp_path, tin
 
 
 def test_tfjs_without_a_javascript_runtime_is_not_verified(tmp_path, tiny_data, monkeypatch):
-    """On a machine without Node and Chromium nothing runs the TF.js files: they are "not verified" and the export
-    exits 1 with the remedy, rather than passing on the other formats' evidence."""
+    """On a machine without Node and Chromium nothing runs the TF.js files: they are "not verified", the verdict is
+    INCONCLUSIVE (exit 3) with the remedy, rather than passing on the other formats' evidence."""
     import tf_keras as keras
 
     from toolkit.runtimes import tfjs_browser, tfjs_node
@@ -152,9 +135,10 @@ def test_tfjs_without_a_javascript_runtime_is_not_verified(tmp_path, tiny_data, 
     model.save(tmp_path / "user.h5")
     config = tmp_path / "edgekit.toml"
     config.write_text("[export]\ntflite = false\nsaved_model = false\n")
-    result = export_user(tmp_path / "user.h5", tiny_data, tmp_path / "run", "--config", str(config))
-    assert result.exit_code == 1
+    untrained = "--allow-chance-reference"
+    result = export_user(tmp_path / "user.h5", tiny_data, tmp_path / "run", "--config", str(config), untrained)
+    assert result.exit_code == 3
     assert "not verified" in result.output and "install Node.js" in result.output
-    assert result.output.strip().splitlines()[-1] == "FAILED (3)"
+    assert result.output.strip().splitlines()[-1] == "INCONCLUSIVE (3)"
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert sorted(report["not_verified"]) == ["tfjs-float16", "tfjs-float32", "tfjs-uint8"]

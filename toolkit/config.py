@@ -29,6 +29,11 @@ class Architecture(str, Enum):
     CNN3_BN_WIDE = "cnn3-bn-wide"
 
 
+# What MNIST's 10,000 images resolve for an int8 conversion: the slack above a variant's tolerance for a drop the
+# test set cannot see (see Bounds).
+DEFAULT_POWER_MARGIN = 0.25
+
+
 @dataclasses.dataclass(frozen=True)
 class Bounds:
     """One variant's limits. Points are percentage points of accuracy; probability errors are in [0, 1]."""
@@ -37,6 +42,9 @@ class Bounds:
     min_agreement: float  # hard floor on top-1 agreement with the reference, in percent
     max_mean_prob_error: float  # bound on the mean over images of max_k |p_artifact - p_reference|
     significance: float  # one-sided McNemar level at which a drop counts as real
+    # Points above the tolerance that a drop the test set cannot see (80 % power) may reach before the verdict is
+    # inconclusive rather than passed (docs/verdict.md, "Power").
+    power_margin: float = DEFAULT_POWER_MARGIN
 
 
 Positive = Annotated[int, Field(strict=True, ge=1)]
@@ -140,6 +148,9 @@ class ParityConfig(_Section):
     )
     max_mean_prob_error: dict[str, Points] = Field(default_factory=lambda: dict(DEFAULT_MAX_MEAN_PROB_ERROR))
     significance: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = DEFAULT_SIGNIFICANCE
+    power_margin: Points = DEFAULT_POWER_MARGIN  # see Bounds
+    # A reference no better than chance fails the gate unless the user says the model is untrained on purpose.
+    allow_chance_reference: bool = False
     fix: bool = False  # on an int8 PTQ breach, try the remedies of toolkit/fix/remedy.py and keep the first that passes
     runtimes: list[str] | None = None  # None: every runtime that can evaluate the artifact's format here
 
@@ -150,6 +161,7 @@ class ParityConfig(_Section):
             min_agreement=self.min_agreement[variant],
             max_mean_prob_error=self.max_mean_prob_error[variant],
             significance=self.significance,
+            power_margin=self.power_margin,
         )
 
     @field_validator("tolerances", mode="before")

@@ -21,6 +21,13 @@ class ParityError(EdgekitError):
     """At least one artifact is outside its tolerance: exit code 1."""
 
 
+class InconclusiveError(EdgekitError):
+    """Nothing failed, but the gate could not know: a test set too small to show a drop, an artifact no runtime
+    here could run: exit code 3."""
+
+    exit_code = 3
+
+
 def first_line(error: BaseException) -> str:
     """A foreign exception as one line: its first line of text, or its type when it has none."""
     text = str(error).strip()

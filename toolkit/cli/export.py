@@ -9,7 +9,7 @@ import typer
 
 from toolkit.cli import image_options as images
 from toolkit.cli.app import command
-from toolkit.cli.options import ConfigFile, Data, Fix, Out, QatEpochs, Runtime, Tolerance
+from toolkit.cli.options import AllowChance, ConfigFile, Data, Fix, Out, QatEpochs, Runtime, Tolerance
 from toolkit.errors import InputError
 
 ExportRun = Annotated[Path | None, typer.Argument(help="Run directory to export (omit with --model).")]
@@ -39,6 +39,7 @@ def export(
     tolerance: Tolerance = None,
     runtime: Runtime = None,
     fix: Fix = None,
+    allow_chance_reference: AllowChance = None,
     config: ConfigFile = None,
     trust_model: TrustModel = False,
     tfjs: Tfjs = True,
@@ -67,7 +68,7 @@ def export(
         config,
         qat=dict(epochs=qat_epochs),
         export=dict(tfjs=None if tfjs else False),
-        parity=dict(tolerances=tolerance, runtimes=runtime, fix=fix),
+        parity=dict(tolerances=tolerance, runtimes=runtime, fix=fix, allow_chance_reference=allow_chance_reference),
     )
     if model is not None:
         split = images.split(test_fraction, split_seed)

@@ -141,6 +141,14 @@ def use_cluster(workers: list[str] | None, index: int | None) -> None:
     os.environ["TF_CONFIG"] = tf_config(workers, index)
 
 
+AllowChance = Annotated[
+    bool | None,
+    typer.Option(
+        "--allow-chance-reference",
+        help="Let the gate judge artifacts of a reference model that scores no better than chance (an untrained "
+        "model on purpose); recorded in the report.",
+    ),
+]
 Fix = Annotated[
     bool | None,
     typer.Option(

@@ -15,7 +15,7 @@ from exporters.native_log import native_stderr_to_debug_log
 from toolkit.config import Config
 from toolkit.data.datasets import Dataset
 from toolkit.data.run_data import load_run_data, representative_inputs
-from toolkit.errors import InputError, ParityError
+from toolkit.errors import InconclusiveError, InputError, ParityError
 from toolkit.gate import kept
 from toolkit.gate.evidence import Predictions, per_class_report
 from toolkit.gate.parity import ParityOutcome, check_parity, plan
@@ -79,14 +79,26 @@ def validate(run_dir: Path, config: Config) -> dict:
         outcome, extra = _after_breaches(run, outcome, data, references, config, gate)
     report = build_report(run, outcome, reference_accuracy, time.perf_counter() - start)
     report.update({k: v for k, v in extra.items() if v})  # the worst int8 layers, and what --fix did
+    if config.parity.allow_chance_reference:
+        report["allow_chance_reference"] = True  # the user said the reference is untrained on purpose
     _write_reports(run, report, outcome, data, references, config, curves_png.result())
-    if not report["passed"]:
-        breaches = report["breaches"] or ["no artifact could be evaluated"]
+    _raise_unless_passed(report)
+    log.info("PASSED")
+    return report
+
+
+def _raise_unless_passed(report: dict) -> None:
+    """ParityError (exit 1) naming each breach, or InconclusiveError (exit 3) naming what could not be known."""
+    if report["verdict"] == "failed":
+        breaches = report["breaches"]
         error = ParityError(f"parity gate failed for {len(breaches)} evaluation(s): " + " | ".join(breaches))
         error.verdict = f"FAILED ({len(breaches)})"
         raise error
-    log.info("PASSED")
-    return report
+    if report["verdict"] == "inconclusive":
+        doubts = report["inconclusive"] or ["no artifact could be evaluated"]
+        error = InconclusiveError(f"nothing failed, but the gate cannot vouch for: {' | '.join(doubts)}")
+        error.verdict = f"INCONCLUSIVE ({len(doubts)})"
+        raise error
 
 
 def _gate(run: Run, config: Config, data: Dataset, references: dict, kept_outputs: dict) -> ParityOutcome:
@@ -113,7 +125,9 @@ def _write_reports(run: Run, report: dict, outcome, data: Dataset, references: d
     report["per_class"] = per_class_report(predictions, sources, references["float"].shape[1])
     write_report(run, report)
     write_html(run, report, predictions, data.x_test, png)
-    run.record("validate", {"passed": report["passed"], "seconds": report["gate_seconds"]})
+    run.record(
+        "validate", {"verdict": report["verdict"], "passed": report["passed"], "seconds": report["gate_seconds"]}
+    )
     log.info("report: %s (and report.md, report.html)", run.report_path)
 
 

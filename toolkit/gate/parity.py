@@ -15,7 +15,7 @@ from toolkit.config import Bounds, ParityConfig
 from toolkit.errors import InputError, first_line
 from toolkit.gate.integrity import disk_size, file_problems, missing
 from toolkit.gate.stats import accuracy
-from toolkit.gate.verdict import breaches, measure
+from toolkit.gate.verdict import POWER, breaches, inconclusive, measure, reference_problem
 from toolkit.run import Run
 from toolkit.runtimes import RUNTIMES, Runtime, runtimes_for
 
@@ -59,10 +59,20 @@ class ParityResult:
     significance: float | None = None
     non_finite: int | None = None
     reasons: list[str] = dataclasses.field(default_factory=list)  # why it failed
+    # The smallest drop (points) these images could have shown with 80 % power; None when nothing was evaluated.
+    detectable_drop: float | None = None
+    inconclusive: str | None = None  # why it neither passed nor failed: the test set could not have seen a drop
+
+    @property
+    def verdict(self) -> str:
+        return (
+            "failed" if not self.passed and not self.inconclusive else "inconclusive" if self.inconclusive else "passed"
+        )
 
     def summary(self) -> str:
         """One line for the console."""
-        head = f"{'ok  ' if self.passed else 'FAIL'}  {self.name:<18} {self.runtime:<18}"
+        word = {"passed": "ok  ", "failed": "FAIL", "inconclusive": "????"}[self.verdict]
+        head = f"{word}  {self.name:<18} {self.runtime:<18}"
         if self.error:
             return f"{head} {self.error}"
         when = f"outputs kept from the gate of {self.kept_from}" if self.kept_from else f"{self.seconds:.1f} s"
@@ -99,15 +109,32 @@ class ParityOutcome:
     unverified: list[str] = dataclasses.field(default_factory=list)  # artifacts no verifying runtime evaluated
     # Each evaluation's probabilities by (artifact name, runtime): what the HTML report is drawn from.
     predictions: dict[tuple[str, str], np.ndarray] = dataclasses.field(default_factory=dict)
+    # Why a reference model cannot vouch for anything ("float: scores 10.00 % ..."): each fails the gate.
+    reference_problems: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        """failed when anything failed; inconclusive when nothing failed but something could not be known; else
+        passed (which needs at least one evaluation)."""
+        if self.reference_problems or any(r.verdict == "failed" for r in self.results):
+            return "failed"
+        if not self.results or self.unverified or any(r.verdict == "inconclusive" for r in self.results):
+            return "inconclusive"
+        return "passed"
 
     @property
     def passed(self) -> bool:
-        return bool(self.results) and all(r.passed for r in self.results) and not self.unverified
+        return self.verdict == "passed"
 
     def breaches(self) -> list[str]:
-        return [r.breach() for r in self.results if not r.passed] + [
-            f"{name}: {NOT_VERIFIED}" for name in self.unverified
-        ]
+        """Why the gate failed, one line each."""
+        failed = [r.breach() for r in self.results if r.verdict == "failed"]
+        return [f"reference {problem}" for problem in self.reference_problems] + failed
+
+    def doubts(self) -> list[str]:
+        """Why the gate could not decide, one line each (its verdict is inconclusive when nothing failed)."""
+        evaluated = [f"{r.name} [{r.runtime}]: {r.inconclusive}" for r in self.results if r.verdict == "inconclusive"]
+        return evaluated + [f"{name}: {NOT_VERIFIED}" for name in self.unverified]
 
 
 def compare(
@@ -127,6 +154,7 @@ def compare(
     """
     evidence = measure(probabilities, reference, labels)
     reasons = breaches(evidence, bounds)
+    doubt = None if reasons else inconclusive(evidence, bounds)
     p = evidence.paired
     return ParityResult(
         name=artifact.name,
@@ -143,7 +171,7 @@ def compare(
         max_abs_prob_delta=evidence.max_abs_prob_delta,
         tolerance=bounds.tolerance,
         min_agreement=bounds.min_agreement,
-        passed=not reasons,
+        passed=not reasons and not doubt,
         size_bytes=artifact.size_bytes if size_bytes is None else size_bytes,
         seconds=round(seconds, 3),
         float_accuracy=None if float_reference is None else round(accuracy(float_reference, labels), 4),
@@ -159,6 +187,8 @@ def compare(
         significance=bounds.significance,
         non_finite=evidence.non_finite,
         reasons=reasons,
+        detectable_drop=round(p.detectable_drop(bounds.significance, POWER), 4),
+        inconclusive=doubt,
     )
 
 
@@ -243,8 +273,13 @@ def check_parity(
     for skip in skipped:
         progress(f"skip  {skip.name:<18} {skip.runtime:<18} {skip.reason}")
     outcome = ParityOutcome(results, skipped, unverified(intact, evaluations, config))
+    if not config.allow_chance_reference:
+        found = {name: reference_problem(p, labels, config.significance) for name, p in references.items()}
+        outcome.reference_problems = [f"{name}: {problem}" for name, problem in found.items() if problem]
+    for problem in outcome.reference_problems:
+        progress(f"FAIL  reference {problem}")
     for name in outcome.unverified:
-        progress(f"FAIL  {name:<18} {NOT_VERIFIED}")
+        progress(f"????  {name:<18} {NOT_VERIFIED}")
     _run_all(evaluations, run, images, labels, references, config, progress, outcome, kept or {})
     return outcome
 

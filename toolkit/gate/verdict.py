@@ -1,4 +1,5 @@
-"""The gate's rule: which evaluations of an artifact against its reference fail, and why (docs/verdict.md)."""
+"""The gate's rule: which evaluations of an artifact against its reference fail, which could not have seen a drop
+(inconclusive), and whether the reference itself is better than chance (docs/verdict.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import dataclasses
 import numpy as np
 
 from toolkit.config import Bounds
-from toolkit.gate.stats import Paired, paired
+from toolkit.gate.stats import Paired, binomial_upper_tail, images_needed, paired
+
+POWER = 0.8  # the chance with which the test set must be able to show a drop that matters
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,3 +82,43 @@ def breaches(evidence: Evidence, bounds: Bounds) -> list[str]:
             f"> {bounds.max_mean_prob_error}"
         )
     return reasons
+
+
+def inconclusive(evidence: Evidence, bounds: Bounds) -> str | None:
+    """Why the evaluation cannot vouch for the artifact although nothing failed: its test set could not have shown,
+    with 80 % power, a drop larger than the margin plus `power_margin` points. None when it could.
+
+    The smallest detectable drop comes from the paired counts (toolkit.gate.stats.detectable_drop); the message
+    says how many test images, discordant at the same rate, would settle it.
+    """
+    p = evidence.paired
+    if p.n == 0:
+        return "no test image was evaluated"
+    drop = p.detectable_drop(bounds.significance, POWER)
+    needed = bounds.tolerance + bounds.power_margin
+    if round(drop, 6) <= needed:
+        return None
+    discordance = (p.only_reference_right + p.only_artifact_right) / p.n
+    settle = images_needed(discordance, needed / 100, bounds.significance, POWER)
+    return (
+        f"{p.n} test images can only show a drop of {drop:.2f} points or more (80 % power), above the "
+        f"{needed:.2f} the gate must see: about {settle} test images would settle it"
+    )
+
+
+def reference_problem(probabilities: np.ndarray, labels: np.ndarray, significance: float) -> str | None:
+    """Why the reference model cannot vouch for anything: its accuracy is not significantly above always answering
+    the most frequent class (exact one-sided binomial test at `significance`). None when it is."""
+    labels = np.asarray(labels)
+    if len(labels) == 0:
+        return "the test set is empty"
+    right = int(np.sum(np.argmax(probabilities, axis=1) == labels))
+    chance = float(np.bincount(labels).max() / len(labels))
+    p = binomial_upper_tail(right, len(labels), chance)
+    if p < significance:
+        return None
+    return (
+        f"scores {right / len(labels):.2%} on {len(labels)} test images, not significantly above chance (the most "
+        f"frequent class is {chance:.2%} of them; binomial p = {p:.2g}): check the input normalization, or pass "
+        "--allow-chance-reference for a model that is untrained on purpose"
+    )

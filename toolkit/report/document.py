@@ -26,6 +26,7 @@ UNITS = {
 
 def build_report(run: Run, outcome: ParityOutcome, references: dict[str, float], seconds: float) -> dict[str, Any]:
     return {
+        "verdict": outcome.verdict,
         "passed": outcome.passed,
         "created": now(),
         "edgekit_version": toolkit.__version__,
@@ -33,10 +34,11 @@ def build_report(run: Run, outcome: ParityOutcome, references: dict[str, float],
         "reference_accuracy": references,
         "gate_seconds": round(seconds, 2),
         "units": UNITS,
-        "artifacts": [dataclasses.asdict(r) for r in outcome.results],
+        "artifacts": [{**dataclasses.asdict(r), "verdict": r.verdict} for r in outcome.results],
         "skipped": [dataclasses.asdict(s) for s in outcome.skipped],
         "not_verified": outcome.unverified,
         "breaches": outcome.breaches(),
+        "inconclusive": outcome.doubts(),
         # An ensemble's members and the combined model, float, on the test set (toolkit.modeling.ensemble).
         **({"ensemble": _ensemble_summary(run)} if "ensemble" in run.manifest["steps"] else {}),
     }
@@ -70,11 +72,35 @@ def keep_previous(report: dict[str, Any], previous: dict[str, Any] | None, runti
     ]
     report["artifacts"] += kept
     report["skipped"] += [s for s in previous.get("skipped", []) if s.get("runtime") not in runtimes]
+    verdicts = [entry_verdict(e) for e in kept]
     report["breaches"] += [
-        f"{e['name']} [{e['runtime']}]: failed in the previous run ({created})" for e in kept if not e.get("passed")
+        f"{e['name']} [{e['runtime']}]: failed in the previous run ({created})"
+        for e, v in zip(kept, verdicts, strict=True)
+        if v == "failed"
     ]
-    report["passed"] = bool(report["artifacts"]) and all(e.get("passed") for e in report["artifacts"])
+    report["inconclusive"] += [
+        f"{e['name']} [{e['runtime']}]: inconclusive in the previous run ({created})"
+        for e, v in zip(kept, verdicts, strict=True)
+        if v == "inconclusive"
+    ]
+    report["verdict"] = overall(report)
+    report["passed"] = report["verdict"] == "passed"
     return len(kept)
+
+
+def entry_verdict(entry: dict[str, Any]) -> str:
+    """An evaluation's verdict (reports older than the word have only `passed`)."""
+    return entry.get("verdict") or ("passed" if entry.get("passed") else "failed")
+
+
+def overall(report: dict[str, Any]) -> str:
+    """The report's verdict from its evaluations, reference problems and doubts."""
+    verdicts = {entry_verdict(e) for e in report["artifacts"]}
+    if "failed" in verdicts or report["breaches"]:
+        return "failed"
+    if not report["artifacts"] or "inconclusive" in verdicts or report["inconclusive"]:
+        return "inconclusive"
+    return "passed"
 
 
 def strict(value: Any) -> Any:
@@ -95,12 +121,12 @@ def _cell(value: Any, digits: int = 2) -> str:
 
 
 def _verdict(entry: dict[str, Any]) -> str:
-    return "pass" if entry["passed"] else "FAIL"
+    return {"passed": "pass", "failed": "FAIL", "inconclusive": "inconclusive"}[entry_verdict(entry)]
 
 
 def render_markdown(report: dict[str, Any]) -> str:
     lines = [
-        f"# edgekit parity report: {'PASSED' if report['passed'] else 'FAILED'}",
+        f"# edgekit parity report: {report.get('verdict', 'passed' if report['passed'] else 'failed').upper()}",
         "",
         f"Created {report['created']} by edgekit {report['edgekit_version']}; "
         f"data: {(report['data'] or {}).get('source', '?')}; gate took {report['gate_seconds']} s.",
@@ -109,15 +135,17 @@ def render_markdown(report: dict[str, Any]) -> str:
         + ", ".join(f"{name} {acc:.2f}%" for name, acc in report["reference_accuracy"].items()),
         "",
         "| artifact | runtime | images | accuracy % | reference % | delta (pts) | 95% CI (pts) | tolerance (pts) "
-        "| both right / only ref / only artifact / both wrong | McNemar p (drop) | agreement % "
-        "| prob error mean / max | size (KB) | verdict |",
-        "|---|---|---:|---:|---:|---:|---|---:|---|---:|---:|---|---:|---|",
+        "| detectable drop (pts) | both right / only ref / only artifact / both wrong | McNemar p (drop) "
+        "| agreement % | prob error mean / max | size (KB) | verdict |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---|---:|---|",
         *(_markdown_row(a) for a in report["artifacts"]),
     ]
     if "ensemble" in report:
         lines += _ensemble_lines(report["ensemble"])
     if report["breaches"]:
         lines += ["", "## Breaches", ""] + [f"- {b}" for b in report["breaches"]]
+    if report.get("inconclusive"):
+        lines += ["", "## Inconclusive", ""] + [f"- {d}" for d in report["inconclusive"]]
     for name, debug in report.get("debug", {}).items():
         lines += _debug_lines(name, debug)
     for fix in report.get("fixes", []):
@@ -140,7 +168,7 @@ def _markdown_row(a: dict[str, Any]) -> str:
     return (
         f"| {a['name']} | {a['runtime']} | {a['images']} | {_cell(a['accuracy'])} | "
         f"{_cell(a['reference_accuracy'])} ({a['source']}) | {_cell(a['accuracy_delta'])} | {ci} | "
-        f"{a['tolerance']} | {counts} | {p} | {_cell(a['agreement'])} | "
+        f"{a['tolerance']} | {_cell(a.get('detectable_drop'))} | {counts} | {p} | {_cell(a['agreement'])} | "
         f"{_cell(a.get('mean_abs_prob_delta'), 5)} / {_cell(a['max_abs_prob_delta'], 5)} | "
         f"{a['size_bytes'] / 1024:.0f} | {_verdict(a)}"
         f"{' (previous run)' if a.get('from_previous_run') else ''}"

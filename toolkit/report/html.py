@@ -13,6 +13,7 @@ import numpy as np
 from toolkit.data.run_data import load_run_data
 from toolkit.errors import InputError
 from toolkit.gate.evidence import REFERENCE_RUNTIME, Predictions, confusion, per_class
+from toolkit.report.document import entry_verdict, overall
 from toolkit.run import Run, atomic_write_text
 
 # The evaluation whose figures stand for an artifact: the runtime users deploy it to, when it ran there.
@@ -157,6 +158,8 @@ def render(
     ).get_template("report.html.j2")
     return template.render(
         report=report,
+        verdict=overall(report) if "inconclusive" in report else ("passed" if report["passed"] else "failed"),
+        entry_verdict=entry_verdict,
         run_name=run.path.name,
         names=names,
         runtimes=list(dict.fromkeys(e["runtime"] for e in entries)),
