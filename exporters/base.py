@@ -59,7 +59,8 @@ class ImageSpec:
 class Normalization:
     """How pixels 0..255 become model values: value = pixel * scale[c] + offset[c] (one entry, or one per channel).
 
-    `mean` and `std` (in [0, 1] units) are kept for kind "mean_std" so people can read what was declared.
+    `mean` and `std` (in [0, 1] units) are kept for kind "mean_std" so people can read what was declared;
+    `decided` says how the convention was chosen (declared, stated by the model, measured, default), for people.
     """
 
     kind: str = "unit"
@@ -67,6 +68,7 @@ class Normalization:
     offset: tuple[float, ...] = (0.0,)
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    decided: dict[str, Any] | None = dataclasses.field(default=None, compare=False, hash=False, repr=False)
 
     @classmethod
     def declare(
@@ -116,6 +118,7 @@ class Normalization:
             "offset": list(self.offset),
             "mean": None if self.mean is None else list(self.mean),
             "std": None if self.std is None else list(self.std),
+            **({"decided": self.decided} if self.decided else {}),
         }
 
     @classmethod
@@ -123,7 +126,7 @@ class Normalization:
         def floats(key):
             return None if data.get(key) is None else tuple(float(v) for v in data[key])
 
-        return cls(data["kind"], floats("scale"), floats("offset"), floats("mean"), floats("std"))
+        return cls(data["kind"], floats("scale"), floats("offset"), floats("mean"), floats("std"), data.get("decided"))
 
 
 def default_labels(count: int) -> list[str]:

@@ -38,8 +38,11 @@ SplitSeed = Annotated[
 ]
 
 
-def normalization(kind: str | None, mean: list[float] | None, std: list[float] | None) -> Normalization:
-    """The declared normalization (unit when none is), or a one-line InputError naming what is wrong."""
+def normalization(kind: str | None, mean: list[float] | None, std: list[float] | None) -> Normalization | None:
+    """The declared normalization (None when none is: edgekit decides), or a one-line InputError naming what is
+    wrong."""
+    if kind is None and not (mean or std):
+        return None
     kind = kind or "unit"
     if kind not in NORMALIZATION_KINDS:
         raise InputError(f"--normalization {kind!r}: expected one of {', '.join(NORMALIZATION_KINDS)}")

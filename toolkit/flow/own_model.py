@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
-from exporters.base import Normalization, sha256_file
+from exporters.base import Classifier, Normalization, sha256_file
 from toolkit.config import Config, validation_size
-from toolkit.data.datasets import load_data
+from toolkit.data.datasets import Dataset, load_data
 from toolkit.data.run_data import record_data
 from toolkit.errors import InputError
 from toolkit.flow.export import check_formats, export
@@ -43,7 +44,6 @@ def import_model(
         trust_model: allow a model whose file carries Python code (Lambda layers, custom objects); recorded in
             the run, so later steps that reload the copy apply the same decision.
     """
-    from toolkit.modeling.classifier import check_classifier
     from toolkit.modeling.keras_files import load_keras_model
 
     check_formats(config)
@@ -54,7 +54,7 @@ def import_model(
     if with_qat:
         validation_size(config.train, len(data.x_train))
     model = load_keras_model(model_path, trust_model=trust_model)
-    classifier = check_classifier(model, data.x_test[:64], data.image, normalization or Normalization(), data.labels)
+    classifier = _classifier(model, data, normalization, config)
     model_path = Path(model_path)
     with Run.create(out) as run:
         record_data(run, data, data_path)
@@ -78,6 +78,17 @@ def import_model(
         qat(run.path, config)
     export(run.path, config)
     return validate(run.path, config)
+
+
+def _classifier(model, data: Dataset, declared: Normalization | None, config: Config) -> Classifier:
+    """What the model reads and returns: it must fit the data; its input convention is decided and said."""
+    from toolkit.modeling.classifier import check_classifier
+    from toolkit.modeling.convention import decide, describe
+
+    classifier = check_classifier(model, data.x_test[:64], data.image, declared or Normalization(), data.labels)
+    normalization = decide(model, data, classifier, declared, config.parity.significance)
+    log.info("%s", describe(normalization))
+    return dataclasses.replace(classifier, normalization=normalization)
 
 
 def check_import(model_path: Path, with_qat: bool) -> None:

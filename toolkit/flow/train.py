@@ -45,10 +45,11 @@ def train(
     Returns:
         The run; None on a worker that is not the chief.
     """
+    from toolkit.modeling.convention import for_training
     from toolkit.modeling.distributed import cluster_strategy
 
     data = load_data(data_path, split)  # before creating the run: bad data leaves nothing behind
-    classifier = data.classifier(normalization)
+    classifier = data.classifier(for_training(normalization))
     try:
         classifier.normalization.check_channels(classifier.image.channels)
     except ValueError as error:

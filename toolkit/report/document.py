@@ -8,7 +8,9 @@ import math
 from typing import Any
 
 import toolkit
+from exporters.base import Normalization
 from toolkit.gate.parity import ParityOutcome
+from toolkit.modeling.convention import describe
 from toolkit.run import Run, atomic_write_text, now
 
 UNITS = {
@@ -32,6 +34,8 @@ def build_report(run: Run, outcome: ParityOutcome, references: dict[str, float],
         "edgekit_version": toolkit.__version__,
         "data": run.data_record,
         "reference_accuracy": references,
+        # The pixels every consumer feeds: the normalization, and how it was decided (toolkit.modeling.convention).
+        "input_convention": run.classifier.normalization.to_dict(),
         "gate_seconds": round(seconds, 2),
         "units": UNITS,
         "artifacts": [{**dataclasses.asdict(r), "verdict": r.verdict} for r in outcome.results],
@@ -134,6 +138,11 @@ def render_markdown(report: dict[str, Any]) -> str:
         "Reference (Keras) accuracy: "
         + ", ".join(f"{name} {acc:.2f}%" for name, acc in report["reference_accuracy"].items()),
         "",
+        *(
+            ["The " + describe(Normalization.from_dict(report["input_convention"])) + ".", ""]
+            if "input_convention" in report
+            else []
+        ),
         "| artifact | runtime | images | accuracy % | reference % | delta (pts) | 95% CI (pts) | tolerance (pts) "
         "| detectable drop (pts) | both right / only ref / only artifact / both wrong | McNemar p (drop) "
         "| agreement % | prob error mean / max | size (KB) | verdict |",
