@@ -82,6 +82,7 @@ def keep_previous(report: dict[str, Any], previous: dict[str, Any] | None, runti
         for e, v in zip(kept, verdicts, strict=True)
         if v == "failed"
     ]
+    report.setdefault("inconclusive", [])
     report["inconclusive"] += [
         f"{e['name']} [{e['runtime']}]: inconclusive in the previous run ({created})"
         for e, v in zip(kept, verdicts, strict=True)
@@ -102,7 +103,7 @@ def overall(report: dict[str, Any]) -> str:
     verdicts = {entry_verdict(e) for e in report["artifacts"]}
     if "failed" in verdicts or report["breaches"]:
         return "failed"
-    if not report["artifacts"] or "inconclusive" in verdicts or report["inconclusive"]:
+    if not report["artifacts"] or "inconclusive" in verdicts or report.get("inconclusive"):
         return "inconclusive"
     return "passed"
 
