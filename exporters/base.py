@@ -195,6 +195,12 @@ class Artifact:
     def sha256(self) -> str:
         return self.files[self.main_file]["sha256"]
 
+    @property
+    def digest(self) -> str:
+        """One sha256 over every file's name, hash and size: what a verdict about these exact files is keyed by."""
+        listing = json.dumps(sorted((n, f["sha256"], f["size_bytes"]) for n, f in self.files.items()))
+        return hashlib.sha256(listing.encode()).hexdigest()
+
     def to_contract(self) -> dict[str, Any]:
         return {
             "edgekit_contract": CONTRACT_VERSION,

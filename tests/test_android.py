@@ -57,7 +57,20 @@ def run_dir(tmp_path_factory) -> Path:
     tflite.export(
         model, run / "artifacts" / "tflite-float32", Variant.FLOAT32, name="tflite-float32", source="float", run_dir=run
     )
+    write_report(run, {"tflite-int8-ptq": "passed", "tflite-float32": "passed"})
     return run
+
+
+def write_report(run: Path, verdicts: dict[str, str]) -> None:
+    """The gate's report for the run's current files, with the given verdict per artifact."""
+    from toolkit.run import Run
+
+    artifacts = {a.name: a for a in Run.open(run).artifacts()}
+    entries = [
+        {"name": n, "runtime": "litert", "verdict": v, "passed": v == "passed", "digest": artifacts[n].digest}
+        for n, v in verdicts.items()
+    ]
+    (run / "report.json").write_text(json.dumps({"verdict": "failed", "passed": False, "artifacts": entries}))
 
 
 @pytest.fixture
@@ -135,7 +148,7 @@ def test_install_rejects_bad_input(run_dir, app_dir, tmp_path):
     with pytest.raises(InputError, match=r"takes float32 \[32, 32, 1\]; the app feeds one 28x28x1 image"):
         install_model(broken, app_dir, "tflite-int8-ptq")
     (broken / "artifacts" / "tflite-float32" / "model.tflite").write_bytes(b"not the exported model")
-    with pytest.raises(InputError, match="sha256 differs"):
+    with pytest.raises(InputError, match="files do not match its contract"):
         install_model(broken, app_dir, "tflite-float32")
     (broken / "artifacts" / "tflite-int8-ptq" / "contract.json").write_text("{")
     with pytest.raises(InputError, match="unreadable contract"):
@@ -145,22 +158,15 @@ def test_install_rejects_bad_input(run_dir, app_dir, tmp_path):
 def test_install_refuses_an_artifact_that_failed_the_gate(run_dir, app_dir, tmp_path):
     gated = tmp_path / "gated_run"
     shutil.copytree(run_dir, gated)
-    (gated / "report.json").write_text(
-        json.dumps(
-            {
-                "passed": False,
-                "artifacts": [
-                    {"name": "tflite-float32", "runtime": "litert", "passed": True},
-                    {"name": "tflite-int8-ptq", "runtime": "litert", "passed": False},
-                ],
-            }
-        )
-    )
+    write_report(gated, {"tflite-float32": "passed", "tflite-int8-ptq": "failed"})
     assert install_model(gated, app_dir, "tflite-float32")
-    with pytest.raises(ParityError, match="failed the parity gate"):
+    with pytest.raises(ParityError, match="did not pass the gate .*--allow-failed"):
         install_model(gated, app_dir, "tflite-int8-ptq")
     assert json.loads((app_dir / ASSETS_DIR / "contract.json").read_text())["name"] == "tflite-float32"
     assert install_model(gated, app_dir, "tflite-int8-ptq", allow_failed=True)
+    (gated / "report.json").unlink()  # a validate that stopped leaves no report: nothing ships
+    with pytest.raises(InputError, match="has not been through the gate"):
+        install_model(gated, app_dir, "tflite-float32")
 
 
 def test_cli_installs_and_maps_bad_input_to_exit_code_2(run_dir, app_dir, tmp_path):

@@ -357,14 +357,6 @@ class Run:
             raise InputError(f"{path}: not an edgekit report (no artifacts list)")
         return report
 
-    def gate_verdicts(self, name: str) -> dict[str, bool]:
-        """runtime -> passed, for one artifact in the last report (empty when not validated)."""
-        report = self.report() or {"artifacts": []}
-        try:
-            return {e["runtime"]: bool(e["passed"]) for e in report["artifacts"] if e["name"] == name}
-        except (KeyError, TypeError):
-            raise InputError(f"{self.report_path}: an artifact entry lacks name, runtime or passed") from None
-
     def clear_staging(self) -> None:
         """Remove what an interrupted export left: the half-written set and a set swapped out but not deleted."""
         shutil.rmtree(self.path / ".staging", ignore_errors=True)

@@ -62,6 +62,7 @@ class ParityResult:
     # The smallest drop (points) these images could have shown with 80 % power; None when nothing was evaluated.
     detectable_drop: float | None = None
     inconclusive: str | None = None  # why it neither passed nor failed: the test set could not have seen a drop
+    digest: str | None = None  # Artifact.digest of the files judged: a verdict holds for these files only
 
     @property
     def verdict(self) -> str:
@@ -189,6 +190,7 @@ def compare(
         reasons=reasons,
         detectable_drop=round(p.detectable_drop(bounds.significance, POWER), 4),
         inconclusive=doubt,
+        digest=artifact.digest,
     )
 
 
@@ -388,4 +390,5 @@ def _failure(
         size_bytes=size_bytes,
         seconds=round(seconds, 3),
         error=error,
+        digest=artifact.digest if artifact else None,
     )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 
@@ -122,3 +123,8 @@ def reference_problem(probabilities: np.ndarray, labels: np.ndarray, significanc
         f"frequent class is {chance:.2%} of them; binomial p = {p:.2g}): check the input normalization, or pass "
         "--allow-chance-reference for a model that is untrained on purpose"
     )
+
+
+def entry_verdict(entry: dict[str, Any]) -> str:
+    """An evaluation's verdict (reports older than the word have only `passed`)."""
+    return entry.get("verdict") or ("passed" if entry.get("passed") else "failed")

@@ -10,6 +10,7 @@ from typing import Any
 import toolkit
 from exporters.base import Normalization
 from toolkit.gate.parity import ParityOutcome
+from toolkit.gate.verdict import entry_verdict
 from toolkit.modeling.convention import describe
 from toolkit.run import Run, atomic_write_text, now
 
@@ -91,11 +92,6 @@ def keep_previous(report: dict[str, Any], previous: dict[str, Any] | None, runti
     report["verdict"] = overall(report)
     report["passed"] = report["verdict"] == "passed"
     return len(kept)
-
-
-def entry_verdict(entry: dict[str, Any]) -> str:
-    """An evaluation's verdict (reports older than the word have only `passed`)."""
-    return entry.get("verdict") or ("passed" if entry.get("passed") else "failed")
 
 
 def overall(report: dict[str, Any]) -> str:

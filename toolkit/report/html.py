@@ -13,7 +13,8 @@ import numpy as np
 from toolkit.data.run_data import load_run_data
 from toolkit.errors import InputError
 from toolkit.gate.evidence import REFERENCE_RUNTIME, Predictions, confusion, per_class
-from toolkit.report.document import entry_verdict, overall
+from toolkit.gate.verdict import entry_verdict
+from toolkit.report.document import overall
 from toolkit.run import Run, atomic_write_text
 
 # The evaluation whose figures stand for an artifact: the runtime users deploy it to, when it ran there.

@@ -6,8 +6,9 @@ import math
 import shutil
 from pathlib import Path
 
-from exporters.base import CONTRACT_FILE, Artifact, Format, sha256_file
+from exporters.base import CONTRACT_FILE, Artifact, Format
 from toolkit.errors import InputError, ParityError
+from toolkit.gate.trust import shippable
 from toolkit.run import Run
 
 DEFAULT_ARTIFACT = "tflite-int8-qat"
@@ -41,20 +42,15 @@ def install_model(
     """
     app_dir = Path(app_dir)
     run = Run.open(run_dir)
-    contract = run.artifact(artifact)
+    _check_app_can_run(run.artifact(artifact))
+    try:
+        contract = shippable(run, artifact)
+    except ParityError as error:
+        if not allow_failed:
+            raise ParityError(f"{error}; pass --allow-failed to install it anyway") from None
+        contract = run.artifact(artifact)
     source = run.artifact_dir(contract)
-    _check_app_can_run(contract)
     model = source / contract.main_file
-    if not model.is_file():
-        raise InputError(f"{model}: model file missing (named by {CONTRACT_FILE})")
-    if sha256_file(model) != contract.sha256:
-        raise InputError(f"{model}: sha256 differs from its {CONTRACT_FILE}; export the artifact again")
-    failed = [runtime for runtime, passed in run.gate_verdicts(artifact).items() if not passed]
-    if failed and not allow_failed:
-        raise ParityError(
-            f"'{artifact}' failed the parity gate ({', '.join(failed)}; see {run.report_md_path}); "
-            "pass --allow-failed to install it anyway"
-        )
     main = app_dir / "app" / "src" / "main"
     if not (main / "AndroidManifest.xml").is_file():
         raise InputError(f"{app_dir} is not the Android sample (no app/src/main/AndroidManifest.xml)")
