@@ -11,7 +11,7 @@ import numpy as np
 from exporters.base import Classifier, Normalization
 from toolkit.data.datasets import Dataset
 from toolkit.errors import InputError
-from toolkit.gate.stats import mcnemar
+from toolkit.gate.stats import binomial_upper_tail, mcnemar
 
 SAMPLE = 1000  # training images each candidate is scored on: a second or two, and enough to tell 10 % from 80 %
 CANDIDATES = ("unit", "symmetric", "raw")
@@ -55,15 +55,19 @@ def _first_layer(model):
     return None
 
 
-def score(model, data: Dataset, classifier: Classifier, normalization: Normalization) -> np.ndarray:
-    """Whether the model gets each sampled training image right when fed under `normalization`."""
+def _scores(model, data: Dataset, classifier: Classifier, candidates: dict[str, Normalization]):
+    """({candidate: whether the model gets each sampled training image right fed that way}, the sample's
+    majority-class rate)."""
     from toolkit.runtimes.keras import KerasPredictor
 
     rng = np.random.default_rng(0)
     picks = np.sort(rng.choice(len(data.x_train), min(SAMPLE, len(data.x_train)), replace=False))
-    candidate = dataclasses.replace(classifier, normalization=normalization)
-    probabilities = KerasPredictor(model, candidate).predict(data.x_train[picks])
-    return np.argmax(probabilities, axis=1) == data.y_train[picks]
+    right = {}
+    for kind, normalization in candidates.items():
+        candidate = dataclasses.replace(classifier, normalization=normalization)
+        probabilities = KerasPredictor(model, candidate).predict(data.x_train[picks])
+        right[kind] = np.argmax(probabilities, axis=1) == data.y_train[picks]
+    return right, float(np.bincount(data.y_train[picks]).max() / len(picks))
 
 
 def decide(
@@ -82,7 +86,7 @@ def decide(
     candidates = {kind: Normalization.declare(kind) for kind in CANDIDATES}
     if declared is not None:
         candidates[declared.kind] = declared
-    right = {kind: score(model, data, classifier, n) for kind, n in candidates.items()}
+    right, chance = _scores(model, data, classifier, candidates)
     accuracy = {kind: round(float(np.mean(r)) * 100, 2) for kind, r in right.items()}
     measured = {"accuracy": accuracy, "images": int(len(next(iter(right.values()))))}
 
@@ -91,6 +95,10 @@ def decide(
         return mcnemar(only_a, only_b)[1] < significance  # b is less accurate than a, significantly
 
     best = max(accuracy, key=accuracy.get)
+    # Below chance nothing can be told apart: an untrained model, or data unlike the model's.
+    if binomial_upper_tail(int(np.sum(right[best])), len(right[best]), chance) >= significance:
+        why = "no convention scores above chance on the sample"
+        return _with(declared or candidates["unit"], "declared" if declared else "default", why, measured)
     if declared is not None:
         if best != declared.kind and beats(best, declared.kind):
             raise InputError(_refusal(declared.kind, best, accuracy, measured["images"]))

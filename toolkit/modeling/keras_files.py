@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import InputError, first_line
+from toolkit.modeling import keras3
 from toolkit.run import Run
 
 
@@ -35,21 +36,6 @@ def saved_by_keras3(path: Path) -> bool:
     path = Path(path).expanduser()
     version = _keras_version(path) if path.is_file() else None
     return bool(version) and version.split(".")[0] == "3"
-
-
-def load_keras3_model(path: Path, trust_model: bool = False):
-    """Load a Keras 3 `.keras` file with Keras 3 itself, in safe mode (no Python code from the file runs) unless
-    the user trusts it.
-
-    Raises:
-        InputError: the file is not a loadable Keras 3 model (the message says why, in one line).
-    """
-    import keras
-
-    try:
-        return keras.saving.load_model(path, compile=False, safe_mode=not trust_model)
-    except Exception as error:  # Keras raises many types for a bad file
-        raise InputError(f"{path}: not a loadable Keras 3 model ({first_line(error)})") from None
 
 
 # Layers whose config is Python to run: Lambda holds marshalled bytecode; the TF-op layers call any TensorFlow
@@ -159,7 +145,8 @@ def refuse_code(path: Path | str, trust: bool) -> None:
     path = Path(path).expanduser()
     if not path.exists():
         raise InputError(f"model not found: {path}")
-    reason = None if trust else _code_in(_readable_configs(path))
+    configs = [] if trust else _readable_configs(path)
+    reason = _code_in(configs) or (keras3.unlisted(configs) if saved_by_keras3(path) else None)
     if reason:
         raise InputError(
             f"{path}: refusing to load a model that carries Python code ({reason}); "
@@ -223,7 +210,7 @@ def load_keras_model(path: Path | str, trust_model: bool = False):
     version = _keras_version(path) if path.is_file() else None
     if version and version.split(".")[0] == "3":
         refuse_code(path, trust_model)
-        return load_keras3_model(path, trust_model)
+        return keras3.load(path, trust_model)
     refuse_code(path, trust_model)
     unknown = None if trust_model else _unknown_layers(_readable_configs(path))
     if unknown:
