@@ -160,7 +160,8 @@ def _runtime(fmt: str) -> str:
 def _judge(root: Path, artifact, images, labels, reference, config: ParityConfig) -> ParityResult:
     runtime = _runtime(artifact.format.value)
     config = config.model_copy(update={"runtimes": [runtime]})
-    outcome = check_parity(Run(root), [artifact], images, labels, {"float": reference}, config)
+    run = Run(root, {"steps": {}, "classifier": artifact.classifier.to_dict()})  # the run this artifact belongs to
+    outcome = check_parity(run, [artifact], images, labels, {"float": reference}, config)
     return outcome.results[0]
 
 

@@ -53,17 +53,18 @@ def test_a_foreign_predictions_file_is_refused(tmp_path: Path):
 
 
 @pytest.mark.unit
-def test_partial_gate_keeps_the_other_runtimes_marked_as_previous():
-    def entry(name, runtime, passed=True):
-        return {"name": name, "runtime": runtime, "passed": passed}
+def test_partial_gate_keeps_the_other_runtimes_marked_as_previous_for_the_same_files_only():
+    def entry(name, runtime, passed=True, digest="d"):
+        return {"name": name, "runtime": runtime, "passed": passed, "digest": digest}
 
     previous = {
         "created": "2026-01-01T00:00:00+00:00",
-        "artifacts": [entry("a", "litert"), entry("b", "tfjs-node-wasm", passed=False)],
+        "artifacts": [entry("a", "litert"), entry("b", "tfjs-node-wasm", passed=False), entry("c", "tfjs-node-wasm")],
         "skipped": [],
     }
     report = {"artifacts": [entry("a", "litert")], "skipped": [], "breaches": [], "passed": True}
-    assert keep_previous(report, previous, {"litert"}) == 1
+    # c's files changed since (another digest now): its old result is about other files and does not carry over
+    assert keep_previous(report, previous, {"litert"}, {"a": "d", "b": "d", "c": "new"}) == [("b", "tfjs-node-wasm")]
     assert [(e["name"], e.get("from_previous_run")) for e in report["artifacts"]] == [
         ("a", None),
         ("b", "2026-01-01T00:00:00+00:00"),

@@ -32,6 +32,7 @@ from typing import Any
 
 from exporters.base import CONTRACT_FILE, MNIST, Artifact, Classifier, Format, is_keras3, read_contract
 from toolkit.errors import InputError, first_line
+from toolkit.launcher import command
 
 MANIFEST = "manifest.json"
 REPORT = "report.json"
@@ -165,10 +166,10 @@ class Run:
             info = self.manifest["steps"].get(step)
             if info is not None and "finished" not in info:
                 remedy = {
-                    "train": f"edgekit train --resume {self.path}",
-                    "qat": f"edgekit qat {self.path}",
-                    "export": f"edgekit export {self.path}",
-                }.get(step, f"edgekit pipeline --resume {self.path}")
+                    "train": command("train", "--resume", self.path),
+                    "qat": command("qat", self.path),
+                    "export": command("export", self.path),
+                }.get(step, command("pipeline", "--resume", self.path))
                 raise InputError(f"{self.path}: the {step} step started but did not finish; run `{remedy}`")
 
     def step_settings(self, step: str) -> dict[str, Any]:
@@ -266,8 +267,16 @@ class Run:
         return _read_contract(self.artifacts_dir / name)
 
     def artifact_dir(self, artifact: Artifact | str) -> Path:
-        """The directory of an artifact (or of the artifact of that name, to write one)."""
-        return self.artifacts_dir / artifact if isinstance(artifact, str) else self.path / artifact.path
+        """The directory of an artifact (or of the artifact of that name, to write one): always artifacts/NAME,
+        whatever path a contract claims (toolkit.gate.trust fails a contract whose path says otherwise).
+
+        Raises:
+            InputError: the name is not a plain directory name.
+        """
+        name = artifact if isinstance(artifact, str) else artifact.name
+        if not name or name in (".", "..") or "/" in name or "\\" in name:
+            raise InputError(f"{self.artifacts_dir}: {name!r} is not an artifact name")
+        return self.artifacts_dir / name
 
     # Where each file of the run lives (see the module docstring).
     @property
@@ -327,10 +336,16 @@ class Run:
         scratch.mkdir()
         return scratch
 
+    def forget_report(self) -> None:
+        """The last verdict goes when a gate starts: a gate that stops half-way leaves no report that looks current."""
+        for path in (self.report_path, self.report_md_path, self.report_html_path):
+            path.unlink(missing_ok=True)
+
     def forget_verdict(self) -> None:
         """After a new export: the old report and the gate's kept outputs no longer describe the files."""
-        for path in (self.report_path, self.report_md_path, self.predictions_path, self.evaluations_path):
-            path.unlink(missing_ok=True)
+        self.forget_report()
+        self.predictions_path.unlink(missing_ok=True)
+        self.evaluations_path.unlink(missing_ok=True)
 
     def benchmark(self) -> dict[str, Any] | None:
         """benchmark.json, or None when the run has none or it is unreadable (a report shows no figures then)."""

@@ -96,15 +96,15 @@ def fix_int8(run: Run, failing: Artifact, model, data: Dataset, references, conf
     for description, make in _candidates(model, data, config, failing, run):
         scratch = run.scratch_dir("fix")
         try:
-            artifact = make(Run(scratch).artifact_dir(failing.name), scratch)
+            artifact = make(Run(scratch, run.manifest).artifact_dir(failing.name), scratch)
         except Exception as error:  # a remedy the converter refuses is skipped, with the reason
             tried.append({"remedy": description, "passed": False, "error": first_line(error)[:200]})
             continue
-        result = _gate(artifact, Run(scratch), data, references, config)
+        result = _gate(artifact, Run(scratch, run.manifest), data, references, config)
         tried.append({"remedy": description, "passed": result.passed, "reasons": result.reasons})
         log.info("fix   %-18s %s: %s", failing.name, description, "pass" if result.passed else "fail")
         if result.passed:
-            candidate = Run(scratch).artifact_dir(artifact)
+            candidate = Run(scratch, run.manifest).artifact_dir(artifact)
             latency = latency_ms(candidate / artifact.main_file, artifact, data.x_test)
             shutil.rmtree(original_dir)
             shutil.move(candidate, original_dir)

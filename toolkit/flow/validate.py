@@ -20,6 +20,7 @@ from toolkit.gate import kept
 from toolkit.gate.evidence import Predictions, per_class_report
 from toolkit.gate.parity import ParityOutcome, check_parity, plan
 from toolkit.gate.stats import accuracy
+from toolkit.launcher import command
 from toolkit.modeling.keras_files import load_run_model, refuse_code
 from toolkit.report.document import build_report, keep_previous, write_report
 from toolkit.report.environment import environment
@@ -46,10 +47,11 @@ def validate(run_dir: Path, config: Config) -> dict:
     """
     run = Run.open(run_dir)
     run.require_finished("train", "import", "qat", "export")
+    previous = _take_previous(run, config)  # before anything can fail: no old report survives a gate that stops
     run.clear_staging()
     artifacts = run.artifacts()
     if not artifacts:
-        raise InputError(f"{run.path} has no exported artifacts: run `edgekit export` first")
+        raise InputError(f"{run.path} has no exported artifacts: run `{command('export', run.path)}` first")
     evaluations, skipped = plan(artifacts, config.parity)
     runtimes = sorted({runtime.name for _, runtime in evaluations}, key=list(RUNTIMES).index)
     run.start("validate")
@@ -81,7 +83,7 @@ def validate(run_dir: Path, config: Config) -> dict:
     report.update({k: v for k, v in extra.items() if v})  # the worst int8 layers, and what --fix did
     if config.parity.allow_chance_reference:
         report["allow_chance_reference"] = True  # the user said the reference is untrained on purpose
-    _write_reports(run, report, outcome, data, references, config, curves_png.result())
+    _write_reports(run, report, outcome, data, references, config, curves_png.result(), previous)
     _raise_unless_passed(report)
     log.info("PASSED")
     return report
@@ -109,17 +111,31 @@ def _gate(run: Run, config: Config, data: Dataset, references: dict, kept_output
     )
 
 
-def _write_reports(run: Run, report: dict, outcome, data: Dataset, references: dict, config: Config, png) -> None:
+def _take_previous(run: Run, config: Config) -> tuple[dict | None, Predictions | None]:
+    """The last report and predictions, for a gate limited to some runtimes (`-r`) to carry the others' results
+    over; then the report files go, so that a gate that stops leaves none that looks current."""
+    previous: tuple[dict | None, Predictions | None] = (None, None)
+    if config.parity.runtimes is not None:
+        try:
+            previous = run.report(), Predictions.load(run)
+        except InputError as error:  # damaged: nothing to carry over, and this gate writes a new one
+            log.info("previous report not kept: %s", error)
+    run.forget_report()
+    return previous
+
+
+def _write_reports(run: Run, report: dict, outcome, data: Dataset, references: dict, config: Config, png, previous):
     """report.json, report.md, predictions.npz and report.html; the gate's kept outputs for the next gate."""
     _keep_evaluations(run, outcome, report["created"])
     report["environment"] = environment()
     labels = data.y_test.astype(np.int64)
     predictions = Predictions.from_probabilities(labels, references, outcome.predictions)
     if config.parity.runtimes is not None:
-        carried = keep_previous(report, run.report(), set(config.parity.runtimes))
+        digests = {a.name: a.digest for a in run.artifacts()}
+        carried = keep_previous(report, previous[0], set(config.parity.runtimes), digests)
         if carried:
-            log.info("kept %d result(s) in other runtimes from the previous report", carried)
-        predictions.keep_previous(Predictions.load(run), set(config.parity.runtimes))
+            log.info("kept %d result(s) in other runtimes from the previous report (same files)", len(carried))
+        predictions.keep_previous(previous[1], set(carried))
     predictions.save(run)
     sources = {a.name: a.source for a in run.artifacts()}
     report["per_class"] = per_class_report(predictions, sources, references["float"].shape[1])

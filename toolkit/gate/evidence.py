@@ -8,6 +8,7 @@ import zipfile
 import numpy as np
 
 from toolkit.errors import InputError
+from toolkit.launcher import command
 from toolkit.run import Run, atomic_write_bytes
 
 TOP = 3  # classes kept per image: enough to show what an artifact hesitated between
@@ -45,12 +46,12 @@ class Predictions:
     def reference(self, name: str) -> np.ndarray:
         return self.predicted(name, REFERENCE_RUNTIME)
 
-    def keep_previous(self, previous: Predictions | None, runtimes: set[str]) -> None:
-        """Carry over the previous file's evaluations in runtimes this gate did not run (`validate -r`)."""
+    def keep_previous(self, previous: Predictions | None, kept: set[tuple[str, str]]) -> None:
+        """Carry over the previous file's evaluations the report kept (`validate -r`): (name, runtime) in `kept`."""
         if previous is None or len(previous.labels) != len(self.labels):
             return
         for key, entry in previous.entries.items():
-            if key[1] not in runtimes and key[1] != REFERENCE_RUNTIME:
+            if key in kept:
                 self.entries.setdefault(key, entry)
 
     def save(self, run: Run) -> None:
@@ -79,7 +80,7 @@ class Predictions:
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
             raise InputError(f"{path}: unreadable ({type(error).__name__}: {error})") from None
         if any(set(e) != {"top_i", "top_p"} or len(e["top_i"]) != len(labels) for e in entries.values()):
-            raise InputError(f"{path}: not the predictions edgekit keeps (re-run `edgekit validate`)")
+            raise InputError(f"{path}: not the predictions edgekit keeps (run `{command('validate', run.path)}`)")
         return cls(labels, entries)
 
 

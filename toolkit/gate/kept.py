@@ -10,18 +10,23 @@ version. The next gate scores them again instead of importing TensorFlow (6 s of
 while the artifact's contract (which holds the sha256 of every file, checked before any evaluation), the test set
 and the versions are those they were computed with.
 
-Arrays must also have the expected dtype, shape and range; anything else is recomputed.
+Both are sealed with this machine's key (toolkit.gate.trust): a file edited by hand, or written elsewhere, is
+recomputed, never trusted. Arrays must also be probabilities of the expected shape; anything else is recomputed.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 
 import numpy as np
 
 from exporters.base import CONTRACT_FILE, Artifact, sha256_file
+from toolkit.gate.trust import are_probabilities, seal, unseal
 from toolkit.run import Run, atomic_write_bytes
+
+log = logging.getLogger("edgekit")
 
 
 def _key(run: Run, sources: list[str]) -> dict[str, str]:
@@ -32,29 +37,26 @@ def _key(run: Run, sources: list[str]) -> dict[str, str]:
 
 def store(run: Run, probabilities: dict[str, np.ndarray]) -> None:
     """Keep the references' probabilities, keyed by the model files and test set they came from."""
-    buffer = io.BytesIO()
     key = json.dumps(_key(run, sorted(probabilities)))
-    np.savez(buffer, key=np.array(key), **{f"p_{s}": p.astype(np.float32) for s, p in probabilities.items()})
-    atomic_write_bytes(run.references_path, buffer.getvalue())
+    _write(
+        run.references_path,
+        {"key": np.array(key), **{f"p_{s}": p.astype(np.float32) for s, p in probabilities.items()}},
+    )
 
 
 def load(run: Run, sources: list[str], count: int) -> dict[str, np.ndarray] | None:
     """The kept probabilities of `sources` on `count` test images, or None when they are missing or stale."""
-    path = run.references_path
-    if not path.is_file() or not all(run.has_model(s) for s in sources):
+    if not all(run.has_model(s) for s in sources):
         return None
+    arrays = _read(run.references_path)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            key = json.loads(str(data["key"]))
-            found = {s: data[f"p_{s}"] for s in sources}
-    except (OSError, ValueError, KeyError):
+        key = json.loads(str(arrays["key"]))
+        found = {s: arrays[f"p_{s}"] for s in sources}
+    except (KeyError, ValueError, TypeError):
         return None
     if any(key.get(k) != v for k, v in _key(run, sources).items()):
         return None
-    for p in found.values():
-        if p.dtype != np.float32 or p.ndim != 2 or len(p) != count or not np.all((p >= 0) & (p <= 1)):
-            return None
-    return found
+    return found if all(are_probabilities(p, count) for p in found.values()) else None
 
 
 def _evaluation_key(run: Run, artifact: Artifact, engine: str, count: int) -> str:
@@ -89,9 +91,7 @@ def store_evaluations(run: Run, kept: list[tuple[Artifact, str, str, np.ndarray,
     for i, ((name, runtime), (entry, probabilities)) in enumerate(entries.items()):
         index.append({"name": name, "runtime": runtime, **entry})
         arrays[f"p{i}"] = probabilities
-    buffer = io.BytesIO()
-    np.savez(buffer, index=np.array(json.dumps(index)), **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
+    _write(path, {"index": np.array(json.dumps(index)), **arrays})
 
 
 def load_evaluations(
@@ -105,21 +105,40 @@ def load_evaluations(
         entry, probabilities = arrays.get((artifact.name, runtime), (None, None))
         if entry is None or entry.get("key") != _evaluation_key(run, artifact, engine, count):
             continue
-        p = probabilities
-        shape = (count, int(np.prod(artifact.output.shape)))
-        if p.dtype != np.float32 or p.shape != shape or not np.all((p >= 0) & (p <= 1)):
+        if not are_probabilities(probabilities, count, int(np.prod(artifact.output.shape))):
             continue
-        found[(artifact.name, runtime)] = (p, float(entry.get("seconds", 0.0)), str(entry.get("created", "")))
+        when = str(entry.get("created", ""))
+        found[(artifact.name, runtime)] = (probabilities, float(entry.get("seconds", 0.0)), when)
     return found
 
 
 def _read_evaluations(path) -> dict[tuple[str, str], tuple[dict, np.ndarray]]:
     """{(name, runtime): (index entry, probabilities)} of a kept file; empty when absent or unreadable."""
+    arrays = _read(path)
+    try:
+        index = json.loads(str(arrays["index"]))
+        return {(e["name"], e["runtime"]): (e, arrays[f"p{i}"]) for i, e in enumerate(index)}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _write(path, arrays: dict[str, np.ndarray]) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, **seal(arrays))
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _read(path) -> dict[str, np.ndarray]:
+    """The arrays of a kept file that this machine sealed; empty when absent, unreadable or not sealed here."""
     if not path.is_file():
         return {}
     try:
         with np.load(path, allow_pickle=False) as data:
-            index = json.loads(str(data["index"]))
-            return {(e["name"], e["runtime"]): (e, data[f"p{i}"]) for i, e in enumerate(index)}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, ValueError, KeyError, EOFError):
         return {}
+    unsealed = unseal(arrays)
+    if unsealed is None:
+        log.info("%s is not sealed by this machine's edgekit (edited, or made elsewhere): computed again", path.name)
+        return {}
+    return unsealed

@@ -15,6 +15,7 @@ from toolkit.config import Bounds, ParityConfig
 from toolkit.errors import InputError, first_line
 from toolkit.gate.integrity import disk_size, file_problems, missing
 from toolkit.gate.stats import accuracy
+from toolkit.gate.trust import contract_problems
 from toolkit.gate.verdict import POWER, breaches, inconclusive, measure, reference_problem
 from toolkit.run import Run
 from toolkit.runtimes import RUNTIMES, Runtime, runtimes_for
@@ -257,12 +258,12 @@ def check_parity(
         progress(results[-1].summary())
     intact = []
     for artifact in artifacts:
-        problems = file_problems(run.artifact_dir(artifact), artifact)
+        problems = contract_problems(run, artifact) + file_problems(run.artifact_dir(artifact), artifact)
         if problems:  # never evaluate a file that is not the one recorded: the verdict would be about another model
             result = _failure(
                 artifact.name,
                 "files",
-                "files do not match the contract: " + "; ".join(problems),
+                "the artifact is not what the run recorded: " + "; ".join(problems),
                 artifact,
                 disk_size(run.artifact_dir(artifact), artifact),
                 config,

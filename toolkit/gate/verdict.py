@@ -113,6 +113,9 @@ def reference_problem(probabilities: np.ndarray, labels: np.ndarray, significanc
     labels = np.asarray(labels)
     if len(labels) == 0:
         return "the test set is empty"
+    broken = int(np.sum(~np.isfinite(probabilities).all(axis=1)))
+    if broken:
+        return f"gives NaN or infinite outputs on {broken} of {len(labels)} test images: there is nothing to match"
     right = int(np.sum(np.argmax(probabilities, axis=1) == labels))
     chance = float(np.bincount(labels).max() / len(labels))
     p = binomial_upper_tail(right, len(labels), chance)

@@ -54,5 +54,8 @@ def check_classifier(model, sample: np.ndarray, image: ImageSpec, normalization:
     names = tuple(labels) + tuple(default_labels(classes))[len(labels) :]
     classifier = Classifier(image, normalization, "probabilities", names)
     outputs = np.asarray(model.predict(to_model_input(sample, classifier, model_input), verbose=0))
+    broken = int(np.sum(~np.isfinite(outputs).all(axis=1)))
+    if broken:
+        raise InputError(f"the model's outputs are NaN or infinite on {broken} of {len(outputs)} sample images")
     is_distribution = (outputs >= 0).all() and (outputs <= 1).all() and np.allclose(outputs.sum(1), 1, atol=1e-3)
     return Classifier(image, normalization, "probabilities" if is_distribution else "logits", classifier.labels)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import InputError, first_line
+from toolkit.launcher import command
 from toolkit.modeling import keras3
 from toolkit.run import Run
 
@@ -268,5 +269,5 @@ def load_run_model(run: Run, source: str):
     """The run's float or QAT Keras model, under the trust decision recorded when it entered the run."""
     if not run.has_model(source):
         step = "train" if source == "float" else "qat"
-        raise InputError(f"{run.path} has no {source} model: run `edgekit {step}` first")
+        raise InputError(f"{run.path} has no {source} model: run `{command(step, run.path)}` first")
     return load_keras_model(run.model_path(source), trust_model=run.trusts_model)

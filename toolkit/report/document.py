@@ -60,20 +60,28 @@ def _ensemble_summary(run: Run) -> dict[str, Any]:
     }
 
 
-def keep_previous(report: dict[str, Any], previous: dict[str, Any] | None, runtimes: set[str]) -> int:
+def keep_previous(
+    report: dict[str, Any], previous: dict[str, Any] | None, runtimes: set[str], digests: dict[str, str]
+) -> list[tuple[str, str]]:
     """Add the previous report's results in runtimes other than `runtimes` to `report` (a gate restricted with
     `-r`), each marked with `from_previous_run` (when that report was made); the verdict then covers them too.
+    Only results about the very files the artifacts hold now (`digests`: name -> Artifact.digest) carry over.
 
     Returns:
-        How many results were kept.
+        The (name, runtime) of the results kept.
     """
     if not previous:
-        return 0
+        return []
     created = previous.get("created")
-    kept = [
-        {**entry, "from_previous_run": entry.get("from_previous_run") or created}
-        for entry in previous.get("artifacts", [])
-        if entry.get("runtime") not in runtimes
+    others = [e for e in previous.get("artifacts", []) if e.get("runtime") not in runtimes]
+    same = [e for e in others if e.get("digest") == digests.get(e.get("name"))]
+    kept = [{**entry, "from_previous_run": entry.get("from_previous_run") or created} for entry in same]
+    report.setdefault("inconclusive", [])
+    report["inconclusive"] += [  # judged before on other files: nothing holds for these now
+        f"{e.get('name')} [{e.get('runtime')}]: its files changed since the report of {created} judged them, and "
+        "this gate did not run there (drop -r to judge it again)"
+        for e in others
+        if e not in same and e.get("name") in digests
     ]
     report["artifacts"] += kept
     report["skipped"] += [s for s in previous.get("skipped", []) if s.get("runtime") not in runtimes]
@@ -83,7 +91,6 @@ def keep_previous(report: dict[str, Any], previous: dict[str, Any] | None, runti
         for e, v in zip(kept, verdicts, strict=True)
         if v == "failed"
     ]
-    report.setdefault("inconclusive", [])
     report["inconclusive"] += [
         f"{e['name']} [{e['runtime']}]: inconclusive in the previous run ({created})"
         for e, v in zip(kept, verdicts, strict=True)
@@ -91,7 +98,7 @@ def keep_previous(report: dict[str, Any], previous: dict[str, Any] | None, runti
     ]
     report["verdict"] = overall(report)
     report["passed"] = report["verdict"] == "passed"
-    return len(kept)
+    return [(e["name"], e["runtime"]) for e in kept]
 
 
 def overall(report: dict[str, Any]) -> str:

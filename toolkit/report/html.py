@@ -14,6 +14,7 @@ from toolkit.data.run_data import load_run_data
 from toolkit.errors import InputError
 from toolkit.gate.evidence import REFERENCE_RUNTIME, Predictions, confusion, per_class
 from toolkit.gate.verdict import entry_verdict
+from toolkit.launcher import command
 from toolkit.report.document import overall
 from toolkit.run import Run, atomic_write_text
 
@@ -170,6 +171,7 @@ def render(
         gzipped={n: gzip_size(run.artifact_dir(a)) for n, a in artifacts.items()},
         latency=latency,
         recommendations=recommendations(report, sizes, latency),
+        hint={verb: command(verb, run.path) for verb in ("benchmark", "report")},
         confusion_refs=evidence.reference_tables(),
         evidence=[e for name in names if (e := evidence.of(name, cells)) is not None],
         mistakes=evidence.mistakes(),
@@ -308,5 +310,5 @@ def rewrite_html(run_dir: Path) -> Path:
     run = Run.open(run_dir)
     report = run.report()
     if report is None:
-        raise InputError(f"{run.path} has no report.json: run `edgekit validate {run_dir}` first")
+        raise InputError(f"{run.path} has no report.json: run `{command('validate', run.path)}` first")
     return write_html(run, report, Predictions.load(run))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from exporters.base import Format, read_contract
 from toolkit.errors import InputError
+from toolkit.launcher import command
 from toolkit.run import Run
 from toolkit.web import assets as web_assets
 from toolkit.web.server import StaticServer, make_entity, make_static_server, running
@@ -34,7 +35,7 @@ def tfjs_models(run_dir: Path) -> dict[str, Path]:
     run = Run.open(run_dir)
     models = {a.name: run.artifact_dir(a) for a in run.artifacts(Format.TFJS)}
     if not models:
-        raise InputError(f"{run.path} has no TF.js model; run `edgekit export` first")
+        raise InputError(f"{run.path} has no TF.js model: run `{command('export', run.path)}` first")
     return models
 
 
