@@ -153,7 +153,9 @@ class Entity:
 @functools.lru_cache(maxsize=256)
 def _file_entity(path: str, mtime_ns: int, size: int) -> Entity:
     # Keyed by mtime and size: a file rewritten in place is read (and compressed) again, never served stale.
-    body = Path(path).read_bytes()
+    # `path` is a real path: O_NOFOLLOW refuses a link swapped in for the file since it was resolved.
+    with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as file:
+        body = file.read()
     suffix = Path(path).suffix.lower()
     return make_entity(
         body,
