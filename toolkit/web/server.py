@@ -443,8 +443,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 # Who holds a connection: the loop thread while it waits for (the rest of) a request, the queue once its head is
-# complete, then one worker while it is answered; EXPIRED when the loop answered it 503 in the queue.
-WAITING, QUEUED, SERVING, EXPIRED = "waiting", "queued", "serving", "expired"
+# complete, then one worker while it is answered; EXPIRED when the loop answered it 503 in the queue; CLOSED after.
+WAITING, QUEUED, SERVING, EXPIRED, CLOSED = "waiting", "queued", "serving", "expired", "closed"
 _LISTENER, _WAKE = object(), object()
 
 
@@ -664,6 +664,7 @@ class StaticServer:
     # Any thread.
 
     def _close(self, connection: _Connection) -> None:
+        connection.state = CLOSED  # an event already selected for it in this turn of the loop is then skipped
         self._deadlines.pop(connection, None)
         self._connections.discard(connection)
         with contextlib.suppress(OSError):
