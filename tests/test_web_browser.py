@@ -261,10 +261,10 @@ def test_chromium_loads_the_demo_gzipped_and_a_reload_downloads_almost_nothing(t
     # Served files carry ETag/Last-Modified and go gzipped: a reload revalidates instead of downloading again.
     from support import PageErrors, build_tiny_run
 
-    from toolkit.serve.demo import make_server, running
+    from toolkit.serve.demo import make_model_server, running, tfjs_models
 
-    run, _ = build_tiny_run(tmp_path_factory.getbasetemp())
-    with running(make_server(run, port=0)) as url:
+    run, _ = build_tiny_run(tmp_path_factory.getbasetemp())  # never gated: served as it is, not by make_server
+    with running(make_model_server(tfjs_models(run), port=0)) as url:
         page = browser.new_page()
         try:
             errors = PageErrors(page)

@@ -12,7 +12,9 @@ from toolkit.cli.app import command
 
 @command
 def serve(
-    run_dir: Annotated[Path, typer.Argument(help="Run directory whose artifacts/tfjs-* models the demo offers.")],
+    run_dir: Annotated[
+        Path, typer.Argument(help="Run directory whose TF.js models the demo offers (those that passed the gate).")
+    ],
     port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).", min=0, max=65535)] = 8000,
     host: Annotated[
         str, typer.Option(help="Address to listen on; anything but 127.0.0.1 exposes the demo to your network.")
@@ -25,7 +27,18 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the browser demo (draw a digit, see the TF.js model classify it) and the run's report until Ctrl-C."""
+    """Serve the browser demo (draw a digit, see the TF.js model classify it) and the run's report until Ctrl-C.
+
+    Only TF.js models whose files passed the run's current gate are offered; each one left out gets a line saying
+    why. None left: exit 2.
+    """
     from toolkit.serve.demo import serve as run_server
 
-    run_server(run_dir, host=host, port=port, allow_hosts=allow_host or (), echo=typer.echo)
+    run_server(
+        run_dir,
+        host=host,
+        port=port,
+        allow_hosts=allow_host or (),
+        echo=typer.echo,
+        warn=lambda line: typer.echo(line, err=True),
+    )

@@ -1,19 +1,36 @@
-"""`edgekit serve`: the web demo with a run's TF.js models and its report, on the read-only static-file server."""
+"""`edgekit serve`: the web demo with the run's TF.js models that passed the gate, and its report, on the read-only
+static-file server."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
-from exporters.base import Format, read_contract
-from toolkit.errors import InputError
+from exporters.base import CONTRACT_FILE, Artifact, Format
+from toolkit.errors import InputError, ParityError, first_line
+from toolkit.gate.trust import shippable
+from toolkit.gate.verdict import entry_verdict
 from toolkit.launcher import command
 from toolkit.run import Run
 from toolkit.web import assets as web_assets
-from toolkit.web.server import StaticServer, make_entity, make_static_server, running
+from toolkit.web.server import Entity, ServedFile, StaticServer, make_entity, make_static_server, running, url_segments
 
-__all__ = ["make_model_server", "make_server", "model_index", "running", "serve", "tfjs_models", "web_demo_missing"]
+__all__ = [
+    "Offer",
+    "make_model_server",
+    "make_server",
+    "model_index",
+    "offers",
+    "own_directory",
+    "running",
+    "serve",
+    "tfjs_models",
+    "web_demo_missing",
+]
 
 REPORT = "report.html"  # the URL path the report is served at
 # Whose verdict a model's entry in the index shows: the browser the demo runs in, then Node's identical kernels.
@@ -24,19 +41,90 @@ REPORT_POLICY = (
     "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'none'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+# An artifact's name becomes one folder under artifacts/ and one URL segment under /models/.
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A TF.js artifact as the demo serves it: the contract's bytes (as checked) and its own directory, resolved."""
+
+    artifact: Artifact
+    directory: Path
+    contract: bytes
+
+
+def own_directory(run: Run, name: str) -> Path:
+    """RUN/artifacts/<name>, resolved, when it is that very directory (no link) and its contract names it.
+
+    Whatever a contract's `path` says, only this directory is ever served for the artifact.
+
+    Raises:
+        InputError: the name is not a plain folder name, the contract's name or path is another, or the
+            directory is a link (to anywhere).
+    """
+    if not PLAIN_NAME.fullmatch(name) or ".." in name:
+        raise InputError(f"artifact name {name!r} is not a plain folder name: export the run again")
+    artifact = run.artifact(name)
+    if artifact.name != name or artifact.path != f"artifacts/{name}":
+        raise InputError(
+            f"'{name}': its contract says name {artifact.name!r}, path {artifact.path!r}; an artifact lives in "
+            f"its own folder artifacts/{name}: export it again"
+        )
+    real = run.artifact_dir(name).resolve()
+    if real != Run(run.path.resolve()).artifact_dir(name):
+        raise InputError(f"'{name}': its folder is a link (to {real}), not a folder of the run: export it again")
+    return real
+
+
+def _offer(run: Run, name: str, *, check: bool) -> Offer:
+    """The artifact `name` as served: confined to its own directory and, with `check`, shippable."""
+    directory = own_directory(run, name)
+    try:
+        contract = (directory / CONTRACT_FILE).read_bytes()
+        artifact = shippable(run, name) if check else run.artifact(name)
+        same = Artifact.from_contract(json.loads(contract)) == artifact
+    except OSError as error:
+        raise InputError(f"'{name}': cannot read its files ({first_line(error)})") from None
+    except (KeyError, TypeError, ValueError):
+        same = False
+    if not same:
+        raise InputError(f"'{name}': its contract changed while it was checked: start again")
+    return Offer(artifact, directory, contract)
+
+
+def offers(run_dir: Path) -> tuple[dict[str, Offer], list[str]]:
+    """The TF.js artifacts of a run that may be served, by name, and one line for each that may not (why, and
+    the remedy). An artifact may be served when its files are those its contract lists and the run's current
+    report judged these very files and they passed (toolkit.gate.trust.shippable), from its own folder only.
+
+    Raises:
+        InputError: the run does not exist or has no TF.js artifact.
+    """
+    run = Run.open(run_dir)
+    names = sorted({a.name for a in run.artifacts(Format.TFJS)})
+    if not names:
+        raise InputError(f"{run.path} has no TF.js model: run `{command('export', run.path)}` first")
+    chosen, left_out = {}, []
+    for name in names:
+        try:
+            chosen[name] = _offer(run, name, check=True)
+        except (InputError, ParityError) as error:
+            left_out.append(f"left out: {error}")
+    return chosen, left_out
 
 
 def tfjs_models(run_dir: Path) -> dict[str, Path]:
-    """The TF.js artifacts of a run: name -> artifact directory, in name order.
+    """Every TF.js artifact of a run (passed or not): name -> its own directory, in name order.
 
     Raises:
-        InputError: the run directory does not exist or holds no TF.js artifact.
+        InputError: the run directory does not exist, holds no TF.js artifact, or one is not in its own folder.
     """
     run = Run.open(run_dir)
-    models = {a.name: run.artifact_dir(a) for a in run.artifacts(Format.TFJS)}
+    models = {a.name: own_directory(run, a.name) for a in run.artifacts(Format.TFJS)}
     if not models:
         raise InputError(f"{run.path} has no TF.js model: run `{command('export', run.path)}` first")
-    return models
+    return dict(sorted(models.items()))
 
 
 def web_demo_missing() -> str | None:
@@ -44,36 +132,78 @@ def web_demo_missing() -> str | None:
     return web_assets.missing()
 
 
-def _gate(name: str, evaluations: list[dict]) -> dict:
-    mine = [e for e in evaluations if e.get("name") == name]
+def _gate(artifact: Artifact, evaluations: list[dict]) -> dict:
+    # Only what the report says about these very files counts.
+    mine = [e for e in evaluations if e.get("name") == artifact.name and e.get("digest") == artifact.digest]
     chosen = next((e for runtime in GATE_RUNTIMES for e in mine if e.get("runtime") == runtime), None)
     chosen = chosen or (mine[0] if mine else None)
     if chosen is None:
-        return {"passed": None, "accuracy": None, "runtime": None}
-    return {"passed": chosen.get("passed"), "accuracy": chosen.get("accuracy"), "runtime": chosen.get("runtime")}
+        return {"passed": None, "verdict": None, "accuracy": None, "runtime": None}
+    return {
+        "passed": entry_verdict(chosen) == "passed",
+        "verdict": entry_verdict(chosen),
+        "accuracy": chosen.get("accuracy"),
+        "runtime": chosen.get("runtime"),
+    }
 
 
-def model_index(models: dict[str, Path], run_dir: Path | None = None) -> dict:
+def model_index(artifacts: Iterable[Artifact], run: Run | None = None, report: bool = False) -> dict:
     """The demo's /models/index.json: each model with its variant, size and gate verdict, and the report's URL."""
     try:
-        report = (Run.open(run_dir).report() if run_dir is not None else None) or {}
+        document = (run.report() if run is not None else None) or {}
     except InputError:
-        report = {}  # an unreadable report shows as "not validated", it does not stop the demo
-    evaluations = [e for e in report.get("artifacts", []) if isinstance(e, dict)]
-    entries = []
-    for name, directory in models.items():
-        artifact = read_contract(Path(directory))  # already read once through Run (or by the gate): a valid contract
-        entries.append(
-            {
-                "name": name,
-                "url": f"models/{name}/",
-                "variant": artifact.variant.value,
-                "size_bytes": artifact.size_bytes,
-                "gate": _gate(name, evaluations),
-            }
-        )
-    has_report = run_dir is not None and Run.open(run_dir).report_html_path.is_file()
-    return {"models": entries, "report": REPORT if has_report else None}
+        document = {}  # an unreadable report shows as "not validated"
+    evaluations = [e for e in document.get("artifacts", []) if isinstance(e, dict)]
+    entries = [
+        {
+            "name": artifact.name,
+            "url": f"models/{artifact.name}/",
+            "variant": artifact.variant.value,
+            "size_bytes": artifact.size_bytes,
+            "gate": _gate(artifact, evaluations),
+        }
+        for artifact in artifacts
+    ]
+    return {"models": entries, "report": REPORT if report else None}
+
+
+def _model_files(offer: Offer) -> dict[str, Entity | ServedFile]:
+    """URL path -> what it serves for one model: its contract as checked, and exactly the files the contract lists,
+    each only while it holds the bytes the contract records and stays inside the artifact's folder."""
+    base = f"/models/{offer.artifact.name}/"
+    served: dict[str, Entity | ServedFile] = {base + CONTRACT_FILE: make_entity(offer.contract, "application/json")}
+    for file, recorded in offer.artifact.files.items():
+        if url_segments(f"/{file}") is not None and file != CONTRACT_FILE:
+            served[base + file] = ServedFile(offer.directory / file, offer.directory, recorded["sha256"])
+    return served
+
+
+def servable_report(run: Run) -> tuple[ServedFile | None, str | None]:
+    """The run's report.html as served, or None and why not (None: there is none)."""
+    path = run.report_html_path
+    if not path.is_file() and not path.is_symlink():
+        return None, None
+    real = Run(run.path.resolve()).report_html_path
+    if path.resolve() != real or not real.is_file():
+        return None, f"not serving {path}: it is a link (to {path.resolve()}), not the run's own report"
+    return ServedFile(path, real), None  # its root is the file itself: no link may take its place later
+
+
+def _listen(
+    chosen: dict[str, Offer], run: Run | None, host: str, port: int, quiet: bool, allow_hosts: Iterable[str]
+) -> StaticServer:
+    report = servable_report(run)[0] if run is not None else None
+    index = model_index([o.artifact for o in chosen.values()], run, report is not None)
+    generated = {"/models/index.json": make_entity(json.dumps(index).encode(), "application/json")}
+    for offer in chosen.values():
+        generated.update(_model_files(offer))
+    if report is not None:
+        generated[f"/{REPORT}"] = report  # read per request: a new report shows at once
+    mounts = web_assets.locate().mounts()  # the site and the TF.js packages; no folder of the run
+    try:
+        return make_static_server(mounts, generated, host, port, quiet, allow_hosts, {f"/{REPORT}": REPORT_POLICY})
+    except OSError as error:
+        raise InputError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
 
 
 def make_model_server(
@@ -84,47 +214,73 @@ def make_model_server(
     run_dir: Path | None = None,
     allow_hosts: Iterable[str] = (),
 ) -> StaticServer:
-    """A server for the demo site, the TF.js bundles, the given model folders (under /models/<name>/), the model
-    index and, when `run_dir` has one, its report.html.
+    """A server for the demo site, the TF.js bundles and the given artifact folders (RUN/artifacts/<name>), whether
+    they passed or not (to measure and test them; `edgekit serve` uses make_server): each under /models/<name>/ with
+    its contract and the files it lists, the model index and, when `run_dir` has one, its report.html.
 
     Raises:
-        InputError: the web demo or its npm packages are missing and cannot be installed.
-        OSError: the address cannot be bound.
+        InputError: the web demo or its npm packages are missing and cannot be installed, a folder is not an
+            artifact in its own folder, or the address cannot be bound.
     """
-    assets = web_assets.locate()
-    # Each model is its own mount, so a name can only reach its own folder, not the run directory around it.
-    mounts = {**assets.mounts(), **{f"models/{name}": Path(directory) for name, directory in models.items()}}
-    index = model_index(models, run_dir)
-    generated = {"/models/index.json": make_entity(json.dumps(index).encode(), "application/json")}
-    if index["report"]:
-        # read per request: a new report shows at once
-        generated[f"/{REPORT}"] = Run.open(run_dir).report_html_path.resolve()
-    return make_static_server(mounts, generated, host, port, quiet, allow_hosts, {f"/{REPORT}": REPORT_POLICY})
+    chosen = {}
+    for directory in map(Path, models.values()):
+        offer = _offer(Run(directory.resolve().parent.parent), directory.resolve().name, check=False)
+        chosen[offer.artifact.name] = offer
+    run = Run.open(run_dir) if run_dir is not None else None
+    return _listen(chosen, run, host, port, quiet, allow_hosts)
+
+
+def _shippable_offers(run_dir: Path, warn: Callable[[str], None]) -> dict[str, Offer]:
+    chosen, left_out = offers(run_dir)
+    for line in left_out:
+        warn(line)
+    if not chosen:
+        raise InputError(
+            f"no TF.js model of {run_dir} passed the gate as its files are now ({len(left_out)} left out): "
+            f"run `{command('validate', run_dir)}`"
+        )
+    return chosen
 
 
 def make_server(
-    run_dir: Path, host: str = "127.0.0.1", port: int = 8000, quiet: bool = True, allow_hosts: Iterable[str] = ()
+    run_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    quiet: bool = True,
+    allow_hosts: Iterable[str] = (),
+    warn: Callable[[str], None] = lambda line: None,
 ) -> StaticServer:
-    """A server for the demo with every TF.js artifact of `run_dir` (see make_model_server)."""
-    return make_model_server(tfjs_models(run_dir), host, port, quiet, run_dir, allow_hosts)
+    """A server for the demo with the TF.js artifacts of `run_dir` that may ship (see offers); `warn` gets one line
+    per artifact left out.
+
+    Raises:
+        InputError: as offers, when no artifact may be served, or the address cannot be bound.
+    """
+    return _listen(_shippable_offers(run_dir, warn), Run.open(run_dir), host, port, quiet, allow_hosts)
 
 
 def serve(
-    run_dir: Path, host: str = "127.0.0.1", port: int = 8000, allow_hosts: Iterable[str] = (), echo=print
+    run_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    allow_hosts: Iterable[str] = (),
+    echo: Callable[[str], None] = print,
+    warn: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> None:
-    """Serve the demo for `run_dir` until interrupted (Ctrl-C).
+    """Serve the demo for `run_dir` until interrupted (Ctrl-C); `warn` gets what is left out and why.
 
     Raises:
-        InputError: as make_server, or when the port cannot be opened.
+        InputError: as make_server.
     """
-    try:
-        server = make_server(run_dir, host, port, quiet=False, allow_hosts=allow_hosts)
-    except OSError as error:
-        raise InputError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
-    names = ", ".join(tfjs_models(run_dir))
-    echo(f"Serving the edgekit demo with {names} at {server.url} (Ctrl-C to stop)")
-    if Run.open(run_dir).report_html_path.is_file():
+    chosen = _shippable_offers(run_dir, warn)
+    run = Run.open(run_dir)
+    server = _listen(chosen, run, host, port, False, allow_hosts)
+    echo(f"Serving the edgekit demo with {', '.join(chosen)} at {server.url} (Ctrl-C to stop)")
+    report, why_not = servable_report(run)
+    if report is not None:
         echo(f"Report: {server.url}{REPORT}")
+    elif why_not:
+        warn(why_not)
     if host not in ("127.0.0.1", "localhost", "::1"):
         echo(f"Listening on {host}: reachable from other machines on this network.")
     try:
