@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import struct
 import subprocess
 import sys
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,6 +68,22 @@ def idx_dir(**override) -> Callable[[Path], None]:
 def text(content: str | bytes) -> Callable[[Path], None]:
     def make(path: Path) -> None:
         path.write_bytes(content.encode() if isinstance(content, str) else content)
+
+    return make
+
+
+def npz_declaring(key: str, shape: tuple[int, ...]) -> Callable[[Path], None]:
+    """A valid tiny .npz whose member `key` declares `shape` (uint8) but holds a few bytes."""
+
+    def make(path: Path) -> None:
+        npz()(path)
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": shape})
+        with np.load(path) as data:
+            arrays = {k: data[k] for k in data.files if k != key}
+        np.savez(path, **arrays)
+        with zipfile.ZipFile(path, "a") as archive:
+            archive.writestr(f"{key}.npy", header.getvalue() + bytes(16))
 
     return make
 
@@ -155,6 +173,57 @@ FOREIGN_MODULE = {
 }
 
 UNFINISHED = {"started": "2026-11-28T04:00:00+00:00"}
+
+
+def png(size: tuple[int, int] = (8, 8)) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    noise = np.random.default_rng(size[0]).integers(0, 256, size, dtype=np.uint8)  # incompressible: cut, it is short
+    Image.fromarray(noise).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A PNG whose header declares width x height grayscale pixels, with a few bytes of image data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(64))) + chunk(b"IEND", b"")
+    )
+
+
+def image_folder(files: dict[str, bytes | None] | None = None, links: dict[str, str] | None = None):
+    """Classes a and b of four 8x8 PNGs; `files` adds (or, with None, makes an empty directory), `links` adds
+    symbolic links (name -> target, "{outside}" a directory beside the folder)."""
+
+    def make(path: Path) -> None:
+        for name in "ab":
+            (path / name).mkdir(parents=True)
+            for i in range(4):
+                (path / name / f"{i}.png").write_bytes(png())
+        for relative, content in (files or {}).items():
+            (path / relative).parent.mkdir(parents=True, exist_ok=True)
+            if content is None:
+                (path / relative).mkdir()
+            else:
+                (path / relative).write_bytes(content)
+        outside = path.parent / "outside"
+        outside.mkdir(exist_ok=True)
+        (outside / "0.png").write_bytes(png())
+        for relative, target in (links or {}).items():
+            (path / relative).symlink_to(target.format(outside=outside))
+
+    return make
+
+
+def split_folder(path: Path) -> None:
+    image_folder()(path / "train")
+    image_folder({"c/0.png": png()})(path / "test")
+
 
 # ---- the cases: (id, command line, files to make first, text the one-line error must contain) ---------------
 # {t} is the test's directory; {data} a valid tiny .npz there. A case whose id ends in "!" needs TensorFlow.
@@ -254,10 +323,38 @@ CASES: list[tuple[str, list[str], dict[str, Callable[[Path], None]], str]] = [
     ("cfg-not-toml", ["train", "-c", "{t}/c.toml"], {"c.toml": text("[train\n")}, "c.toml"),
     ("cfg-missing", ["train", "-c", "{t}/none.toml"], {}, "none.toml"),
     ("cfg-directory", ["train", "-c", "{t}/cfgdir"], {"cfgdir": lambda p: p.mkdir()}, "cfgdir"),
+    # N14: a config file is read up to its size limit, never further
+    ("cfg-dev-zero", ["train", "-c", "/dev/zero"], {}, "config /dev/zero: larger than edgekit's limit of 1 MiB"),
+    ("cfg-too-large", ["train", "-c", "{t}/c.toml"], {"c.toml": text("#" * 2**20 + "\n")}, "c.toml: larger than"),
+    # absurd settings: the schema's bound is in the message
+    ("epochs-absurd", ["train", "--epochs", str(10**20)], {}, "--epochs: Input should be less than or equal to 10000"),
+    ("cfg-epochs-absurd", ["train", "-c", "{t}/c.toml"], {"c.toml": text(f"[train]\nepochs = {10**20}\n")}, "10000"),
+    ("cfg-epochs-1e20", ["train", "-c", "{t}/c.toml"], {"c.toml": text("[train]\nepochs = 1e20\n")}, "epochs"),
+    ("cfg-batch-absurd", ["train", "-c", "{t}/c.toml"], {"c.toml": text("[train]\nbatch_size = 10000000\n")}, "65536"),
+    (
+        "cfg-validation-absurd",
+        ["train", "-c", "{t}/c.toml"],
+        {"c.toml": text("[train]\nvalidation_size = 100000000000\n")},
+        "validation_size: Input should be less than or equal to 10000000",
+    ),
+    (
+        "cfg-representative-absurd",
+        ["pipeline", "-c", "{t}/c.toml"],
+        {"c.toml": text("[export]\nrepresentative_size = 100000000000\n")},
+        "representative_size: Input should be less than or equal to 10000000",
+    ),
+    ("cfg-seed-absurd", ["train", "-c", "{t}/c.toml"], {"c.toml": text(f"[train]\nseed = {2**40}\n")}, "4294967295"),
+    (
+        "cfg-qat-batch-absurd",
+        ["qat", "{t}/run", "-c", "{t}/c.toml"],
+        {"run": run_dir(), "c.toml": text("[qat]\nbatch_size = 10000000\n")},
+        "65536",
+    ),
     # where the run would go
     ("out-under-file", ["train", "--data", "{data}", "--out", "{t}/f/run"], {"f": text("x")}, "--out"),
     ("out-is-file", ["train", "--data", "{data}", "--out", "{t}/f"], {"f": text("x")}, "--out"),
     ("out-not-empty", ["train", "--data", "{data}", "--out", "{t}/d"], {"d": directory_with_file}, "--out"),
+    ("out-in-proc", ["train", "--data", "{data}", "--out", "/proc/edgekit-run"], {}, "--out /proc/edgekit-run"),
     ("pipeline-out-not-empty", ["pipeline", "--data", "{data}", "--out", "{t}/d"], {"d": directory_with_file}, "--out"),
     (
         "export-out-not-empty",
@@ -305,8 +402,49 @@ CASES: list[tuple[str, list[str], dict[str, Callable[[Path], None]], str]] = [
         {"idx": idx_dir(x_train=np.zeros((30, 784), np.uint8))},
         "2 dimension(s), expected 3",
     ),
+    (
+        "npz-class-name-empty",
+        ["train", "--data", "{t}/d.npz", "--out", "{t}/run"],
+        {"d.npz": npz(class_names=np.array(["zero", ""] + [str(k) for k in range(2, 10)]))},
+        "d.npz: class name 1 is empty",
+    ),
+    (
+        "npz-class-names-twice",
+        ["train", "--data", "{t}/d.npz", "--out", "{t}/run"],
+        {"d.npz": npz(class_names=np.array(["cat", "dog", "cat"] + [str(k) for k in range(3, 10)]))},
+        "d.npz: classes 0 and 2 are both named 'cat'",
+    ),
+    (
+        "npz-member-declares-too-much",
+        ["train", "--data", "{t}/d.npz", "--out", "{t}/run"],
+        {"d.npz": npz_declaring("x_test", (10**6, 1000, 1000))},
+        "d.npz: member x_test declares 1000000x1000x1000 uint8",
+    ),
+    (
+        "idx-header-declares-too-much",
+        ["train", "--data", "{t}/idx", "--out", "{t}/run"],
+        {"idx": idx_dir(x_train=gzip.compress(struct.pack(">BBBBIII", 0, 0, 8, 3, 10**5, 10**3, 10**3)))},
+        "train-images-idx3-ubyte.gz: its header declares 100000x1000x1000 bytes of data: 93.1 GiB, above",
+    ),
     ("idx-missing-file", ["train", "--data", "{t}/idx", "--out", "{t}/run"], {"idx": idx_dir(y_test=None)}, "idx"),
     ("idx-not-gzip", ["train", "--data", "{t}/idx", "--out", "{t}/run"], {"idx": idx_dir(y_train=b"plain")}, "idx1"),
+    # N12: an image folder's bad files, each named, before Keras (or TensorFlow) reads any
+    *[
+        (f"folder-{case}", ["train", "--data", "{t}/imgs", "--out", "{t}/run"], {"imgs": make}, expect)
+        for case, make, expect in [
+            ("corrupt-image", image_folder({"b/2.png": b"\x89PNG garbage" * 20}), "b/2.png: not a readable image"),
+            ("truncated-image", image_folder({"a/9.png": png((32, 32))[:600]}), "a/9.png: not a readable image"),
+            ("empty-image", image_folder({"a/0.png": b""}), "a/0.png: not a readable image"),
+            ("bomb-image", image_folder({"b/big.png": png_declaring(20000, 20000)}), "b/big.png: above"),
+            ("large-image", image_folder({"b/big.png": png_declaring(8000, 8000)}), "b/big.png: 8000x8000 pixels"),
+            ("nested-bad-image", image_folder({"a/deep/er/x.gif": b"GIF89a"}), "a/deep/er/x.gif"),
+            ("link-to-passwd", image_folder(links={"a/evil.png": "/etc/passwd"}), "a/evil.png: a symbolic link"),
+            ("class-linked-out", image_folder(links={"c": "{outside}"}), "imgs/c: a symbolic link"),
+            ("empty-class", image_folder({"c": None}), "imgs/c: an empty class folder"),
+            ("class-without-images", image_folder({"c/notes.txt": b"x"}), "imgs/c: an empty class folder"),
+            ("split-other-classes", split_folder, "test/ has ['a', 'b', 'c']"),
+        ]
+    ],
     (
         "validation-too-large",
         ["train", "--data", "{data}", "--out", "{t}/run", "--validation-size", "60"],
