@@ -516,6 +516,152 @@ CASES: list[tuple[str, list[str], dict[str, Callable[[Path], None]], str]] = [
 ]
 
 
+def complete_run(path: Path) -> None:
+    """A run directory as a finished gate leaves it, without models: a manifest, one TFLite and two TF.js artifacts
+    with their contracts, and a report that passed them."""
+    from exporters.base import MNIST, Format, TensorSpec, Variant, finish_artifact
+
+    steps = {step: {"started": "t", "finished": "t"} for step in ("train", "qat", "export", "validate")}
+    data = {"path": None, "x_test_sha256": "0" * 64, "labels": list(MNIST.labels), "split": None}
+    manifest = {
+        "created": "t",
+        "steps": steps,
+        "data": data,
+        "classifier": MNIST.to_dict(),
+        "output_kind": "probabilities",
+    }
+    path.mkdir()
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    entries = []
+    for name, fmt in (("tflite-float32", Format.TFLITE), ("tfjs-float32", Format.TFJS), ("tfjs-float16", Format.TFJS)):
+        directory = path / "artifacts" / name
+        directory.mkdir(parents=True)
+        main = "model.tflite" if fmt is Format.TFLITE else "model.json"
+        (directory / main).write_bytes(name.encode() * 100)
+        spec = TensorSpec([28, 28, 1], "float32")
+        artifact = finish_artifact(
+            directory,
+            path,
+            name=name,
+            format=fmt,
+            variant=Variant.FLOAT32,
+            source="float",
+            main_file=main,
+            input=spec,
+            output=TensorSpec([10], "float32"),
+            classifier=MNIST,
+        )
+        figures = {"accuracy": 99.0, "reference_accuracy": 99.0, "accuracy_delta": 0.0, "agreement": 100.0}
+        entries.append(
+            {
+                "name": name,
+                "format": fmt.value,
+                "variant": "float32",
+                "runtime": "litert",
+                "passed": True,
+                "verdict": "passed",
+                "error": None,
+                "digest": artifact.digest,
+                **figures,
+            }
+        )
+    report = {"passed": True, "verdict": "passed", "created": "t", "artifacts": entries, "skipped": [], "breaches": []}
+    (path / "report.json").write_text(json.dumps(report))
+
+
+def damaged(file: str, key: str, value) -> Callable[[Path], None]:
+    """A complete run whose JSON `file` has `key` (a dotted path; list indices are numbers) set to `value`, or
+    removed when value is DELETE."""
+
+    def make(path: Path) -> None:
+        complete_run(path)
+        data = json.loads((path / file).read_text())
+        *parents, last = key.split(".")
+        target = data
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        last = int(last) if isinstance(target, list) else last
+        if value is DELETE:
+            del target[last]
+        else:
+            target[last] = value
+        (path / file).write_text(json.dumps(data))
+
+    return make
+
+
+DELETE = object()
+TFLITE_CONTRACT = "artifacts/tflite-float32/contract.json"
+ANDROID = ["android", "{t}/run", "--app", "{t}/app", "--artifact", "tflite-float32"]
+# N16, S2: retyped, missing and absurd fields of the run's JSON files; (file, key, value, commands, message)
+DAMAGED: list[tuple[str, str, object, list[list[str]], str]] = [
+    ("manifest.json", "steps", [], [["validate", "{t}/run"], ANDROID], "field steps must be an object, not []"),
+    ("manifest.json", "classifier", "x", [["validate", "{t}/run"]], "field classifier must be an object"),
+    ("manifest.json", "data", 5, [["validate", "{t}/run"]], "field data must be null or an object, not 5"),
+    ("manifest.json", "steps.train", "done", [["qat", "{t}/run"]], "field steps['train'] must be an object"),
+    ("manifest.json", "steps.train.finished", 1, [["qat", "{t}/run"]], "field steps['train'].finished must be"),
+    ("manifest.json", "data.split", {"seed": 1}, [["validate", "{t}/run"]], "field data.split.test_fraction is"),
+    ("manifest.json", "classifier.labels", ["0"] * 10, [["validate", "{t}/run"]], "field classifier.labels: "),
+    ("manifest.json", "classifier.image.height", -28, [["validate", "{t}/run"]], "classifier.image.height"),
+    ("manifest.json", "output_kind", "votes", [["validate", "{t}/run"]], "field output_kind must be one of"),
+    ("report.json", "artifacts.0", "tflite-float32", [["report", "{t}/run"], ANDROID], "field artifacts[0] must be"),
+    ("report.json", "artifacts.0.passed", "yes", [ANDROID, ["report", "{t}/run"]], "artifacts[0].passed must be true"),
+    ("report.json", "artifacts.0.name", DELETE, [ANDROID], "field artifacts[0].name is missing"),
+    ("report.json", "artifacts.1.accuracy", None, [["report", "{t}/run"]], "artifacts[1].accuracy must be a finite"),
+    ("report.json", "artifacts.0.verdict", "sure", [ANDROID], "field artifacts[0].verdict must be one of"),
+    ("report.json", "passed", "yes", [["report", "{t}/run"]], "field passed must be true or false"),
+    ("report.json", "skipped", [5], [["report", "{t}/run"]], "field skipped[0] must be an object"),
+    (TFLITE_CONTRACT, "input.shape", [-1, 28], [["validate", "{t}/run"], ANDROID], "field input.shape[0] must be"),
+    (TFLITE_CONTRACT, "input.shape", "28x28", [["validate", "{t}/run"]], "field input.shape must be a list"),
+    (TFLITE_CONTRACT, "input.dtype", "complex64", [["validate", "{t}/run"]], "field input.dtype must be one of"),
+    (TFLITE_CONTRACT, "input.scale", 0.5, [["validate", "{t}/run"]], "a float32 tensor has no scale"),
+    (TFLITE_CONTRACT, "labels", "0123456789", [ANDROID], "field labels: class names must be a list of strings"),
+    (TFLITE_CONTRACT, "labels", list("0123456780"), [["validate", "{t}/run"]], "classes 0 and 9 are both named"),
+    (TFLITE_CONTRACT, "normalization.scale", ["x"], [["validate", "{t}/run"]], "normalization.scale[0] must be"),
+    (TFLITE_CONTRACT, "normalization.offset", [float("inf")], [ANDROID], "normalization.offset[0] must be a finite"),
+    (TFLITE_CONTRACT, "image.channels", 2, [["validate", "{t}/run"]], "field image.channels must be 1 or 3"),
+    (TFLITE_CONTRACT, "files", [], [ANDROID], "field files must be an object"),
+    (TFLITE_CONTRACT, "main_file", "other.tflite", [ANDROID], "field main_file: 'other.tflite' is not one of"),
+    (TFLITE_CONTRACT, "output.shape", [3], [["validate", "{t}/run"]], "field labels: 10 class names for an output"),
+    (
+        "artifacts/tfjs-float16/contract.json",
+        "image",
+        {"height": 100000, "width": 100000, "channels": 1},
+        [["validate", "{t}/run"]],
+        "field image declares 100000x100000x1 = 10,000,000,000 values, above edgekit's limit",
+    ),
+]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "file, key, value, commands, expect",
+    DAMAGED,
+    ids=[f"{file.split('/')[-1]}-{key}-{i}" for i, (file, key, *_) in enumerate(DAMAGED)],
+)
+def test_damaged_run_files_are_one_line_naming_file_and_field(
+    tmp_path, monkeypatch, file, key, value, commands, expect
+):
+    app_dir = tmp_path / "app" / "app" / "src" / "main"
+    app_dir.mkdir(parents=True)
+    (app_dir / "AndroidManifest.xml").write_text("<manifest/>")
+    for command in commands:
+        shutil.rmtree(tmp_path / "run", ignore_errors=True)
+        check_bad_input(tmp_path, command, {"run": damaged(file, key, value)}, (f"run/{file}: ", expect), monkeypatch)
+
+
+@pytest.mark.unit
+def test_the_undamaged_run_is_accepted(tmp_path):
+    """The run the damaged cases start from is one the readers accept: each case fails by its damage alone."""
+    from toolkit.gate.trust import shippable
+    from toolkit.run import Run
+
+    complete_run(tmp_path / "run")
+    run = Run.open(tmp_path / "run")
+    assert [a.name for a in run.artifacts()] == ["tfjs-float16", "tfjs-float32", "tflite-float32"]
+    assert shippable(run, "tflite-float32").name == "tflite-float32"
+
+
 def snapshot(root: Path) -> dict[str, str]:
     """Every path under root with a digest of its content (directories by name): what must not change."""
     return {
@@ -524,8 +670,9 @@ def snapshot(root: Path) -> dict[str, str]:
     }
 
 
-def check_bad_input(tmp_path: Path, args: list[str], files: dict, expect: str, monkeypatch) -> bool:
-    """Run one bad command line; return whether TensorFlow was already imported before it."""
+def check_bad_input(tmp_path: Path, args: list[str], files: dict, expect: str | tuple[str, ...], monkeypatch) -> bool:
+    """Run one bad command line (its one line must hold `expect`, or each of them); return whether TensorFlow was
+    already imported before it."""
     write_npz(tmp_path / "data.npz", train=60, test=20)
     for name, make in files.items():
         make(tmp_path / name)
@@ -536,7 +683,7 @@ def check_bad_input(tmp_path: Path, args: list[str], files: dict, expect: str, m
     lines = result.output.strip().splitlines()
     assert result.exit_code == 2, result.output
     assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    assert expect in lines[0], lines[0]
+    assert all(text in lines[0] for text in ([expect] if isinstance(expect, str) else expect)), lines[0]
     assert "Traceback" not in result.output
     assert snapshot(tmp_path) == before, "a file was left behind or changed"
     return had_tensorflow
