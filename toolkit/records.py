@@ -11,6 +11,7 @@ from exporters.base import OUTPUT_KINDS, Classifier, FieldError
 
 NONE = type(None)
 NUMBER = "a finite number"
+REAL = "a number"  # NaN and infinities included: a training loss that diverged is still a record of it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,8 +46,8 @@ def _describe(kind: Any) -> str:
         return "a list"
     if isinstance(kind, OneOf):
         return "one of " + ", ".join(kind.values)
-    if kind is NUMBER:
-        return NUMBER
+    if kind in (NUMBER, REAL):
+        return kind
     names = {str: "a string", bool: "true or false", int: "an integer", NONE: "null", dict: "an object", list: "a list"}
     return names.get(kind, kind.__name__)
 
@@ -61,8 +62,9 @@ def _fits(value: Any, kind: Any) -> bool:
         return isinstance(value, list)
     if isinstance(kind, OneOf):
         return value in kind.values
-    if kind is NUMBER:
-        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if kind in (NUMBER, REAL):
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return number and (kind is REAL or math.isfinite(value))
     if kind in (int, float):
         return isinstance(value, kind) and not isinstance(value, bool)
     return isinstance(value, kind)
@@ -95,7 +97,7 @@ def check(value: Any, kind: Any, field: str) -> None:
             check(inner, kind[0], f"{field}[{i}]")
 
 
-_HISTORY = Each([(NUMBER, NONE)])
+_HISTORY = Each([(REAL, NONE)])
 _STEP = {
     "started": str,
     "finished": str,
