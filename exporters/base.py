@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,69 @@ from typing import Any
 CONTRACT_FILE = "contract.json"
 CONTRACT_VERSION = 2
 NORMALIZATION_KINDS = ("unit", "symmetric", "raw", "mean_std")
+# The tensor types the pixel code feeds and reads (toolkit.pixels.tensors): integer ones carry scale and zero point.
+TENSOR_DTYPES = ("float32", "float16", "int8", "uint8")
+INTEGER_DTYPES = ("int8", "uint8")
+OUTPUT_KINDS = ("probabilities", "logits")
+MODEL_TYPES = ("graph-model", "layers-model")
+
+
+class FieldError(ValueError):
+    """A contract or run record whose field is missing or of the wrong kind; the message names the field."""
+
+
+def _get(data: Any, key: str, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise FieldError(f"{where or 'the record'} must be an object, not {type(data).__name__}")
+    if key not in data:
+        raise FieldError(f"missing field {where + '.' if where else ''}{key}")
+    return data[key]
+
+
+def _text(value: Any, field: str, choices: tuple[str, ...] | None = None) -> str:
+    if not isinstance(value, str) or (choices is not None and value not in choices):
+        expected = f"one of {', '.join(choices)}" if choices else "a string"
+        raise FieldError(f"field {field} must be {expected}, not {value!r:.60}")
+    return value
+
+
+def _count(value: Any, field: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise FieldError(f"field {field} must be an integer >= {minimum}, not {value!r:.60}")
+    return value
+
+
+def _finite(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise FieldError(f"field {field} must be a finite number, not {value!r:.60}")
+    return float(value)
+
+
+def _numbers(value: Any, field: str, optional: bool = False) -> tuple[float, ...] | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, list) or not value:
+        raise FieldError(f"field {field} must be a non-empty list of numbers, not {value!r:.60}")
+    return tuple(_finite(v, f"{field}[{i}]") for i, v in enumerate(value))
+
+
+def check_labels(labels: Any) -> tuple[str, ...]:
+    """Class names as every artifact labels its outputs: a list of non-empty strings, each named once.
+
+    Raises:
+        ValueError: saying which name is wrong.
+    """
+    if not isinstance(labels, list | tuple) or not all(isinstance(name, str) for name in labels):
+        raise FieldError(f"class names must be a list of strings, not {labels!r:.60}")
+    empty = [i for i, name in enumerate(labels) if not name.strip()]
+    if empty:
+        raise FieldError(f"class name {empty[0]} is empty; every class needs a name")
+    seen: dict[str, int] = {}
+    for i, name in enumerate(labels):
+        if name in seen:
+            raise FieldError(f"classes {seen[name]} and {i} are both named {name!r}; names must differ")
+        seen[name] = i
+    return tuple(labels)
 
 
 class Format(str, Enum):
@@ -41,6 +105,25 @@ class TensorSpec:
     scale: float | None = None  # set only for integer tensors: real = scale * (q - zero_point)
     zero_point: int | None = None
 
+    @classmethod
+    def from_dict(cls, data: Any, field: str) -> TensorSpec:
+        """Raises FieldError naming the field: shape entries positive integers, a known dtype, and a finite positive
+        scale with an integer zero point exactly for integer tensors."""
+        shape = _get(data, "shape", field)
+        if not isinstance(shape, list):
+            raise FieldError(f"field {field}.shape must be a list of positive integers, not {shape!r:.60}")
+        shape = [_count(d, f"{field}.shape[{i}]") for i, d in enumerate(shape)]
+        dtype = _text(_get(data, "dtype", field), f"{field}.dtype", TENSOR_DTYPES)
+        scale, zero_point = data.get("scale"), data.get("zero_point")
+        if dtype in INTEGER_DTYPES:
+            if _finite(scale, f"{field}.scale") <= 0:
+                raise FieldError(f"field {field}.scale must be positive, not {scale!r}")
+            if isinstance(zero_point, bool) or not isinstance(zero_point, int):
+                raise FieldError(f"field {field}.zero_point must be an integer, not {zero_point!r:.60}")
+        elif scale is not None or zero_point is not None:
+            raise FieldError(f"field {field}: a {dtype} tensor has no scale or zero_point")
+        return cls(shape, dtype, None if scale is None else float(scale), zero_point)
+
 
 @dataclasses.dataclass(frozen=True)
 class ImageSpec:
@@ -53,6 +136,15 @@ class ImageSpec:
     @property
     def shape(self) -> tuple[int, int, int]:
         return (self.height, self.width, self.channels)
+
+    @classmethod
+    def from_dict(cls, data: Any, field: str = "image") -> ImageSpec:
+        """Raises FieldError naming the field: positive height and width, 1 or 3 channels."""
+        height, width = (_count(_get(data, key, field), f"{field}.{key}") for key in ("height", "width"))
+        channels = _get(data, "channels", field)
+        if channels not in (1, 3) or isinstance(channels, bool):
+            raise FieldError(f"field {field}.channels must be 1 or 3, not {channels!r:.60}")
+        return cls(height, width, channels)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,11 +214,20 @@ class Normalization:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Normalization:
-        def floats(key):
-            return None if data.get(key) is None else tuple(float(v) for v in data[key])
-
-        return cls(data["kind"], floats("scale"), floats("offset"), floats("mean"), floats("std"), data.get("decided"))
+    def from_dict(cls, data: Any, field: str = "normalization") -> Normalization:
+        """Raises FieldError naming the field: a known kind, finite numbers, scale and offset of one length, a
+        positive std."""
+        kind = _text(_get(data, "kind", field), f"{field}.kind", NORMALIZATION_KINDS)
+        scale, offset = (_numbers(_get(data, key, field), f"{field}.{key}") for key in ("scale", "offset"))
+        mean, std = (_numbers(data.get(key), f"{field}.{key}", optional=True) for key in ("mean", "std"))
+        if len(scale) != len(offset):
+            raise FieldError(f"field {field}: {len(scale)} scale values but {len(offset)} offset values")
+        if std is not None and min(std) <= 0:
+            raise FieldError(f"field {field}.std must be positive, not {list(std)}")
+        decided = data.get("decided")
+        if decided is not None and not isinstance(decided, dict):
+            raise FieldError(f"field {field}.decided must be an object, not {decided!r:.60}")
+        return cls(kind, scale, offset, mean, std, decided)
 
 
 def default_labels(count: int) -> list[str]:
@@ -151,13 +252,22 @@ class Classifier:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Classifier:
-        return cls(
-            ImageSpec(**data["image"]),
-            Normalization.from_dict(data["normalization"]),
-            data["output_kind"],
-            tuple(data["labels"]),
-        )
+    def from_dict(cls, data: Any) -> Classifier:
+        """Raises FieldError naming the field (see ImageSpec, Normalization and check_labels)."""
+        image = ImageSpec.from_dict(_get(data, "image", ""))
+        normalization = Normalization.from_dict(_get(data, "normalization", ""))
+        try:
+            normalization.check_channels(image.channels)
+        except ValueError as error:
+            raise FieldError(f"field normalization: {error}") from None
+        output_kind = _text(_get(data, "output_kind", ""), "output_kind", OUTPUT_KINDS)
+        try:
+            labels = check_labels(_get(data, "labels", ""))
+        except FieldError as error:
+            raise FieldError(f"field labels: {error}") from None
+        if len(labels) < 2:
+            raise FieldError(f"field labels: a classifier has at least 2 classes, not {len(labels)}")
+        return cls(image, normalization, output_kind, labels)
 
 
 MNIST = Classifier()
@@ -220,27 +330,51 @@ class Artifact:
         }
 
     @classmethod
-    def from_contract(cls, data: dict[str, Any]) -> Artifact:
-        """Raises ValueError for a contract of another version, KeyError/TypeError for a malformed one."""
+    def from_contract(cls, data: Any) -> Artifact:
+        """Every field checked for its kind before anything uses it.
+
+        Raises:
+            ValueError: a contract of another version, or FieldError (a ValueError) naming a missing or wrong field.
+        """
         if not isinstance(data, dict):
-            raise TypeError(f"a contract is a JSON object, not {type(data).__name__}")
+            raise FieldError(f"a contract is a JSON object, not {type(data).__name__}")
         if data.get("edgekit_contract") != CONTRACT_VERSION:
             raise ValueError(
-                f"contract version {data.get('edgekit_contract')}, expected {CONTRACT_VERSION}: export the run again"
+                f"contract version {data.get('edgekit_contract')!r:.20}, expected {CONTRACT_VERSION}: "
+                "export the run again"
             )
-        return cls(
-            name=data["name"],
-            format=Format(data["format"]),
-            variant=Variant(data["variant"]),
-            source=data["source"],
-            path=data["path"],
-            main_file=data["main_file"],
-            input=TensorSpec(**data["input"]),
-            output=TensorSpec(**data["output"]),
+        text = {key: _text(_get(data, key, ""), key) for key in ("name", "source", "path", "main_file")}
+        model_type = data.get("model_type")
+        artifact = cls(
+            **text,
+            format=Format(_text(_get(data, "format", ""), "format", tuple(f.value for f in Format))),
+            variant=Variant(_text(_get(data, "variant", ""), "variant", tuple(v.value for v in Variant))),
+            input=TensorSpec.from_dict(_get(data, "input", ""), "input"),
+            output=TensorSpec.from_dict(_get(data, "output", ""), "output"),
             classifier=Classifier.from_dict(data),
-            model_type=data["model_type"],
-            files=data["files"],
+            model_type=None if model_type is None else _text(model_type, "model_type", MODEL_TYPES),
+            files=_files(_get(data, "files", "")),
         )
+        if artifact.main_file not in artifact.files:
+            raise FieldError(f"field main_file: {artifact.main_file!r:.60} is not one of the contract's files")
+        if math.prod(artifact.output.shape) != len(artifact.classifier.labels):
+            raise FieldError(
+                f"field labels: {len(artifact.classifier.labels)} class names for an output of shape "
+                f"{artifact.output.shape}"
+            )
+        return artifact
+
+
+def _files(data: Any) -> dict[str, dict[str, Any]]:
+    """The contract's file list: each name with a sha256 (64 hex digits) and a size in bytes."""
+    if not isinstance(data, dict) or not data:
+        raise FieldError(f"field files must be an object naming each file, not {data!r:.60}")
+    for name, entry in data.items():
+        digest = _get(entry, "sha256", f"files[{name!r}]")
+        if not isinstance(digest, str) or len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+            raise FieldError(f"field files[{name!r}].sha256 must be 64 hex digits, not {digest!r:.70}")
+        _count(_get(entry, "size_bytes", f"files[{name!r}]"), f"files[{name!r}].size_bytes", minimum=0)
+    return data
 
 
 def sha256_file(path: Path) -> str:

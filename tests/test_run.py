@@ -20,7 +20,6 @@ def add_artifact(run: Run, name: str, fmt: Format) -> None:
     directory = run.artifacts_dir / name
     directory.mkdir(parents=True)
     (directory / "model.bin").write_bytes(b"weights")
-    spec = TensorSpec(shape=[28, 28], dtype="float32")
     finish_artifact(
         directory,
         run.path,
@@ -29,8 +28,8 @@ def add_artifact(run: Run, name: str, fmt: Format) -> None:
         variant=Variant.FLOAT32,
         source="float",
         main_file="model.bin",
-        input=spec,
-        output=spec,
+        input=TensorSpec(shape=[28, 28], dtype="float32"),
+        output=TensorSpec(shape=[10], dtype="float32"),
     )
 
 
@@ -60,7 +59,17 @@ def test_a_damaged_contract_is_a_one_line_input_error(run):
 
 def test_report_reads_what_the_gate_wrote_and_refuses_what_it_did_not(run):
     assert run.report() is None
-    entries = [{"name": "tfjs-float32", "runtime": "tfjs-node-wasm", "passed": True}]
+    entries = [
+        {
+            "name": "tfjs-float32",
+            "format": "tfjs",
+            "runtime": "tfjs-node-wasm",
+            "passed": True,
+            "accuracy": 99.1,
+            "accuracy_delta": 0.0,
+            "agreement": 100.0,
+        }
+    ]
     (run.path / "report.json").write_text(json.dumps({"passed": True, "artifacts": entries}))
     assert run.report()["artifacts"] == entries
     (run.path / "report.json").write_text('{"passed": tru')

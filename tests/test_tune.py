@@ -84,12 +84,75 @@ def test_bad_options_exit_2(tmp_path, monkeypatch, args, message):
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.unit
-def test_storage_password_is_not_recorded():
-    from toolkit.modeling.tune import _redact
+# (URL, its secrets, what the redacted URL reads): passwords holding the characters that break naive parsing.
+URLS = [
+    ("postgresql://me:secret@db/x", ["secret"], "postgresql://me:***@db/x"),
+    ("postgresql://alice:pa@ss:word@host/db", ["pa@ss:word", "word", "pa@ss"], "postgresql://alice:***@host/db"),
+    (
+        "postgresql://alice:p%40ss%3Aw0rd@host:5433/db",
+        ["p%40ss%3Aw0rd", "p@ss:w0rd"],
+        "postgresql://alice:***@host:5433/db",
+    ),
+    ("postgresql://alice:a/b?c#d@host/db", ["a/b?c#d"], "postgresql://alice:***@host/db"),
+    ("postgresql://alice:{x}%@host/db", ["{x}%"], "postgresql://alice:***@host/db"),
+    (
+        "postgresql://alice@host/db?password=hunter2&sslmode=require",
+        ["hunter2"],
+        "postgresql://alice@host/db?password=***&sslmode=require",
+    ),
+    (
+        "postgresql://alice:one@host/db?sslpassword=two&application_name=x",
+        ["one", "two"],
+        "postgresql://alice:***@host/db?sslpassword=***&application_name=x",
+    ),
+    ("sqlite:////tmp/study.db", [], "sqlite:////tmp/study.db"),
+]
 
-    assert _redact("postgresql://me:secret@db/x") == "postgresql://me:***@db/x"
-    assert _redact("sqlite:////tmp/study.db") == "sqlite:////tmp/study.db"
+
+@pytest.mark.unit
+@pytest.mark.parametrize("url, secrets, redacted", URLS)
+def test_storage_password_is_redacted_whatever_it_holds(url, secrets, redacted):
+    from toolkit.modeling.tune import redact, scrub
+
+    assert redact(url) == redacted
+    # A library's message quoting the URL, the driver's form of it, or the password alone loses the secrets too.
+    engine = url.replace("postgresql://", "postgresql+psycopg2://")
+    message = scrub(f"cannot connect to {url} ({engine}); it was {secrets[0] if secrets else ''}", url)
+    assert not any(secret in message for secret in secrets), message
+    assert redacted in message
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("password", ["pa@ss:word", "p%40ss", "a/b?c", "x{y}z"])
+def test_tune_never_prints_or_stores_the_password(tmp_path, password):
+    """N11: the storage cannot be reached (nothing listens on port 1); the one-line error names the user, host and
+    database, never the password or a query parameter's secret, and nothing is written (the storage is tried before
+    the run directory is made)."""
+    url = f"postgresql://alice:{password}@127.0.0.1:1/db?password=hunter2&connect_timeout=3"
+    data = write_npz(tmp_path / "d.npz", train=60, test=20)
+    result = runner.invoke(app, ["tune", "--out", tmp_path / "run", "--data", data, "--trials", "1", "--storage", url])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert lines[0].startswith("error: storage postgresql://alice:***@127.0.0.1:1/db?password=***"), lines[0]
+    assert "Connection refused" in lines[0] or "connection" in lines[0].lower()
+    for secret in (password, "hunter2"):
+        assert secret not in result.output
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("module, storage", [("optuna", None), ("psycopg2", "postgresql://alice@host/db")])
+def test_tune_without_its_extra_says_how_to_install_it(tmp_path, monkeypatch, module, storage):
+    """Without the `tune` extra: one line with the install command, exit 2, no run directory."""
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed: importing it fails, find_spec finds none
+    monkeypatch.chdir(tmp_path)
+    args = ["tune", "--out", tmp_path / "run", "--trials", "1"] + (["--storage", storage] if storage else [])
+    result = runner.invoke(app, args)
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert f"edgekit tune needs {module}" in lines[0]
+    assert "uv sync --extra tune" in lines[0] and "pip install 'edgekit[tune]'" in lines[0]
+    assert not (tmp_path / "run").exists() and not (tmp_path / "runs").exists()
 
 
 def test_tune_ships_the_best_trial_through_the_gate(tmp_path, data):
@@ -189,8 +252,66 @@ def postgres_url() -> str:
     return POSTGRES
 
 
+@pytest.fixture
+def fresh_database(postgres_url) -> str:
+    """The test database seen through a new, empty schema: Optuna's tables do not exist yet, as on a fresh server
+    (where two workers creating them at once collided on CI's machine)."""
+    import psycopg2
+
+    schema = f"edgekit_{uuid.uuid4().hex[:8]}"
+    connection = psycopg2.connect(postgres_url)
+    connection.autocommit = True
+    connection.cursor().execute(f"CREATE SCHEMA {schema}")
+    yield f"{postgres_url}?options=-csearch_path%3D{schema}"
+    connection.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
+    connection.close()
+
+
+OPEN_STUDY = """
+import sys
+from toolkit.modeling.tune import TuneConfig, open_study
+url = sys.argv[1]
+study = open_study(url, TuneConfig(storage=url, study="race"), 0, False)
+print("opened", study.study_name)
+"""
+
+
 @pytest.mark.postgres
-def test_two_workers_share_a_study_through_postgresql(tmp_path, data, postgres_url):
+def test_a_worker_whose_table_creation_collides_with_another_retries(fresh_database):
+    """The race of CI's machine, made certain: another worker's transaction has created Optuna's tables but not
+    committed when this worker creates them; its CREATE TABLE waits, then fails with a unique violation in pg_type
+    once the other commits. edgekit retries, finds the tables, and opens the study."""
+    import sqlalchemy
+    from optuna.storages._rdb import models  # the tables Optuna creates: what the other worker runs
+
+    engine = sqlalchemy.create_engine(fresh_database.replace("postgresql://", "postgresql+psycopg2://"))
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock' "
+        "AND query LIKE '%CREATE %'"
+    )
+    with engine.connect() as other, engine.connect() as observer:
+        transaction = other.begin()
+        models.BaseModel.metadata.create_all(other)
+        worker = subprocess.Popen(
+            [sys.executable, "-c", OPEN_STUDY, fresh_database],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + 120
+        while observer.execute(sqlalchemy.text(waiting)).scalar() == 0:
+            observer.rollback()  # a fresh snapshot of pg_stat_activity
+            assert worker.poll() is None and time.monotonic() < deadline, "the worker never waited on the tables"
+            time.sleep(0.2)
+        transaction.commit()
+    output = worker.communicate(timeout=120)[0]
+    engine.dispose()
+    assert worker.returncode == 0 and "opened race" in output, output[-2000:]
+
+
+@pytest.mark.postgres
+def test_two_workers_share_a_study_through_postgresql(tmp_path, data, fresh_database):
+    postgres_url = fresh_database
     name = f"edgekit-test-{uuid.uuid4().hex[:8]}"
     config = settings(tmp_path, epochs=3)
     workers = [
@@ -220,10 +341,8 @@ def test_two_workers_share_a_study_through_postgresql(tmp_path, data, postgres_u
     assert [w.returncode for w in workers] == [0, 0], "\n".join(log[-2000:] for log in logs)
     study = load_study(postgres_url, name)
     assert len(finished(study)) == 6
-    ran = [
-        json.loads((tmp_path / f"worker-{i}" / "manifest.json").read_text())["tune"]["trials_here"] for i in range(2)
-    ]
+    manifests = [json.loads((tmp_path / f"worker-{i}" / "manifest.json").read_text())["tune"] for i in range(2)]
+    ran = [manifest["trials_here"] for manifest in manifests]
     assert all(n >= 1 for n in ran) and sum(ran) == 6, ran
-    import optuna
-
-    optuna.delete_study(study_name=name, storage=postgres_url.replace("postgresql://", "postgresql+psycopg2://"))
+    # The URL is kept to resume the search, without its password (N11).
+    assert {m["storage"] for m in manifests} == {postgres_url.replace(":edgekit@", ":***@")}

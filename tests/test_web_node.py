@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from support import (
@@ -17,7 +19,7 @@ from support import (
     skip_unless,
 )
 
-from exporters.base import read_contract
+from exporters.base import ImageSpec, read_contract
 from toolkit.errors import StepError
 from toolkit.runtimes import tfjs_node
 from toolkit.web import assets as web_assets
@@ -130,4 +132,21 @@ def test_one_node_process_evaluates_many_artifacts_and_a_broken_one_fails_alone(
     for name, result in zip(names, [results[0], *results[2:]], strict=True):
         kind, _, output_kind = TINY_ARTIFACTS[name]
         # Each result is its own model's: the flat-logits model differs from the CNNs.
+        np.testing.assert_allclose(result, keras_probabilities(models[kind], images, output_kind), atol=2e-2)
+
+
+def test_a_contract_whose_picture_does_not_fit_fails_only_its_own_artifact(tiny_web_run):
+    """N17: a TF.js contract claiming another picture (here 56x56, within the contract limits) cannot be fed the
+    test images; in the Node process shared by every TF.js artifact, it fails alone, the others are evaluated."""
+    run, models = tiny_web_run
+    images = sample_images(16, seed=3)
+    names = ["tfjs-float32", "tfjs-flat-logits", "tfjs-uint8"]
+    predictors = [predictor(run, name) for name in names]
+    artifact = predictors[0].artifact
+    wrong = dataclasses.replace(artifact.classifier, image=ImageSpec(56, 56, 1))
+    bad = tfjs_node.load(run / "artifacts" / "tfjs-float32", dataclasses.replace(artifact, classifier=wrong))
+    results = tfjs_node.RUNTIME.predict_many([predictors[0], bad, *predictors[1:]], images)
+    assert isinstance(results[1], ValueError) and "56x56x1" in str(results[1])
+    for name, result in zip(names, [results[0], *results[2:]], strict=True):
+        kind, _, output_kind = TINY_ARTIFACTS[name]
         np.testing.assert_allclose(result, keras_probabilities(models[kind], images, output_kind), atol=2e-2)

@@ -44,6 +44,7 @@ def write_artifact(run: Path, name: str, fmt: str, files: dict[str, bytes]) -> N
     for file, body in files.items():
         (directory / file).write_bytes(body)
     spec = TensorSpec(shape=[784], dtype="float32")
+    scores = TensorSpec(shape=[10], dtype="float32")
     finish_artifact(
         directory,
         run,
@@ -53,7 +54,7 @@ def write_artifact(run: Path, name: str, fmt: str, files: dict[str, bytes]) -> N
         source="float",
         main_file=next(iter(files)),
         input=spec,
-        output=spec,
+        output=scores,
     )
 
 
@@ -63,9 +64,12 @@ def gate(run: Path, verdicts: dict[str, str], runtime: str = "tfjs-node-wasm") -
         {
             "name": name,
             "runtime": runtime,
+            "format": "tfjs",
             "passed": verdict == "passed",
             "verdict": verdict,
             "accuracy": 97.25,
+            "accuracy_delta": 0.0,
+            "agreement": 100.0,
             "digest": Run.open(run).artifact(name).digest,
         }
         for name, verdict in verdicts.items()
@@ -436,7 +440,7 @@ def test_index_holds_variant_size_and_each_models_verdict_and_links_the_report(r
     ]
     for entry in evaluations:
         entry.setdefault("digest", Run.open(run_dir).artifact(entry["name"]).digest)
-        entry["passed"] = entry["verdict"] == "passed"
+        entry |= {"format": "tfjs", "passed": entry["verdict"] == "passed", "accuracy_delta": 0.0, "agreement": 100.0}
     (run_dir / "report.json").write_text(json.dumps({"passed": True, "artifacts": evaluations}))
     with running(make_server(run_dir, port=0)) as url:
         index = json.loads(request(url, "/models/index.json")[2])

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from exporters.base import Variant
 from toolkit.errors import InputError
+from toolkit.limits import MAX_CONFIG_BYTES, read_capped
 
 
 class Architecture(str, Enum):
@@ -47,7 +48,12 @@ class Bounds:
     power_margin: float = DEFAULT_POWER_MARGIN
 
 
-Positive = Annotated[int, Field(strict=True, ge=1)]
+# Upper bounds that no real setting reaches, so that a typo (`epochs = 1e20`, a batch of a billion) is an error at
+# once rather than a run that never ends or a crash deep inside TensorFlow.
+Epochs = Annotated[int, Field(strict=True, ge=1, le=10_000)]
+BatchSize = Annotated[int, Field(strict=True, ge=1, le=65_536)]
+Images = Annotated[int, Field(strict=True, ge=1, le=10_000_000)]  # a count of images drawn from the data
+Rate = Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)]
 Points = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
@@ -59,32 +65,32 @@ class _Section(BaseModel):
 class TrainConfig(_Section):
     # The defaults and what they reach: docs/performance.md, "Accuracy per minute".
     architecture: Annotated[Architecture, Field(strict=False)] = Architecture.CNN3_BN_SLIM
-    epochs: Positive = 7
-    batch_size: Positive = 128
-    learning_rate: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 3e-3  # the one-cycle peak
+    epochs: Epochs = 7
+    batch_size: BatchSize = 128
+    learning_rate: Rate = 3e-3  # the one-cycle peak
     lr_decay: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.8  # LR x this per epoch
     # Held out from the end of the training set (the test set is never seen); None: min(5000, 10 % of it).
-    validation_size: Positive | None = None
-    patience: Positive = 3  # early stopping on validation loss
+    validation_size: Images | None = None
+    patience: Epochs = 3  # early stopping on validation loss
     augment: bool = True  # random rotation (10 deg), shift (10 %), zoom (10 %), times augment_strength
-    augment_strength: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.5
+    augment_strength: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] = 0.5
     # "exponential" (lr_decay per epoch), "cosine" (to 0 at the last epoch), or "one-cycle" (per batch: a warm-up
     # from learning_rate/25 to learning_rate over the first 25 % of the steps, then a cosine down to ~0)
     lr_schedule: Literal["exponential", "cosine", "one-cycle"] = "one-cycle"
     # Targets (1 - s) on the true class and s/10 spread over all: less over-confident, better calibrated models
     label_smoothing: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.1
     # After the schedule: epochs on un-augmented images at a constant low rate (docs/performance.md, --preset best).
-    finish_epochs: Annotated[int, Field(strict=True, ge=0)] = 0
-    finish_learning_rate: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1e-4
-    seed: Annotated[int, Field(strict=True, ge=0)] = 42
+    finish_epochs: Annotated[int, Field(strict=True, ge=0, le=10_000)] = 0
+    finish_learning_rate: Rate = 1e-4
+    seed: Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)] = 42  # numpy's seeds are 32-bit
 
 
 class FineTuneConfig(_Section):
     """Training after the schedule (training.fine_tune): Adam at a constant low rate on un-augmented images."""
 
-    epochs: Positive = 1
-    batch_size: Positive = 128
-    learning_rate: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1e-4
+    epochs: Epochs = 1
+    batch_size: BatchSize = 128
+    learning_rate: Rate = 1e-4
     # As in training: fine-tuning on hard targets cost accuracy that smoothed ones keep (docs/performance.md)
     label_smoothing: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.1
 
@@ -94,7 +100,7 @@ class QATConfig(FineTuneConfig):
 
 
 class ExportConfig(_Section):
-    representative_size: Positive = 500  # training images that calibrate int8 activation ranges
+    representative_size: Images = 500  # training images that calibrate int8 activation ranges
     tflite: bool = True
     tfjs: bool = True
     saved_model: bool = True
@@ -289,7 +295,7 @@ def _one_line(error: pydantic.ValidationError, where: str) -> str:
 def read_config_file(path: Path) -> dict[str, Any]:
     """A TOML config file's tables, or an InputError naming the file."""
     try:
-        return tomllib.loads(Path(path).read_bytes().decode("utf-8"))
+        return tomllib.loads(read_capped(Path(path), MAX_CONFIG_BYTES, f"config {path}").decode("utf-8"))
     except UnicodeDecodeError as error:
         raise InputError(f"config {path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     except IsADirectoryError:

@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import errno
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -30,9 +31,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from exporters.base import CONTRACT_FILE, MNIST, Artifact, Classifier, Format, is_keras3, read_contract
+from exporters.base import CONTRACT_FILE, MNIST, Artifact, Classifier, FieldError, Format, is_keras3
 from toolkit.errors import InputError, first_line
 from toolkit.launcher import command
+from toolkit.limits import MAX_RUN_FILE_BYTES, MAX_TENSOR_VALUES, read_capped
+from toolkit.records import check_manifest, check_report
 
 MANIFEST = "manifest.json"
 REPORT = "report.json"
@@ -114,9 +117,12 @@ class Run:
         cls.check_new(path)
         first_new = next((p for p in [*reversed(path.parents), path] if not p.exists()), None)
         try:
-            path.mkdir(parents=True, exist_ok=True)
-            run = cls(path, {"created": now(), "steps": {}})
-            run.save()
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+                run = cls(path, {"created": now(), "steps": {}})
+                run.save()
+            except OSError as error:  # /proc/x, a file system that refuses what access() allowed...
+                raise InputError(f"--out {path}: cannot make a run directory there ({first_line(error)})") from None
             yield run
         except Exception as error:
             if first_new is not None:
@@ -134,12 +140,13 @@ class Run:
         path = Path(path)
         if not path.is_dir():
             raise InputError(f"{path}: no such run directory")
+        if not (path / MANIFEST).exists():
+            raise InputError(f"{path} is not an edgekit run directory (no {MANIFEST})")
+        manifest = read_json(path / MANIFEST)
         try:
-            manifest = json.loads((path / MANIFEST).read_text())
-        except FileNotFoundError:
-            raise InputError(f"{path} is not an edgekit run directory (no {MANIFEST})") from None
-        except (OSError, json.JSONDecodeError) as error:
-            raise InputError(f"{path / MANIFEST}: unreadable ({error})") from None
+            check_manifest(manifest)
+        except FieldError as error:
+            raise InputError(f"{path / MANIFEST}: {error}") from None
         return cls(path, manifest)
 
     def save(self) -> None:
@@ -350,8 +357,8 @@ class Run:
     def benchmark(self) -> dict[str, Any] | None:
         """benchmark.json, or None when the run has none or it is unreadable (a report shows no figures then)."""
         try:
-            data = json.loads(self.benchmark_path.read_text())
-        except (OSError, ValueError):
+            data = read_json(self.benchmark_path)
+        except InputError:
             return None
         return data if isinstance(data, dict) else None
 
@@ -362,14 +369,15 @@ class Run:
             InputError: report.json exists but is unreadable or not a report.
         """
         path = self.report_path
-        try:
-            report = json.loads(path.read_text())
-        except FileNotFoundError:
+        if not path.exists() and not path.is_symlink():
             return None
-        except (OSError, ValueError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            raise InputError(f"{path}: unreadable ({error})") from None
+        report = read_json(path)
         if not isinstance(report, dict) or not isinstance(report.get("artifacts"), list):
             raise InputError(f"{path}: not an edgekit report (no artifacts list)")
+        try:
+            check_report(report)
+        except FieldError as error:
+            raise InputError(f"{path}: {error}") from None
         return report
 
     def clear_staging(self) -> None:
@@ -393,11 +401,26 @@ class Run:
         shutil.rmtree(staging.path, ignore_errors=True)
 
 
+def read_json(path: Path, what: str = "") -> Any:
+    """A run's JSON file (`what` it is, for the message), read up to MAX_RUN_FILE_BYTES, or InputError naming it."""
+    try:
+        return json.loads(read_capped(path, MAX_RUN_FILE_BYTES, str(path)))
+    except (OSError, ValueError, RecursionError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise InputError(f"{path}: unreadable {what + ' ' if what else ''}({first_line(error)})") from None
+
+
 def _read_contract(directory: Path) -> Artifact:
     contract = directory / CONTRACT_FILE
+    data = read_json(contract, "contract")
     try:
-        return read_contract(directory)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputError(f"{contract}: unreadable contract ({first_line(error)})") from None
-    except (KeyError, TypeError, ValueError) as error:  # a missing field, or a value no enum knows
+        artifact = Artifact.from_contract(data)
+    except ValueError as error:  # a FieldError naming the field, or another version
         raise InputError(f"{contract}: not a valid edgekit contract ({first_line(error)})") from None
+    image = artifact.classifier.image
+    for what, shape in (("input", artifact.input.shape), ("output", artifact.output.shape), ("image", image.shape)):
+        if math.prod(shape) > MAX_TENSOR_VALUES:
+            raise InputError(
+                f"{contract}: field {what} declares {'x'.join(map(str, shape))} = {math.prod(shape):,} values, "
+                f"above edgekit's limit of {MAX_TENSOR_VALUES:,} per image"
+            )
+    return artifact

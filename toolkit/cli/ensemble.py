@@ -28,7 +28,7 @@ from toolkit.config import Architecture
 def ensemble(
     out: Out = None,
     data: Data = None,
-    members: Annotated[int, typer.Option("--members", "-k", min=2, help="Number of members.")] = 3,
+    members: Annotated[int, typer.Option("--members", "-k", min=2, max=100, help="Number of members.")] = 3,
     arch: Annotated[
         list[Architecture] | None,
         typer.Option("--arch", help="Members' architectures, used in turn (repeatable). Default: the preset's."),
@@ -39,7 +39,10 @@ def ensemble(
     joint_epochs: Annotated[
         int,
         typer.Option(
-            "--joint-epochs", min=0, help="Epochs fine-tuning the combined model as one (0: the plain average)."
+            "--joint-epochs",
+            min=0,
+            max=10_000,
+            help="Epochs fine-tuning the combined model as one (0: the plain average).",
         ),
     ] = 0,
     epochs: Epochs = None,

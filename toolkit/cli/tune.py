@@ -17,7 +17,8 @@ class Objective(str, Enum):
 
 
 Trials = Annotated[
-    int | None, typer.Option("--trials", min=0, help="Finished trials the study should hold (all workers).")
+    int | None,
+    typer.Option("--trials", min=0, max=100_000, help="Finished trials the study should hold (all workers)."),
 ]
 Timeout = Annotated[
     float | None, typer.Option("--timeout", min=0, help="Seconds this process may start new trials for.")
@@ -47,7 +48,7 @@ ResumeSearch = Annotated[
 ]
 SearchOnly = Annotated[bool, typer.Option("--search-only", help="A worker: search and plot, ship nothing.")]
 LatencyRuns = Annotated[
-    int, typer.Option("--latency-runs", min=1, help="Timed invokes per trial (pareto), after warm-up.")
+    int, typer.Option("--latency-runs", min=1, max=100_000, help="Timed invokes per trial (pareto), after warm-up.")
 ]
 
 

@@ -7,6 +7,7 @@ import dataclasses
 import gzip
 import hashlib
 import io
+import math
 import os
 import pickle
 import struct
@@ -16,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters.base import Classifier, ImageSpec, Normalization, default_labels
-from toolkit.errors import InputError
+from exporters.base import Classifier, ImageSpec, Normalization, check_labels, default_labels
+from toolkit.errors import InputError, first_line
+from toolkit.limits import CHUNK_BYTES, check_decoded
 
 UNIT = Normalization()
 KERAS_CACHE = Path("~/.keras/datasets/mnist.npz").expanduser()
@@ -125,8 +127,40 @@ def load_data(path: Path | str | None = None, split: dict | None = None) -> Data
     raise InputError(f"data not found: {path}")
 
 
+def _check_npz(path: Path, keys: tuple[str, ...]) -> None:
+    """Check each member an .npz load will read, before np.load allocates it: a zip entry whose stored and declared
+    sizes are within the limits, holding an .npy array of a declared shape and dtype within them too."""
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path}: not a readable .npz file (not a zip archive of .npy arrays)")
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+        for key in keys:
+            info = members.get(key)
+            if info is None:
+                continue  # the load names what is missing
+            what = f"{path}: member {key}"
+            compressed = info.compress_size if info.compress_type != zipfile.ZIP_STORED else None
+            check_decoded(what, info.file_size, compressed)
+            with archive.open(info) as member:
+                try:
+                    npy = np.lib.format
+                    version = npy.read_magic(member)
+                    read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+                    shape, _, dtype = read_header(member)
+                except ValueError:
+                    raise InputError(f"{what} is not a .npy array") from None
+            if dtype.hasobject or any(d < 0 for d in shape):
+                raise InputError(f"{what}: holds {dtype} {shape}, not an array of numbers or strings")
+            declared = math.prod(shape) * dtype.itemsize
+            shown = f"{'x'.join(map(str, shape)) or 'a scalar'} {dtype}"
+            check_decoded(f"{what} declares {shown}", declared)
+            if declared > info.file_size:
+                raise InputError(f"{what} declares {shown} ({declared} bytes) but holds {info.file_size} bytes")
+
+
 def _load_npz(path: Path) -> Dataset:
     try:
+        _check_npz(path, (*IDX_FILES, "class_names"))
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in IDX_FILES if k not in npz.files]
             if missing:
@@ -134,15 +168,21 @@ def _load_npz(path: Path) -> Dataset:
                     f"{path}: missing arrays {', '.join(missing)} (expected x_train, y_train, x_test, y_test)"
                 )
             arrays = {k: npz[k] for k in IDX_FILES}
-            names = [str(n) for n in npz["class_names"].tolist()] if "class_names" in npz.files else None
+            names = _class_names(path, npz["class_names"]) if "class_names" in npz.files else None
         for key, array in arrays.items():
             if not isinstance(array, np.ndarray):  # np.load hands back the raw bytes of a member that is no .npy
                 raise InputError(f"{path}: member {key} is not a .npy array")
     except InputError:
         raise
-    except (OSError, ValueError, EOFError, zlib.error, KeyError, zipfile.BadZipFile) as error:
-        raise InputError(f"{path}: not a readable .npz file ({error})") from None
+    except (OSError, ValueError, EOFError, zlib.error, KeyError, zipfile.BadZipFile, NotImplementedError) as error:
+        raise InputError(f"{path}: not a readable .npz file ({first_line(error)})") from None
     return Dataset(**arrays, source=str(path), class_names=names)
+
+
+def _class_names(path: Path, array) -> list[str]:
+    if not isinstance(array, np.ndarray) or array.ndim != 1:
+        raise InputError(f"{path}: class_names must be a list (a 1-D array) of names")
+    return [str(n) for n in array.tolist()]
 
 
 def _load_idx_dir(directory: Path) -> Dataset:
@@ -156,26 +196,44 @@ def _load_idx_dir(directory: Path) -> Dataset:
 
 
 def _read_idx(path: Path, rank: int) -> np.ndarray:
-    """Read one gzip-compressed IDX file (magic: 0x0000, type 0x08 = uint8, rank; then big-endian dims)."""
+    """Read one gzip-compressed IDX file (magic: 0x0000, type 0x08 = uint8, rank; then big-endian dims).
+
+    Streamed: the header's dimensions are checked against the limits before anything is allocated, and no more than
+    the bytes they promise (plus one, to see that nothing follows) is ever decompressed.
+    """
     try:
-        raw = gzip.decompress(path.read_bytes())
+        with gzip.open(path, "rb") as f:
+            dims = _idx_header(path, f, rank)
+            expected = math.prod(dims)
+            shown = "x".join(map(str, dims))
+            check_decoded(f"{path}: its header declares {shown} bytes of data", expected, path.stat().st_size)
+            array = np.empty(expected, dtype=np.uint8)
+            view, got = memoryview(array), 0
+            while got < expected:
+                more = f.readinto(view[got : got + CHUNK_BYTES])
+                if not more:
+                    raise InputError(f"{path}: holds {got} bytes of data, its header promises {expected} ({shown})")
+                got += more
+            if f.read(1):
+                raise InputError(f"{path}: holds more than the {expected} bytes of data its header promises ({shown})")
     except (OSError, EOFError, zlib.error) as error:
-        raise InputError(f"{path}: not a valid gzip file ({error})") from None
-    if len(raw) < 4 or raw[:2] != b"\0\0":
+        raise InputError(f"{path}: not a valid gzip file ({first_line(error)})") from None
+    return array.reshape(dims)
+
+
+def _idx_header(path: Path, f, rank: int) -> tuple[int, ...]:
+    head = f.read(4)
+    if len(head) < 4 or head[:2] != b"\0\0":
         raise InputError(f"{path}: not an IDX file (no IDX magic number)")
-    if raw[2] != 0x08:
-        raise InputError(f"{path}: an IDX file of type 0x{raw[2]:02x}, expected 0x08 (unsigned bytes)")
-    if raw[3] != rank:
+    if head[2] != 0x08:
+        raise InputError(f"{path}: an IDX file of type 0x{head[2]:02x}, expected 0x08 (unsigned bytes)")
+    if head[3] != rank:
         what = "images (count, rows, columns)" if rank == 3 else "labels (count)"
-        raise InputError(f"{path}: an IDX file with {raw[3]} dimension(s), expected {rank} for {what}")
-    header = 4 + 4 * rank
-    if len(raw) < header:
+        raise InputError(f"{path}: an IDX file with {head[3]} dimension(s), expected {rank} for {what}")
+    dims = f.read(4 * rank)
+    if len(dims) < 4 * rank:
         raise InputError(f"{path}: truncated header")
-    dims = struct.unpack(f">{rank}I", raw[4:header])
-    expected = int(np.prod(dims))
-    if len(raw) - header != expected:
-        raise InputError(f"{path}: holds {len(raw) - header} bytes of data, its header promises {expected}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+    return struct.unpack(f">{rank}I", dims)
 
 
 class _ArraysOnly(pickle.Unpickler):
@@ -277,6 +335,10 @@ def _validated(data: Dataset, path: Path) -> Dataset:
     names = data.class_names
     if names is not None and len(names) < classes:
         raise InputError(f"{path}: {len(names)} class names for labels up to {classes - 1}")
+    try:
+        check_labels(names or [])
+    except ValueError as error:
+        raise InputError(f"{path}: {error}") from None
     if max(classes, len(names or [])) < 2:
         raise InputError(f"{path}: a classifier needs at least 2 classes, the labels hold {classes}")
     trained = set(np.unique(out["y_train"]).tolist())

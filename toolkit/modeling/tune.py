@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import logging
+import random
+import re
 import shutil
 import statistics
 import tempfile
 import time
+import urllib.parse
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,7 +20,7 @@ import numpy as np
 
 from toolkit.config import Config, TrainConfig
 from toolkit.data.datasets import Dataset
-from toolkit.errors import InputError
+from toolkit.errors import InputError, StepError, first_line
 from toolkit.pixels.tensors import float_input
 from toolkit.run import Run, atomic_write_json
 
@@ -27,6 +31,9 @@ OBJECTIVES = ("accuracy", "pareto")
 METRICS = ("val_accuracy", "int8_kb", "latency_ms")
 DIRECTIONS = ("maximize", "minimize", "minimize")
 PLOTS = ("optimization_history", "param_importances", "pareto_front")
+# Creating Optuna's tables: attempts, and the base of the growing pause between them (see _rdb_storage).
+CREATE_ATTEMPTS = 3
+CREATE_RETRY_SECONDS = 0.5
 
 
 @dataclasses.dataclass
@@ -203,29 +210,148 @@ def storage_url(run: Run, tune: TuneConfig) -> str:
     return tune.storage or f"sqlite:///{run.study_path.resolve()}"
 
 
+# Query parameters that carry a secret (password=, sslpassword=, token=, api_key= ...), and credentials in any URL.
+_SECRET_PARAMETER = re.compile(r"(?i)([?&;][^=&;?]*(?:pass|pwd|secret|token|key)[^=&;?]*=)[^&;\s'\"]*")
+_CREDENTIALS = re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^:/@\s]*:)\S*@")
+
+
+def _split(url: str) -> tuple[str, str, str | None, bool, str]:
+    """(scheme, user, password or None, has user info, host part) of a storage URL.
+
+    The password runs from the first ':' of the user info to the LAST '@' of the URL, so that a password holding
+    '@', ':', '/', '?' or '%' unencoded is taken whole: whatever is ambiguous is counted as secret.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    userinfo, at, hostpart = rest.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    return scheme, user, password if colon else None, bool(at), hostpart
+
+
+def redact(url: str) -> str:
+    """A storage URL without its secrets (the password, and query parameters such as password=), for anything
+    that is printed, logged or stored: console, manifest, errors."""
+    if url.startswith("sqlite:"):
+        return url  # a file path, no credentials
+    scheme, user, password, has_userinfo, hostpart = _split(url)
+    userinfo = (f"{user}:***@" if password is not None else f"{user}@") if has_userinfo else ""
+    return _SECRET_PARAMETER.sub(r"\1***", f"{scheme}://" * bool(scheme) + userinfo + hostpart)
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` (a library's error message) with the URL redacted and every form of its secrets (the password and
+    secret parameters, raw, percent-decoded or encoded) replaced by ***."""
+    if url.startswith("sqlite:"):
+        return text
+    engine = _engine_url(url, strict=False)
+    for whole in sorted({url, engine, engine.replace("{{", "{").replace("}}", "}")} - {""}, key=len, reverse=True):
+        text = text.replace(whole, redact(url))
+    password = _split(url)[2]
+    values = [password] if password else []
+    values += [m.group(0).split("=", 1)[1] for m in _SECRET_PARAMETER.finditer(url)]
+    secrets = set()
+    for value in values:
+        decoded = urllib.parse.unquote(value)
+        secrets |= {value, decoded, urllib.parse.quote(decoded, safe=""), urllib.parse.quote_plus(decoded)}
+    for secret in sorted(secrets - {""}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return _CREDENTIALS.sub(r"\1***@", _SECRET_PARAMETER.sub(r"\1***", text))
+
+
+def _engine_url(url: str, strict: bool = True) -> str:
+    """The URL SQLAlchemy is given: parsed as `_split` reads it, every part percent-encoded (a password holding '@'
+    or ':' connects instead of being misread), with psycopg2 as the PostgreSQL driver, and braces doubled for
+    Optuna's URL template. `strict=False` returns "" instead of raising on a malformed URL."""
+    if url.startswith("sqlite:"):
+        return url.replace("{", "{{").replace("}", "}}")
+    from sqlalchemy.engine import URL
+
+    scheme, user, password, _, hostpart = _split(url)
+    # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3; the locked driver is psycopg2.
+    driver = "postgresql+psycopg2" if scheme == "postgresql" else scheme
+    try:
+        parts = urllib.parse.urlsplit(f"//{hostpart}")
+        port = parts.port
+    except ValueError as error:
+        if not strict:
+            return ""
+        raise InputError(f"storage {redact(url)}: {scrub(str(error), url)}") from None
+    query: dict[str, list[str]] = {}
+    for key, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True):
+        query.setdefault(key, []).append(value)
+    engine = URL.create(
+        driver,
+        username=urllib.parse.unquote(user) or None,
+        password=None if password is None else urllib.parse.unquote(password),
+        host=parts.hostname,
+        port=port,
+        database=urllib.parse.unquote(parts.path.lstrip("/")) or None,
+        query={k: v[0] if len(v) == 1 else tuple(v) for k, v in query.items()},
+    )
+    return engine.render_as_string(hide_password=False).replace("{", "{{").replace("}", "}}")
+
+
+def _is_creation_race(error: Exception) -> bool:
+    """Whether creating Optuna's tables failed because another worker was creating them at the same instant."""
+    import sqlalchemy.exc
+
+    if isinstance(error, sqlalchemy.exc.IntegrityError):  # PostgreSQL: a unique violation in pg_type
+        return True
+    code = getattr(getattr(error, "orig", None), "pgcode", None)
+    return isinstance(error, sqlalchemy.exc.ProgrammingError) and (
+        code in ("42P07", "42710") or "already exists" in str(error)
+    )
+
+
+def _rdb_storage(url: str):
+    """Optuna's storage on a shared database; retried when two workers create its tables on a fresh database at
+    once (the loser's CREATE collides with the winner's; on the retry the tables exist).
+
+    Raises:
+        InputError: the database cannot be reached or used; the message never holds the URL's secrets.
+    """
+    import optuna
+
+    engine_url = _engine_url(url)
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            # A killed worker's trial stays RUNNING; its missing heartbeat lets the others fail it after the grace
+            # period.
+            return optuna.storages.RDBStorage(engine_url, heartbeat_interval=10, grace_period=30)
+        except Exception as error:  # sqlalchemy's connection errors, a missing driver...
+            if attempt + 1 == CREATE_ATTEMPTS or not _is_creation_race(error):
+                raise InputError(f"storage {redact(url)}: {scrub(first_line(error), url)}") from None
+            time.sleep(CREATE_RETRY_SECONDS * (attempt + 1) * (1 + random.random()))
+    raise AssertionError("unreachable")
+
+
 def open_study(url: str, tune: TuneConfig, seed: int, resume: bool):
-    """Create the study, or load it (resume, or another worker's); a shared study must have the same objective."""
+    """Create the study, or load it (resume, or another worker's); a shared study must have the same objective.
+
+    Raises:
+        InputError: the storage cannot be reached or read (the message never holds the URL's secrets), or the study
+            exists with another objective (or, unshared, without `resume`).
+    """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # search() logs each trial in edgekit's own words
     shared = not url.startswith("sqlite:")
-    if url.startswith("postgresql://"):
-        # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3; the locked driver is psycopg2.
-        url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
     directions = list(DIRECTIONS if tune.objective == "pareto" else DIRECTIONS[:1])
     try:
-        # A killed worker's trial stays RUNNING; its missing heartbeat lets the others fail it after the grace period.
-        storage = optuna.storages.RDBStorage(url, heartbeat_interval=10, grace_period=30) if shared else url
+        storage = _rdb_storage(url) if shared else _engine_url(url)
         existing = optuna.load_study(study_name=tune.study, storage=storage)
     except KeyError:
         existing = None
+    except InputError:
+        raise
     except Exception as error:  # sqlalchemy's connection errors, a malformed URL, a missing driver...
-        raise InputError(f"storage {_redact(url)}: {str(error).splitlines()[0]}") from None
+        raise InputError(f"storage {redact(url)}: {scrub(first_line(error), url)}") from None
     if existing is not None:
         if [d.name.lower() for d in existing.directions] != directions:
             raise InputError(f"study '{tune.study}' was made with another --objective")
         if not shared and not resume:
-            raise InputError(f"study '{tune.study}' exists in {_redact(url)}: pass --resume to continue it")
+            raise InputError(f"study '{tune.study}' exists in {redact(url)}: pass --resume to continue it")
         if not shared:
             # One process owns a run's sqlite file: whatever it left RUNNING was killed with it; never finished.
             for trial in existing.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
@@ -233,32 +359,30 @@ def open_study(url: str, tune: TuneConfig, seed: int, resume: bool):
         count = len(existing.trials)
     else:
         count = 0
-    # Reproducible alone; a fresh random stream after a resume, and per worker on a shared study.
-    sampler_seed = seed + count if not shared else None
-    if tune.objective == "pareto":
-        population = max(4, min(50, (tune.trials or 40) // 4))
-        sampler = optuna.samplers.NSGAIISampler(population_size=population, seed=sampler_seed)
-        pruner = optuna.pruners.NopPruner()
-    else:
-        sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=5)
-        pruner = optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3)
     return optuna.create_study(
         storage=storage,
         study_name=tune.study,
-        sampler=sampler,
-        pruner=pruner,
         directions=directions,
         load_if_exists=True,
+        **_strategy(tune, seed + count if not shared else None),
     )
 
 
-def _redact(url: str) -> str:
-    """A storage URL without its password, for logs and the manifest."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return url
-    return f"{scheme}{sep}{credentials.split(':')[0]}:***@{host}"
+def _strategy(tune: TuneConfig, sampler_seed: int | None) -> dict:
+    """Sampler and pruner. Reproducible alone; a fresh random stream after a resume, and per worker on a shared
+    study (sampler_seed None)."""
+    import optuna
+
+    if tune.objective == "pareto":
+        population = max(4, min(50, (tune.trials or 40) // 4))
+        return {
+            "sampler": optuna.samplers.NSGAIISampler(population_size=population, seed=sampler_seed),
+            "pruner": optuna.pruners.NopPruner(),
+        }
+    return {
+        "sampler": optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=5),
+        "pruner": optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3),
+    }
 
 
 def search(study, data: Dataset, config: Config, tune: TuneConfig, workdir: Path) -> int:
@@ -362,12 +486,17 @@ def run_search(run: Run, data: Dataset, config: Config, tune: TuneConfig, resume
     A resumed shared study needs its --storage again: the manifest keeps the URL without its password.
     """
     url = storage_url(run, tune)
-    run.manifest["tune"] = {"storage": _redact(url), "study": tune.study, "objective": tune.objective}
+    run.manifest["tune"] = {"storage": redact(url), "study": tune.study, "objective": tune.objective}
     run.save()
     study = open_study(url, tune, config.train.seed, resume)
     workdir = run.scratch_dir("trials")
     try:
         ran = search(study, data, config, tune, workdir)
+    except Exception as error:
+        if type(error).__module__.split(".")[0] != "sqlalchemy":
+            raise
+        # The database went away during the search: its error may quote the URL.
+        raise StepError(f"storage {redact(url)}: {scrub(first_line(error), url)}") from None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     summary = trials_summary(study)
@@ -390,9 +519,20 @@ def front(study, tune: TuneConfig) -> list[int]:
 
 
 def check_settings(tune: TuneConfig) -> None:
+    """Refuse settings, or an installation, that cannot search: before a run directory is made."""
+    postgres = (tune.storage or "").startswith("postgresql")
+    missing = [name for name in ("optuna", "psycopg2")[: 1 + postgres] if importlib.util.find_spec(name) is None]
+    if missing:
+        raise InputError(
+            f"edgekit tune needs {' and '.join(missing)}, which the `tune` extra installs: "
+            "`uv sync --extra tune` in a checkout, or `pip install 'edgekit[tune]'`"
+        )
     if tune.objective not in OBJECTIVES:
         raise InputError(f"--objective {tune.objective!r}: choose accuracy or pareto")
     if tune.trials is None and tune.timeout is None:
         raise InputError("give --trials and/or --timeout: a search needs a budget")
     if tune.storage is not None and not tune.storage.startswith(("sqlite:", "postgresql", "mysql")):
-        raise InputError(f"--storage {_redact(tune.storage)}: expected sqlite:///FILE or postgresql://USER@HOST/DB")
+        raise InputError(f"--storage {redact(tune.storage)}: expected sqlite:///FILE or postgresql://USER@HOST/DB")
+    if tune.storage is not None and not tune.storage.startswith("sqlite:"):
+        # Reached once before a run directory exists: a wrong URL or password leaves nothing behind.
+        _rdb_storage(tune.storage).engine.dispose()

@@ -63,7 +63,11 @@ def package_versions(*names: str) -> str:
 
 def by_input(run_group: Callable[[list, np.ndarray], list]) -> Callable[[list, np.ndarray], list]:
     """A predict_many that hands `run_group` only predictors whose artifacts take the same input from the same
-    images (one input file serves them all), and returns the results in the order given."""
+    images (one input file serves them all), and returns the results in the order given.
+
+    A group that fails as a whole (its contract's picture does not fit the images, the engine could not start)
+    fails only its own artifacts: each gets the error, the other groups their results.
+    """
 
     def predict_many(items: list, images: np.ndarray) -> list:
         groups: dict[str, list[int]] = {}
@@ -73,7 +77,11 @@ def by_input(run_group: Callable[[list, np.ndarray], list]) -> Callable[[list, n
             groups.setdefault(key, []).append(i)
         results: list = [None] * len(items)
         for indices in groups.values():
-            for i, result in zip(indices, run_group([items[i] for i in indices], images), strict=True):
+            try:
+                outputs = run_group([items[i] for i in indices], images)
+            except Exception as error:
+                outputs = [error] * len(indices)
+            for i, result in zip(indices, outputs, strict=True):
                 results[i] = result
         return results
 
