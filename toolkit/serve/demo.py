@@ -9,6 +9,7 @@ from pathlib import Path
 from exporters.base import Format, read_contract
 from toolkit.errors import InputError
 from toolkit.run import Run
+from toolkit.serve.samples import sample_entities
 from toolkit.web import assets as web_assets
 from toolkit.web.server import StaticServer, make_entity, make_static_server, running
 
@@ -95,6 +96,7 @@ def make_model_server(
     mounts = {**assets.mounts(), **{f"models/{name}": Path(directory) for name, directory in models.items()}}
     index = model_index(models, run_dir)
     generated = {"/models/index.json": make_entity(json.dumps(index).encode(), "application/json")}
+    generated.update(sample_entities(run_dir))  # /samples/: the run's own test images for the page's strip
     if index["report"]:
         # read per request: a new report shows at once
         generated[f"/{REPORT}"] = Run.open(run_dir).report_html_path.resolve()
