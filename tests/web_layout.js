@@ -29,8 +29,14 @@
       problems.push(`${name(e)} ${text(e)} is cut without its whole in a title`);
     }
   }
+  // Labels stay inside the box drawn around them (a label box of fixed size would not grow with its text).
+  for (const e of document.querySelectorAll('.top-text, .prediction-label, .prediction-value, .sample-label')) {
+    if (shown(e) && !inside(e.getBoundingClientRect(), e.parentElement.getBoundingClientRect())) {
+      problems.push(`${name(e)} ${text(e)} sticks out of ${name(e.parentElement)}`);
+    }
+  }
   const rows = [...document.querySelectorAll('.prediction')];
-  const pairs = [[document.querySelector('.top-label'), document.querySelector('.top-meta')]];
+  const pairs = ['.top-label', '.top-text'].map((s) => [document.querySelector(s), document.querySelector('.top-meta')]);
   rows.slice(1).forEach((row, k) => pairs.push([rows[k], row]));
   for (const [first, second] of pairs) {
     if (shown(first) && shown(second) && overlap(first.getBoundingClientRect(), second.getBoundingClientRect())) {

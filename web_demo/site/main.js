@@ -35,6 +35,20 @@ function loadScript(key) {
 }
 
 const NO_SAMPLES = { run: null, background: null, samples: [] };
+
+/** The server's test images of the run (samples/index.json); none when it has none or is a plain static host. */
+async function loadSamples() {
+  try {
+    const response = await fetch('samples/index.json');
+    if (response.ok) return { ...NO_SAMPLES, ...(await response.json()) };
+  } catch {
+    // the strip is optional: the page works without it
+  }
+  return NO_SAMPLES;
+}
+
+// Asked for at once, awaited only when the first model is ready to be shown: off the way to the first prediction.
+const samplesReady = loadSamples();
 const state = {
   model: null, models: [], backend: null, predictions: 0, last: null, loadedAt: null,
   kind: null, // picture.js's inputKind of the model: 'digit', 'sketch' or 'photo'
@@ -210,6 +224,7 @@ async function selectModel(name, downloaded = null) {
     // The first call sets up the kernels: pay for it now rather than on the user's first stroke.
     next.classify(new Float32Array(next.image.height * next.image.width));
     performance.mark('edgekit:warmed-up');
+    state.samples = await samplesReady; // the run's name and whether its pictures are sketches or photos
     adopt(next);
     ui.showStatus(`${name} ready`);
   } catch (error) {
@@ -220,32 +235,21 @@ async function selectModel(name, downloaded = null) {
   }
 }
 
-/** The server's test images of the run (samples/index.json); none when it has none or is a plain static host. */
-async function loadSamples() {
-  try {
-    const response = await fetch('samples/index.json');
-    if (response.ok) return { ...NO_SAMPLES, ...(await response.json()) };
-  } catch {
-    // the strip is optional: the page works without it
-  }
-  return NO_SAMPLES;
-}
-
 async function start() {
   tf.wasm?.setWasmPaths(new URL('tfjs-backend-wasm/', location.href).href);
   // The backend compiles its wasm while the model downloads: neither waits for the other.
   const prepare = async (name) => name in SCRIPTS && !tf.findBackend(name) && loadScript(name);
-  const [backend, catalog, samples] = await Promise.all([initBackend(tf, preferred, prepare), boot.models, loadSamples()]);
+  const [backend, catalog] = await Promise.all([initBackend(tf, preferred, prepare), boot.models]);
   performance.mark('edgekit:backend-ready');
   state.backend = backend;
-  state.samples = samples;
   ui.showBackend(backend, preferred[0]);
-  ui.buildSamples(samples.samples, pickSample);
   state.models = catalog.models;
   ui.buildVariantPicker(catalog.models, catalog.selected, (name) => selectModel(name));
   ui.showReportLink(catalog.report);
   await selectModel(catalog.selected, boot.first);
   state.loadedAt = performance.now();
+  // Only now: two dozen pictures downloading and decoding would slow the start of TF.js and the model.
+  ui.buildSamples(state.samples.samples, pickSample);
   pad.onChange(() => state.source === 'draw' && classifyNow());
   ui.onClear(clear);
   ui.onSourceSelect(useSource);
