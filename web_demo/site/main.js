@@ -78,8 +78,8 @@ function record(origin, input, channels, maxValue, { probabilities, milliseconds
   return state.last;
 }
 
-function showEmpty() {
-  ui.showNoPrediction(said.prompt);
+function showEmpty(prompt = said.prompt) {
+  ui.showNoPrediction(prompt);
   ui.clearModelInput(state.model.image);
   state.last = null;
   return null;
@@ -129,7 +129,7 @@ function watchCamera(now) {
 
 async function startCamera() {
   const turn = ++cameraTurn;
-  showEmpty();
+  showEmpty('Waiting for the camera…');
   try {
     await camera.start();
   } catch (error) {
@@ -142,7 +142,7 @@ async function startCamera() {
 
 /** Switch the input to `source` ('draw', 'image' or 'camera') if the model offers it, and classify what it shows. */
 function useSource(source) {
-  if (!SOURCES[state.kind].includes(source)) return null;
+  if (!state.model || !SOURCES[state.kind].includes(source)) return null;
   if (source !== 'camera') {
     cameraTurn += 1;
     camera.stop();
@@ -164,6 +164,7 @@ function usePicture(picture) {
 
 /** A picture chosen with the file picker or dropped on the page. */
 async function openFile(file) {
+  if (!state.model) return null;
   let bitmap;
   try {
     bitmap = await createImageBitmap(file); // decodes off the main thread, turned as its EXIF orientation says
@@ -250,11 +251,13 @@ async function start() {
   state.loadedAt = performance.now();
   // Only now: two dozen pictures downloading and decoding would slow the start of TF.js and the model.
   ui.buildSamples(state.samples.samples, pickSample);
-  pad.onChange(() => state.source === 'draw' && classifyNow());
-  ui.onClear(clear);
-  ui.onSourceSelect(useSource);
-  ui.onFiles(openFile);
 }
+
+// Listening from the start (a file dropped early must not replace the page); nothing is classified before a model.
+pad.onChange(() => state.source === 'draw' && classifyNow());
+ui.onClear(clear);
+ui.onSourceSelect(useSource);
+ui.onFiles(openFile);
 
 const ready = start().catch((error) => {
   ui.showStatus(error.message, true);
