@@ -53,6 +53,7 @@ def build_tiny_run(base: Path) -> tuple[Path, dict]:
     from exporters import Variant, tfjs
 
     run = make_run(base / "tiny-web-run").path
+    record_run_data(run, write_npz(base / "tiny-web-data.npz", train=240, test=200))
     models = {"cnn": tiny_model("cnn", 3), "flat": tiny_model("flat", 4)}
     for name, (kind, variant, output_kind) in TINY_ARTIFACTS.items():
         classifier = dataclasses.replace(MNIST, output_kind=output_kind)
@@ -128,6 +129,7 @@ def build_graph_run(base: Path) -> tuple[Path, object]:
         ]
     )
     run = make_run(base / "graph-web-run").path
+    record_run_data(run, write_shapes_npz(base / "shapes.npz"))
     saved, dest = base / "graph-saved-model", run / "artifacts" / GRAPH_ARTIFACT
     tf.saved_model.save(model, str(saved))
     convert_tf_saved_model(str(saved), str(dest))
@@ -152,6 +154,150 @@ def build_graph_run(base: Path) -> tuple[Path, object]:
         "files": files,
     }
     (dest / "contract.json").write_text(json.dumps(contract, indent=2))
+    return run, model
+
+
+def record_run_data(run_dir: Path, data_path: Path) -> None:
+    """Record `data_path` as the data `run_dir` was made with, as a run's first step does."""
+    from toolkit.data.datasets import load_data
+    from toolkit.data.run_data import record_data
+    from toolkit.run import Run
+
+    record_data(Run.open(run_dir), load_data(data_path), data_path)
+
+
+def shapes(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Colour pictures (count, 32, 32, 3) of GRAPH_LABELS' shapes (a ring, a line, a cross) in random colours on a
+    random background with noise, and their labels: photo-like test images for the colour model's run."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:32, 0:32]
+    labels = np.arange(count) % len(GRAPH_LABELS)
+    images = np.empty((count, 32, 32, 3), np.uint8)
+    for image, label in zip(images, labels, strict=True):
+        dy, dx = rows - rng.uniform(11, 21), cols - rng.uniform(11, 21)
+        radius, angle = rng.uniform(6, 10), rng.uniform(0, np.pi)
+        distance = np.hypot(dy, dx)
+        line, across = (np.abs(dy * np.cos(a) - dx * np.sin(a)) < 1.6 for a in (angle, angle + np.pi / 2))
+        shape = [
+            np.abs(distance - radius) < 1.6,
+            line & (distance < radius + 1),
+            (line | across) & (distance < radius + 1),
+        ]
+        shape = shape[label]
+        background, colour = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+        noisy = background + rng.normal(0, 12, (32, 32, 3))
+        image[:] = np.clip(np.where(shape[..., None], colour, noisy), 0, 255)
+    return images, labels.astype(np.uint8)
+
+
+def write_shapes_npz(path: Path, train: int = 30, test: int = 30) -> Path:
+    x_train, y_train = shapes(train, 11)
+    x_test, y_test = shapes(test, 12)
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, class_names=np.array(GRAPH_LABELS))
+    return path
+
+
+# A grey 43-class model with long class names, as a traffic-sign classifier has them: one name longer than any box,
+# one without a single space. Untrained; the biases of its last layer put the longest names on top.
+SIGN_LABELS = [
+    "Speed limit (20 km/h)",
+    "Speed limit (30 km/h)",
+    "Speed limit (50 km/h)",
+    "Speed limit (60 km/h)",
+    "Speed limit (70 km/h)",
+    "Speed limit (80 km/h)",
+    "End of speed limit (80 km/h)",
+    "Speed limit (100 km/h)",
+    "Speed limit (120 km/h)",
+    "No passing",
+    "No passing for vehicles over 3.5 metric tons",
+    "Right-of-way at the next intersection",
+    "Priority road",
+    "Yield",
+    "Stop",
+    "No vehicles",
+    "Vehicles over 3.5 metric tons prohibited",
+    "No entry",
+    "General caution",
+    "Dangerous curve to the left",
+    "Dangerous curve to the right",
+    "Double curve, first to the left",
+    "Bumpy road",
+    "Slippery road",
+    "Road narrows on the right",
+    "Road work",
+    "Traffic signals",
+    "Pedestrians",
+    "Children crossing",
+    "Bicycles crossing",
+    "Beware of ice and snow on the road surface",
+    "Wild animals crossing",
+    "End of all speed and passing limits",
+    "Turn right ahead",
+    "Turn left ahead",
+    "Ahead only",
+    "Go straight or right",
+    "Go straight or left",
+    "Keep right",
+    "Keep left",
+    "Roundabout mandatory",
+    "End of no passing",
+    "End_of_no_passing_by_vehicles_over_3.5_metric_tons_(one_long_identifier)",
+]
+SIGN_IMAGE = {"height": 32, "width": 32, "channels": 1}
+SIGN_ARTIFACT = "tfjs-float32"
+
+
+def sign_glyphs(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Grey drawings (count, 32, 32): white strokes on black, a few per class, mostly background like a sketch."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count) % len(SIGN_LABELS)
+    images = np.zeros((count, 32, 32), np.uint8)
+    for image, label in zip(images, labels, strict=True):
+        for stroke in range(1 + label % 3):
+            row, col = 4 + (label * 7 + stroke * 9) % 22, 4 + (label * 5 + stroke * 11) % 22
+            image[row : row + 2 + rng.integers(0, 3), col : col + 4 + label % 5] = rng.integers(180, 256)
+    return images, labels.astype(np.uint8)
+
+
+@functools.cache
+def build_signs_run(base: Path) -> tuple[Path, object]:
+    """A run with SIGN_LABELS' grey 32x32 model exported by edgekit as TF.js, its data recorded; and the model."""
+    import tf_keras as keras
+
+    from exporters import Variant, tfjs
+    from exporters.base import Classifier, ImageSpec
+
+    keras.utils.set_random_seed(7)
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 1)),
+            keras.layers.Conv2D(4, 3, strides=2, activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(len(SIGN_LABELS), activation="softmax"),
+        ]
+    )
+    kernel, bias = model.layers[-1].get_weights()
+    longest = np.argsort([-len(label) for label in SIGN_LABELS], kind="stable")[:5]
+    bias[longest] = 4.0 - 0.5 * np.arange(5)  # the five longest names first, the longest on top
+    model.layers[-1].set_weights([kernel * 0.1, bias])
+    run = make_run(base / "signs-web-run").path
+    data_path = base / "signs.npz"
+    (x_train, y_train), (x_test, y_test) = sign_glyphs(2 * len(SIGN_LABELS), 21), sign_glyphs(86, 22)
+    np.savez(
+        data_path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, class_names=np.array(SIGN_LABELS)
+    )
+    record_run_data(run, data_path)
+    classifier = Classifier(ImageSpec(**SIGN_IMAGE), labels=tuple(SIGN_LABELS))
+    tfjs.export(
+        model,
+        run / "artifacts" / SIGN_ARTIFACT,
+        Variant.FLOAT32,
+        name=SIGN_ARTIFACT,
+        source="float",
+        run_dir=run,
+        classifier=classifier,
+    )
     return run, model
 
 

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from support import (
     DIGIT_STROKES,
     GRAPH_ARTIFACT,
-    GRAPH_IMAGE,
     GRAPH_LABELS,
     GRAPH_NORMALIZATION,
+    SIGN_LABELS,
     TINY_ARTIFACTS,
     PageErrors,
     build_graph_run,
+    build_signs_run,
     build_tiny_run,
     draw_strokes,
-    graph_model_values,
     keras_probabilities,
     sample_images,
     save_screenshot,
@@ -25,8 +26,11 @@ from support import (
 )
 
 from exporters.base import read_contract
-from toolkit.pixels.digit import preprocess_digit
+from toolkit.data.run_data import load_run_data
+from toolkit.pixels.digit import area_weights, preprocess_digit
+from toolkit.run import Run
 from toolkit.runtimes import tfjs_browser
+from toolkit.runtimes.tfjs_browser import CHROMIUM_ARGS, chromium_executable
 
 pytestmark = pytest.mark.browser
 
@@ -53,21 +57,66 @@ def demo_url(tiny_web_run, graph_run):
 
 
 @pytest.fixture(scope="module")
+def signs_run(tmp_path_factory):
+    skip_unless(tfjs_browser.unavailable())
+    return build_signs_run(tmp_path_factory.getbasetemp())
+
+
+def served(run):
+    """`edgekit serve RUN`'s server for one run: its models, its name and its test images."""
+    from toolkit.serve.demo import make_server, running
+
+    return running(make_server(run, port=0))
+
+
+@pytest.fixture(scope="module")
+def digits_url(tiny_web_run):
+    with served(tiny_web_run[0]) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def shapes_url(graph_run):
+    with served(graph_run[0]) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def signs_url(signs_run):
+    with served(signs_run[0]) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
 def browser():
     skip_unless(tfjs_browser.unavailable())
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = tfjs_browser.launch_chromium(playwright)
+        # A fake camera (a test pattern) for getUserMedia; a context grants or refuses it with its permissions.
+        args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream"]
+        chromium = playwright.chromium.launch(executable_path=chromium_executable(), args=args, headless=True)
         yield chromium
         chromium.close()
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1100, "height": 800})
-    yield context.new_page()
-    context.close()
+def pages(browser):
+    """New pages of `width` x `height` CSS pixels, each in a context of its own (closed after the test)."""
+    contexts = []
+
+    def new_page(width: int = 1100, height: int = 800, **options):
+        contexts.append(browser.new_context(viewport={"width": width, "height": height}, **options))
+        return contexts[-1].new_page()
+
+    yield new_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(pages):
+    return pages()
 
 
 def open_demo(page, url: str) -> PageErrors:
@@ -87,6 +136,64 @@ def canvas_ink(page) -> np.ndarray:
     return np.array(alpha, dtype=np.uint8).reshape(280, 280)
 
 
+LAYOUT_PROBLEMS = (Path(__file__).parent / "web_layout.js").read_text()  # a function of the page: a list of sentences
+
+
+def layout_problems(page) -> list[str]:
+    return page.evaluate(LAYOUT_PROBLEMS)
+
+
+def page_words(page) -> str:
+    """Everything the page says: its visible text, title, and the labels, titles and alt texts of its elements."""
+    return page.evaluate("""() => [document.title, document.body.innerText, ...[...document.querySelectorAll(
+        '[aria-label], [title], [alt]')].flatMap((e) => [e.getAttribute('aria-label'), e.title, e.alt])].join(' ')""")
+
+
+def shown_sources(page) -> list[str]:
+    return [b.inner_text() for b in page.locator(".source").all() if b.is_visible()]
+
+
+def wait_for_source(page, source: str) -> dict:
+    """The prediction the page made from `source` ('draw', 'upload', 'sample', 'camera')."""
+    page.wait_for_function(f"() => window.edgekitDemo.state.last?.source === '{source}'")
+    return page.evaluate("() => window.edgekitDemo.state.last")
+
+
+def png(pixels: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def drop_file(page, body: bytes, name: str, mime: str) -> None:
+    """Drop a file on the image panel as a drag from the desktop does: a drop event carrying a DataTransfer."""
+    transfer = page.evaluate_handle(
+        """([bytes, name, type]) => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([Uint8Array.from(bytes)], name, { type }));
+            return transfer;
+        }""",
+        [list(body), name, mime],
+    )
+    page.dispatch_event("#image-panel", "drop", {"dataTransfer": transfer})
+
+
+def shown_samples(page) -> list[dict]:
+    return page.evaluate("() => fetch('samples/index.json').then((r) => r.json()).then((index) => index.samples)")
+
+
+def graph_probabilities(model, pixels: np.ndarray) -> np.ndarray:
+    """The colour model's probabilities of pixels (N, 32, 32, 3) in 0..255, normalized as its contract says."""
+    scale, offset = (np.asarray(GRAPH_NORMALIZATION[k], np.float32) for k in ("scale", "offset"))
+    logits = model.predict(pixels.astype(np.float32) * scale + offset, verbose=0)
+    exp = np.exp(logits - logits.max(1, keepdims=True))
+    return exp / exp.sum(1, keepdims=True)
+
+
 def test_drawn_digit_is_classified_on_the_page_like_python_and_keras(page, demo_url, tiny_web_run):
     run, models = tiny_web_run
     errors = open_demo(page, demo_url)
@@ -104,15 +211,25 @@ def test_drawn_digit_is_classified_on_the_page_like_python_and_keras(page, demo_
     assert page.locator(".variant input:checked").get_attribute("value") == "tfjs-float32"
     assert set(page.locator(".variant-gate").all_inner_texts()) == {"gate: not gated"}
     assert page.locator("#report").is_hidden()
+    # A digit model: the pad with MNIST's preprocessing, in words about digits; no run named, so the model is.
+    assert page.locator("#title").inner_text() == "Digit classifier"
+    assert page.locator("#tagline").inner_text().startswith("Handwritten digits")
+    assert page.locator("#input-title").inner_text() == "Draw a digit"
+    assert shown_sources(page) == ["Draw a digit", "Image"]
+    assert "MNIST" in page.locator("#preview-caption").inner_text()
 
     draw_strokes(page, DIGIT_STROKES[7])
     page.wait_for_function("() => window.edgekitDemo.state.last !== null")
     last = page.evaluate("() => window.edgekitDemo.classify()")
     probabilities = np.array(last["probabilities"], dtype=np.float32)
-    shown = page.locator("#top-digit").inner_text()
+    shown = page.locator("#top-label").inner_text()
     assert shown == str(int(probabilities.argmax()))
-    assert page.locator(".bar.top .bar-label").inner_text() == shown
-    assert page.locator(".bar").count() == 10
+    assert page.locator(".prediction.top .prediction-label").inner_text() == shown
+    # The five most probable of the ten digits, most probable first, each with its probability.
+    ranked = np.argsort(-probabilities, kind="stable")[:5]
+    assert page.locator(".prediction-label").all_inner_texts() == [str(k) for k in ranked]
+    assert page.locator(".prediction-value").all_inner_texts() == [f"{100 * probabilities[k]:.1f} %" for k in ranked]
+    assert page.locator("#ranking-title").inner_text() == "Top 5 of 10 classes"
     assert page.locator("#timing").inner_text().endswith(" ms")
     save_screenshot(page, "web-demo-drawn-7.png")
 
@@ -128,13 +245,44 @@ def test_drawn_digit_is_classified_on_the_page_like_python_and_keras(page, demo_
     assert errors.messages == []
 
 
+def test_digit_test_images_reach_the_model_unchanged_and_fit_a_phone(pages, digits_url, tiny_web_run):
+    """`edgekit serve RUN` of a digit run at phone width: the run's name, the pad, and its test digits to click."""
+    run, models = tiny_web_run
+    data = load_run_data(Run.open(run))
+    page = pages(390, 844)
+    errors = open_demo(page, digits_url)
+    assert page.locator("#title").inner_text() == run.name and page.title() == f"{run.name} · edgekit"
+    assert page.locator("#draw-panel").is_visible() and shown_sources(page) == ["Draw a digit", "Image"]
+    samples = shown_samples(page)
+    assert len(samples) == page.locator(".sample").count() == 24
+    assert [s["label"] for s in samples[:10]] == [str(k) for k in range(10)]  # one of each class first
+    page.locator(".sample").nth(13).click()
+    last = wait_for_source(page, "sample")
+    test_index = samples[13]["test_index"]
+    # A grey PNG, decoded by the browser, read back through a canvas: the very test image, no resampling.
+    np.testing.assert_array_equal(np.array(last["input"]).reshape(28, 28), data.x_test[test_index])
+    reference = keras_probabilities(models["cnn"], data.x_test[test_index][None].astype(np.float32), "probabilities")
+    assert np.abs(np.array(last["probabilities"]) - reference[0]).max() <= 1e-5
+    assert last["truth"] == samples[13]["label"] == str(data.y_test[test_index])
+    assert page.locator("#truth").inner_text().startswith(f"true label: {samples[13]['label']} ")
+    assert page.locator("#image-panel").is_visible() and page.locator("#draw-panel").is_hidden()
+    save_screenshot(page, "web-demo-digits-test-image-390.png")
+    assert layout_problems(page) == []
+    page.locator(".source", has_text="Draw").click()
+    draw_strokes(page, DIGIT_STROKES[3])
+    assert wait_for_source(page, "draw")["model"] == "tfjs-float32"
+    assert layout_problems(page) == []
+    save_screenshot(page, "web-demo-digits-drawn-390.png")
+    assert errors.messages == []
+
+
 def test_clear_empties_the_pad_and_the_prediction(page, demo_url):
     errors = open_demo(page, demo_url)
     draw_strokes(page, DIGIT_STROKES[1])
     page.wait_for_function("() => window.edgekitDemo.state.last !== null")
     page.click("#clear")
     page.wait_for_function("() => window.edgekitDemo.state.last === null")
-    assert page.locator("#top-digit").inner_text() == "–"
+    assert page.locator("#top-label").inner_text() == "–"
     assert canvas_ink(page).max() == 0
     assert errors.messages == []
 
@@ -163,7 +311,7 @@ def test_backend_falls_back_when_wasm_cannot_load(page, demo_url):
     assert "fallback" in backend.get_attribute("class")
     draw_strokes(page, DIGIT_STROKES[0])
     page.wait_for_function("() => window.edgekitDemo.state.last !== null")
-    assert page.locator("#top-digit").inner_text() in list("0123456789")
+    assert page.locator("#top-label").inner_text() in list("0123456789")
 
 
 def test_browser_predictor_matches_keras(tiny_web_run):
@@ -214,32 +362,173 @@ def test_page_starts_with_the_smallest_variant_that_passed_the_gate(page, demo_u
     assert errors.messages == []
 
 
-def test_a_v2_graph_model_of_colour_pictures_classifies_the_drawing(page, demo_url, graph_run):
-    """Contract v2 in the page: graph model, the digit fitted into 32x32, replicated in 3 channels, mean/std."""
+def test_switching_between_a_digit_and_a_colour_variant_changes_the_inputs_and_the_words(
+    page, demo_url, graph_run, tmp_path
+):
+    """Contract v2 in the page: a graph model of 32x32x3 pictures with mean/std normalization gets pictures, not the
+    pad, and no word about digits; back on the digit model the pad and its drawing return."""
     _, model = graph_run
     errors = open_demo(page, demo_url)
     draw_strokes(page, DIGIT_STROKES[2])
+    wait_for_source(page, "draw")
     page.locator(".variant", has_text=GRAPH_ARTIFACT).click()
-    page.wait_for_function(f"() => window.edgekitDemo.state.last?.model === '{GRAPH_ARTIFACT}'")
-    last = page.evaluate("() => window.edgekitDemo.classify()")
-    assert page.locator(".bar").all_inner_texts()[0].startswith(GRAPH_LABELS[0])
-    assert page.locator(".bar").count() == len(GRAPH_LABELS)
-    assert page.locator("#top-digit").inner_text() in GRAPH_LABELS
+    page.wait_for_function(f"() => window.edgekitDemo.state.model?.spec.name === '{GRAPH_ARTIFACT}'")
+    assert page.locator("#draw-panel").is_hidden() and page.locator("#image-panel").is_visible()
+    assert shown_sources(page) == ["Image", "Camera"]
+    assert page.locator("#title").inner_text() == "3-class colour image classifier"
+    assert "digit" not in page_words(page).lower()
+    assert page.evaluate("() => window.edgekitDemo.state.last") is None
+    assert page.locator("#ranking-title").inner_text() == "All 3 classes"
+    pixels = np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    (tmp_path / "picture.png").write_bytes(png(pixels))
+    page.set_input_files("#file", str(tmp_path / "picture.png"))
+    last = wait_for_source(page, "upload")
+    np.testing.assert_array_equal(np.array(last["input"]).reshape(32, 32, 3), pixels)  # the model's size: as it is
+    assert np.abs(np.array(last["probabilities"]) - graph_probabilities(model, pixels[None])[0]).max() <= 1e-5
+    assert sorted(page.locator(".prediction-label").all_inner_texts()) == sorted(GRAPH_LABELS)
     preview = page.evaluate(
         "() => [document.getElementById('preview').height, document.getElementById('preview').width]"
     )
-    assert preview == [GRAPH_IMAGE["height"], GRAPH_IMAGE["width"]]
-    grey = preprocess_digit(canvas_ink(page), GRAPH_IMAGE["height"], GRAPH_IMAGE["width"])
-    np.testing.assert_allclose(last["input"], grey.ravel(), atol=1e-6)
-    logits = model.predict(graph_model_values(grey[None]), verbose=0)
-    reference = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
-    assert np.abs(np.array(last["probabilities"]) - reference[0]).max() <= 1e-5
+    assert preview == [32, 32]
     assert (
         "graph-model, 32×32×3 input (float32, mean_std normalization), 3 classes as logits"
         in page.locator("#model-info").inner_text()
     )
-    save_screenshot(page, "web-demo-graph-rgb.png")
+    page.locator(".variant", has_text="tfjs-float32").click()
+    page.wait_for_function("() => window.edgekitDemo.state.model?.spec.name === 'tfjs-float32'")
+    # The picture stays the chosen input: the digit model classifies it in grey, at its own size.
+    assert wait_for_source(page, "upload")["model"] == "tfjs-float32"
+    assert len(page.evaluate("() => window.edgekitDemo.state.last.input")) == 28 * 28
+    page.locator(".source", has_text="Draw").click()
+    assert wait_for_source(page, "draw")["model"] == "tfjs-float32"  # the drawing was kept
+    assert page.locator("#input-title").inner_text() == "Draw a digit"
     assert errors.messages == []
+
+
+def test_colour_model_classifies_uploads_drops_and_test_images_on_wide_and_phone_screens(
+    pages, shapes_url, graph_run, tmp_path
+):
+    """A 3-class RGB model served with its run: pictures from the file picker, a drop and the run's test images,
+    each cropped, resized and normalized as Python would, every label shown and nothing overflowing."""
+    run, model = graph_run
+    data = load_run_data(Run.open(run))
+    rng = np.random.default_rng(9)
+    wide = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)  # cropped to its centre 64x64, halved
+    (tmp_path / "wide.png").write_bytes(png(wide))
+    tall = rng.integers(0, 256, (50, 40, 3), dtype=np.uint8)  # cropped to 40x40 (rows 5..44), resized by 0.8
+    weights = area_weights(40, 32)
+    for width in (1280, 390):
+        page = pages(width, 900)
+        errors = open_demo(page, shapes_url)
+        assert page.locator("#title").inner_text() == run.name
+        assert "3 classes (circle, line, cross)" in page.locator("#tagline").inner_text()
+        assert "digit" not in page_words(page).lower()
+        assert shown_sources(page) == ["Image", "Camera"] and page.locator("#draw-panel").is_hidden()
+        assert (
+            "cropped to the model's aspect and resized to 32×32, in colour"
+            in page.locator("#preview-caption").inner_text()
+        )
+
+        page.set_input_files("#file", str(tmp_path / "wide.png"))
+        last = wait_for_source(page, "upload")
+        expected = wide[:, 16:80].reshape(32, 2, 32, 2, 3).astype(np.float64).mean(axis=(1, 3))
+        np.testing.assert_allclose(np.array(last["input"]).reshape(32, 32, 3), expected, atol=1e-4)
+        reference = graph_probabilities(model, expected[None])[0]
+        assert np.abs(np.array(last["probabilities"]) - reference).max() <= 1e-5
+        assert page.locator("#ranking-title").inner_text() == "All 3 classes"
+        assert page.locator(".prediction-label").all_inner_texts() == [r["label"] for r in last["top"]]
+        assert sorted(page.locator(".prediction-label").all_inner_texts()) == sorted(GRAPH_LABELS)
+        assert page.locator("#top-label").inner_text() == last["top"][0]["label"]
+
+        before = page.evaluate("() => window.edgekitDemo.state.predictions")
+        drop_file(page, png(tall), "tall.png", "image/png")
+        page.wait_for_function(f"() => window.edgekitDemo.state.predictions > {before}")
+        last = page.evaluate("() => window.edgekitDemo.state.last")
+        assert last["source"] == "upload"
+        expected = np.einsum("ij,jkc,lk->ilc", weights, tall[5:45].astype(np.float64), weights)
+        np.testing.assert_allclose(np.array(last["input"]).reshape(32, 32, 3), expected, atol=1e-3)
+        drop_file(page, b"not a picture", "notes.txt", "text/plain")
+        page.wait_for_selector("#input-message:has-text('not a picture this browser can read')")
+
+        samples = shown_samples(page)
+        assert page.locator(".sample").count() == len(samples) == 24
+        assert {s["label"] for s in samples} == set(GRAPH_LABELS)
+        page.locator(".sample").nth(4).click()
+        last = wait_for_source(page, "sample")
+        test_index = samples[4]["test_index"]
+        np.testing.assert_array_equal(np.array(last["input"]).reshape(32, 32, 3), data.x_test[test_index])
+        reference = graph_probabilities(model, data.x_test[test_index][None])[0]
+        assert np.abs(np.array(last["probabilities"]) - reference).max() <= 1e-5
+        assert page.locator("#truth").inner_text().startswith(f"true label: {samples[4]['label']} ")
+        assert page.locator(".sample.chosen").count() == 1
+        assert layout_problems(page) == []
+        save_screenshot(page, f"web-demo-rgb-{width}.png")
+        assert errors.messages == []
+
+
+def test_camera_frames_are_classified_and_a_refused_camera_is_explained(pages, shapes_url):
+    page = pages(1280, 900, permissions=["camera"])
+    errors = open_demo(page, shapes_url)
+    page.locator(".source", has_text="Camera").click()
+    last = wait_for_source(page, "camera")  # Chromium's fake camera: a moving test pattern
+    assert len(last["input"]) == 32 * 32 * 3 and last["top"][0]["label"] in GRAPH_LABELS
+    assert page.evaluate("() => !document.getElementById('camera').paused")
+    assert page.locator("#input-title").inner_text() == "Camera"
+    page.wait_for_function("() => window.edgekitDemo.state.predictions > 3")  # frame after frame
+    save_screenshot(page, "web-demo-rgb-camera.png")
+    assert layout_problems(page) == []
+    page.locator(".source", has_text="Image").click()
+    assert page.evaluate("() => document.getElementById('camera').srcObject") is None  # the camera is off
+    assert page.evaluate("() => window.edgekitDemo.state.last") is None
+    assert errors.messages == []
+
+    refused = pages(1280, 900)  # no camera permission in this context
+    errors = open_demo(refused, shapes_url)
+    refused.locator(".source", has_text="Camera").click()
+    message = refused.locator("#input-message")
+    message.wait_for()
+    assert message.inner_text().startswith("Camera access was denied.")
+    assert refused.evaluate("() => window.edgekitDemo.state.last") is None
+    assert errors.messages == []
+
+
+def test_43_long_class_names_fit_a_ranked_list_on_wide_and_phone_screens(pages, signs_url, signs_run):
+    """A grey sketch model with 43 long class names: the pad scaled as drawn (no MNIST centring), the five most
+    probable classes listed, long names wrapped or cut with their whole in a title, nothing overflowing."""
+    run, model = signs_run
+    longest = max(SIGN_LABELS, key=len)
+    for width in (1280, 390):
+        page = pages(width, 900)
+        errors = open_demo(page, signs_url)
+        assert "digit" not in page_words(page).lower()
+        assert page.locator("#input-title").inner_text() == "Draw" and shown_sources(page) == ["Draw", "Image"]
+        assert "as drawn" in page.locator("#preview-caption").inner_text()
+        draw_strokes(page, DIGIT_STROKES[4])
+        last = wait_for_source(page, "draw")
+        page.wait_for_timeout(100)  # a stroke's last frame
+        last = page.evaluate("() => window.edgekitDemo.classify()")
+        weights = area_weights(280, 32)
+        expected = weights @ (canvas_ink(page) / 255.0) @ weights.T
+        np.testing.assert_allclose(np.array(last["input"]).reshape(32, 32), expected, atol=1e-6)
+        reference = model.predict(expected[None, ..., None].astype(np.float32), verbose=0)[0]
+        assert np.abs(np.array(last["probabilities"]) - reference).max() <= 1e-5
+        assert page.locator("#ranking-title").inner_text() == "Top 5 of 43 classes"
+        labels = page.locator(".prediction-label")
+        assert labels.count() == 5 and labels.all_inner_texts() == [r["label"] for r in last["top"]]
+        assert [labels.nth(k).get_attribute("title") for k in range(5)] == [r["label"] for r in last["top"]]
+        assert page.locator("#top-label").get_attribute("title") == longest  # its biases put it on top
+        # Wrapped, at most two lines a row and three for the top label.
+        line = float(
+            page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('.prediction-label')).lineHeight)")
+        )
+        assert max(box["height"] for box in (labels.nth(k).bounding_box() for k in range(5))) <= 2 * line + 1
+        assert layout_problems(page) == []
+        save_screenshot(page, f"web-demo-43-classes-drawn-{width}.png")
+        page.locator(".sample", has_text="No passing for vehicles").click()
+        assert wait_for_source(page, "sample")["truth"] == "No passing for vehicles over 3.5 metric tons"
+        assert layout_problems(page) == []
+        save_screenshot(page, f"web-demo-43-classes-{width}.png")
+        assert errors.messages == []
 
 
 def test_evaluation_page_runs_a_v2_graph_model(graph_run):

@@ -80,7 +80,7 @@ def test_demo_classifies_real_digits_and_mouse_drawings(mnist_run, mnist_test):
                 page.click("#clear")
                 draw_strokes(page, strokes)
                 page.evaluate("() => window.edgekitDemo.classify()")  # the whole drawing, not a frame mid-stroke
-                shown = page.locator("#top-digit").inner_text()
+                shown = page.locator("#top-label").inner_text()
                 correct.append(shown == str(digit))
                 save_screenshot(page, f"web-demo-mnist-drawn-{digit}.png")
             print(f"mouse-drawn digits: {sum(correct)} of {len(correct)} right")

@@ -64,13 +64,13 @@ def test_the_javascript_takes_picture_size_normalization_and_classes_from_the_co
 
 @pytest.mark.node
 def test_js_unit_tests_pass():
-    """web_demo/test/contract.test.mjs, boot.test.mjs and model.test.mjs: the contract reader, the page's choice of
-    variant, and how a batch reaches a TF.js model."""
+    """web_demo/test/contract.test.mjs, boot.test.mjs, model.test.mjs and picture.test.mjs: the contract reader, the
+    page's choice of variant, how a batch reaches a TF.js model, and pictures for any model (crop, resize, kind)."""
     node = shutil.which("node")
     if node is None:
         pytest.skip("Node.js not found on PATH")
-    files = ["test/contract.test.mjs", "test/boot.test.mjs", "test/model.test.mjs"]
+    files = ["test/contract.test.mjs", "test/boot.test.mjs", "test/model.test.mjs", "test/picture.test.mjs"]
     done = subprocess.run([node, "--test", *files], cwd=WEB_DEMO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     counts = dict(re.findall(r"^# (pass|fail|skipped) (\d+)$", done.stdout, re.M))
-    assert int(counts["pass"]) >= 9 and counts["fail"] == "0" and counts["skipped"] == "0", done.stdout
+    assert int(counts["pass"]) >= 18 and counts["fail"] == "0" and counts["skipped"] == "0", done.stdout

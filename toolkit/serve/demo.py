@@ -16,6 +16,7 @@ from toolkit.gate.trust import shippable
 from toolkit.gate.verdict import entry_verdict
 from toolkit.launcher import command
 from toolkit.run import Run
+from toolkit.serve.samples import sample_entities
 from toolkit.web import assets as web_assets
 from toolkit.web.server import Entity, ServedFile, StaticServer, make_entity, make_static_server, running, url_segments
 
@@ -197,6 +198,7 @@ def _listen(
     generated = {"/models/index.json": make_entity(json.dumps(index).encode(), "application/json")}
     for offer in chosen.values():
         generated.update(_model_files(offer))
+    generated.update(sample_entities(run.path if run is not None else None))  # the page's strip of test images
     if report is not None:
         generated[f"/{REPORT}"] = report  # read per request: a new report shows at once
     mounts = web_assets.locate().mounts()  # the site and the TF.js packages; no folder of the run

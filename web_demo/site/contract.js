@@ -107,6 +107,23 @@ export function toModelValues(grey, spec) {
   return values;
 }
 
+/**
+ * Pixels 0..255 (height * width * channels values, interleaved, as picture.js makes them) as the model's float values:
+ * value = pixel * scale[c] + offset[c], each step rounded to float32 as numpy does it (Normalization.apply in
+ * exporters/base.py), so a test image reaches the model exactly as the gate fed it.
+ */
+export function pixelsToModelValues(pixels, spec) {
+  const { channels } = spec.image;
+  const scale = spec.normalization.scale.map(Math.fround);
+  const offset = spec.normalization.offset.map(Math.fround);
+  const values = new Float32Array(pixels.length);
+  for (let i = 0; i < pixels.length; i++) {
+    const c = i % channels;
+    values[i] = Math.fround(Math.fround(pixels[i]) * scale[c]) + offset[c];
+  }
+  return values;
+}
+
 /** Real values to the integers of an int8/uint8 tensor: floor(x / scale + 0.5) + zero_point, clipped. */
 export function quantize(values, tensor) {
   const out = new Int32Array(values.length);
@@ -142,4 +159,14 @@ export function toProbabilities(raw, spec) {
   let values = raw;
   if (output.scale !== null) values = Float32Array.from(raw, (q) => (q - output.zeroPoint) * output.scale);
   return spec.outputKind === 'logits' ? softmax(values, output.size) : Float32Array.from(values);
+}
+
+/**
+ * The `count` most probable classes, most probable first (the lower class index first on a tie).
+ * @returns {{index: number, label: string, probability: number}[]}
+ */
+export function ranked(probabilities, labels, count) {
+  const order = Array.from(probabilities, (_, k) => k);
+  order.sort((a, b) => probabilities[b] - probabilities[a] || a - b);
+  return order.slice(0, count).map((k) => ({ index: k, label: labels[k], probability: probabilities[k] }));
 }

@@ -1,5 +1,8 @@
-// The demo's wiring: pick a backend, load the chosen model variant, classify the drawing as it changes.
+// The demo's wiring: pick a backend, load the chosen model variant, take a picture from a source that suits the model
+// (drawing pad, image file, camera, the run's test images), classify it and show the most probable classes.
+import { ranked } from './contract.js';
 import { BACKENDS, ImageClassifier, initBackend } from './model.js';
+import { MAX_PIXEL, SOURCES, fitInk, fitPicture, inputKind } from './picture.js';
 import { alphaChannel, preprocessDigit } from './preprocess.js';
 import * as ui from './ui.js';
 
@@ -8,6 +11,8 @@ const boot = window.edgekitBoot; // boot.js: downloads started before TF.js was 
 // ?backend=cpu (or webgl) forces a backend, to see the fallbacks at work.
 const requested = new URLSearchParams(location.search).get('backend');
 const preferred = requested ? [requested] : BACKENDS;
+// The camera's frames are classified at most this often: enough to follow a hand, and light on a phone.
+const CAMERA_INTERVAL_MS = 100;
 
 // TF.js parts the page loads only when needed (index.html loads core, the converter that reads the graph models
 // edgekit exports, and the wasm backend).
@@ -29,26 +34,180 @@ function loadScript(key) {
   return loading[key];
 }
 
-const state = { model: null, models: [], backend: null, predictions: 0, last: null, loadedAt: null };
-const pad = ui.drawingPad();
+const NO_SAMPLES = { run: null, background: null, samples: [] };
 
-/** Preprocess the pad's ink and classify it; the result is also kept in `state.last` for tests and tinkering. */
+/** The server's test images of the run (samples/index.json); none when it has none or is a plain static host. */
+async function loadSamples() {
+  try {
+    const response = await fetch('samples/index.json');
+    if (response.ok) return { ...NO_SAMPLES, ...(await response.json()) };
+  } catch {
+    // the strip is optional: the page works without it
+  }
+  return NO_SAMPLES;
+}
+
+// Asked for at once, awaited only when the first model is ready to be shown: off the way to the first prediction.
+const samplesReady = loadSamples();
+const state = {
+  model: null, models: [], backend: null, predictions: 0, last: null, loadedAt: null,
+  kind: null, // picture.js's inputKind of the model: 'digit', 'sketch' or 'photo'
+  source: null, // 'draw', 'image' or 'camera'
+  picture: null, // the chosen image: {origin: 'upload' | 'sample', source, width, height, truth: {label, index}}
+  samples: NO_SAMPLES, // the server's samples/index.json
+};
+const pad = ui.drawingPad();
+const camera = new ui.Camera();
+let said = null; // the words for the current model (ui.describeModel)
+
+/**
+ * Show a prediction of `input` (the picture before normalization, values 0..maxValue) and keep it in state.last;
+ * `truth` is a test image's true class ({label, index}) or null.
+ */
+function record(origin, input, channels, maxValue, { probabilities, milliseconds }, truth = null) {
+  const { spec } = state.model;
+  const best = ranked(probabilities, spec.labels, Math.min(ui.RANKED, spec.labels.length));
+  ui.showModelInput(input, spec.image, channels, maxValue);
+  ui.showPrediction(best, milliseconds, truth);
+  state.predictions += 1;
+  state.last = {
+    source: origin, input: Array.from(input), inputMax: maxValue, probabilities: Array.from(probabilities),
+    milliseconds, model: spec.name, top: best.map(({ label, probability }) => ({ label, probability })),
+    truth: truth?.label ?? null,
+  };
+  return state.last;
+}
+
+function showEmpty(prompt = said.prompt) {
+  ui.showNoPrediction(prompt);
+  ui.clearModelInput(state.model.image);
+  state.last = null;
+  return null;
+}
+
+/** The pad's ink, preprocessed as MNIST digits were for a digit model, scaled as drawn for a sketch model. */
 function classifyDrawing() {
+  if (pad.empty) return showEmpty();
+  const { rgba, height, width } = pad.pixels();
+  const ink = alphaChannel(rgba);
+  const { image } = state.model;
+  const grey = state.kind === 'digit' ? preprocessDigit(ink, height, width, image) : fitInk(ink, height, width, image);
+  return record('draw', grey, 1, 1, state.model.classify(grey));
+}
+
+/** An image, bitmap or video frame: its centre cropped to the model's aspect, resized, in the model's channels. */
+function classifyPicture(origin, source, width, height, truth = null) {
+  const { rgba, height: h, width: w } = ui.readPixels(source, width, height);
+  const { image } = state.model;
+  const pixels = fitPicture(rgba, h, w, image);
+  return record(origin, pixels, image.channels, MAX_PIXEL, state.model.classifyPixels(pixels), truth);
+}
+
+/** Classify what the current source shows; the result is also kept in `state.last` for tests and tinkering. */
+function classifyNow() {
   if (!state.model) return null;
-  if (pad.empty) {
-    ui.showNoPrediction(state.model.image);
-    state.last = null;
+  if (state.source === 'draw') return classifyDrawing();
+  if (state.source === 'camera') {
+    const { video } = camera;
+    return camera.live ? classifyPicture('camera', video, video.videoWidth, video.videoHeight) : null;
+  }
+  const p = state.picture;
+  return p ? classifyPicture(p.origin, p.source, p.width, p.height, p.truth) : showEmpty();
+}
+
+let cameraTurn = 0; // counts camera starts and stops: a start overtaken by a switch elsewhere stops its stream again
+let lastFrame = -Infinity;
+
+function watchCamera(now) {
+  if (state.source !== 'camera' || !camera.stream) return;
+  if (camera.live && now - lastFrame >= CAMERA_INTERVAL_MS) {
+    lastFrame = now;
+    classifyNow();
+  }
+  requestAnimationFrame(watchCamera);
+}
+
+async function startCamera() {
+  const turn = ++cameraTurn;
+  showEmpty('Waiting for the camera…');
+  try {
+    await camera.start();
+  } catch (error) {
+    if (turn === cameraTurn) ui.showInputMessage(ui.cameraProblem(error));
+    return;
+  }
+  if (turn !== cameraTurn) camera.stop();
+  else requestAnimationFrame(watchCamera);
+}
+
+/** Switch the input to `source` ('draw', 'image' or 'camera') if the model offers it, and classify what it shows. */
+function useSource(source) {
+  if (!state.model || !SOURCES[state.kind].includes(source)) return null;
+  if (source !== 'camera') {
+    cameraTurn += 1;
+    camera.stop();
+  }
+  state.source = source;
+  ui.showSource(state.kind, SOURCES[state.kind], source, said, state.model.image);
+  ui.showInputMessage(null);
+  if (source === 'camera') return startCamera();
+  return classifyNow();
+}
+
+function usePicture(picture) {
+  if (state.picture?.origin === 'upload') state.picture.source.close(); // the ImageBitmap's memory, at once
+  state.picture = picture;
+  ui.showPicture(picture?.source, picture?.width, picture?.height);
+  ui.markSample(picture?.sample ?? null);
+  return picture ? useSource('image') : showEmpty();
+}
+
+/** A picture chosen with the file picker or dropped on the page. */
+async function openFile(file) {
+  if (!state.model) return null;
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file); // decodes off the main thread, turned as its EXIF orientation says
+  } catch {
+    ui.showInputMessage(`${file.name || 'This file'} is not a picture this browser can read.`);
     return null;
   }
-  const { rgba, height, width } = pad.pixels();
-  const input = preprocessDigit(alphaChannel(rgba), height, width, state.model.image);
-  const { probabilities, milliseconds } = state.model.classify(input);
-  ui.showModelInput(input, state.model.image);
-  ui.showPrediction(probabilities, state.model.labels, milliseconds);
-  state.predictions += 1;
-  state.last = { input: Array.from(input), probabilities: Array.from(probabilities), milliseconds,
-    model: state.model.contract.name };
-  return state.last;
+  return usePicture({ origin: 'upload', source: bitmap, width: bitmap.width, height: bitmap.height, truth: null });
+}
+
+/** A test image of the run from the strip, with its true label. */
+async function pickSample(sample, img) {
+  try {
+    await img.decode();
+  } catch {
+    ui.showInputMessage(`The test image ${sample.url} could not be loaded.`);
+    return null;
+  }
+  const { naturalWidth: width, naturalHeight: height } = img;
+  const truth = { label: sample.label, index: sample.class };
+  return usePicture({ origin: 'sample', source: img, width, height, truth, sample });
+}
+
+function clear() {
+  if (state.source === 'draw') pad.clear();
+  else if (state.source === 'image') usePicture(null);
+}
+
+/** Make `model` the page's: its words, its ranking, its input sources (keeping the current one when it fits). */
+function adopt(model) {
+  state.model?.dispose();
+  state.model = model;
+  state.kind = inputKind(model.spec, state.samples.background);
+  said = ui.describeModel(state.kind, model.spec, state.samples.run);
+  ui.buildRanking(model.labels);
+  ui.showModelInfo(model.spec);
+  const sources = SOURCES[state.kind];
+  const source = sources.includes(state.source) ? state.source : sources[0];
+  if (source === 'camera' && state.source === 'camera') {
+    ui.showSource(state.kind, sources, source, said, model.image); // the running camera goes on with the new model
+    return;
+  }
+  useSource(source);
 }
 
 /** Load a variant (from the downloads boot.js started, for the first one) and make it the page's model. */
@@ -66,12 +225,9 @@ async function selectModel(name, downloaded = null) {
     // The first call sets up the kernels: pay for it now rather than on the user's first stroke.
     next.classify(new Float32Array(next.image.height * next.image.width));
     performance.mark('edgekit:warmed-up');
-    state.model?.dispose();
-    state.model = next;
-    ui.buildBars(next.labels);
-    ui.showModelInfo(next.spec);
+    state.samples = await samplesReady; // the run's name and whether its pictures are sketches or photos
+    adopt(next);
     ui.showStatus(`${name} ready`);
-    classifyDrawing();
   } catch (error) {
     ui.showStatus(`Could not load ${name}: ${error.message}`, true);
     throw error;
@@ -93,9 +249,15 @@ async function start() {
   ui.showReportLink(catalog.report);
   await selectModel(catalog.selected, boot.first);
   state.loadedAt = performance.now();
-  pad.onChange(classifyDrawing);
-  ui.onClear(() => pad.clear());
+  // Only now: two dozen pictures downloading and decoding would slow the start of TF.js and the model.
+  ui.buildSamples(state.samples.samples, pickSample);
 }
+
+// Listening from the start (a file dropped early must not replace the page); nothing is classified before a model.
+pad.onChange(() => state.source === 'draw' && classifyNow());
+ui.onClear(clear);
+ui.onSourceSelect(useSource);
+ui.onFiles(openFile);
 
 const ready = start().catch((error) => {
   ui.showStatus(error.message, true);
@@ -103,11 +265,17 @@ const ready = start().catch((error) => {
   throw error;
 });
 
-// A small handle for scripted use (the end-to-end tests): the state, a way to classify now, and to load an image.
+// A small handle for scripted use (the end-to-end tests): the state, a way to classify now, to load a digit image
+// into the pad, and to switch the input source.
 window.edgekitDemo = {
   ready,
   state,
-  classify: classifyDrawing,
+  classify: classifyNow,
   selectModel,
-  drawImage: (pixels, height, width) => { pad.drawImage(pixels, height, width); return classifyDrawing(); },
+  useSource,
+  drawImage: (pixels, height, width) => {
+    if (state.source !== 'draw') useSource('draw');
+    pad.drawImage(pixels, height, width);
+    return classifyNow();
+  },
 };

@@ -1,6 +1,6 @@
 // Loading an edgekit TF.js artifact and running it: shared by the demo page, the evaluation page and the Node runner.
 // `tf` is passed in rather than imported, so the same file works with the browser's UMD global and Node's package.
-import { encodeInput, readContract, toModelValues, toProbabilities } from './contract.js';
+import { encodeInput, pixelsToModelValues, readContract, toModelValues, toProbabilities } from './contract.js';
 
 /** Backends in order of preference: wasm is the fastest on CPUs, webgl the fallback, plain JS the last resort. */
 export const BACKENDS = ['wasm', 'webgl', 'cpu'];
@@ -129,6 +129,18 @@ export class ImageClassifier {
   classify(grey) {
     const started = performance.now();
     const inputs = encodeInput(toModelValues(grey, this.spec), this.spec);
+    const probabilities = toProbabilities(this.predictRaw(inputs, 1), this.spec);
+    return { probabilities, milliseconds: performance.now() - started };
+  }
+
+  /**
+   * Class probabilities of one picture in pixels, as uploads, the camera and test images give them.
+   * @param {Float32Array} pixels image.height * image.width * image.channels values 0..255 (see fitPicture)
+   * @returns {{probabilities: Float32Array, milliseconds: number}}
+   */
+  classifyPixels(pixels) {
+    const started = performance.now();
+    const inputs = encodeInput(pixelsToModelValues(pixels, this.spec), this.spec);
     const probabilities = toProbabilities(this.predictRaw(inputs, 1), this.spec);
     return { probabilities, milliseconds: performance.now() - started };
   }

@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { encodeInput, readContract, softmax, toModelValues, toProbabilities } from '../site/contract.js';
+import {
+  encodeInput, pixelsToModelValues, ranked, readContract, softmax, toModelValues, toProbabilities,
+} from '../site/contract.js';
 
 const tensor = (shape, dtype = 'float32', scale = null, zeroPoint = null) => ({ shape, dtype, scale, zero_point: zeroPoint });
 
@@ -89,4 +91,30 @@ test('contracts the consumers cannot honour are refused with the reason', () => 
   for (const [what, [contract, message]] of Object.entries(bad)) {
     assert.throws(() => readContract(contract), message, what);
   }
+});
+
+test('pixels 0..255 become model values per interleaved channel, in float32 steps as numpy computes them', () => {
+  const unit = readContract(v1());
+  const pixels = Float32Array.from({ length: 256 }, (_, p) => p);
+  const values = pixelsToModelValues(pixels, unit);
+  assert.equal(values[0], 0);
+  assert.equal(values[255], 1); // float32(255 * float32(1 / 255)) is exactly 1
+  // Each step rounds to float32: p * float32(scale), not p * scale in float64 rounded once.
+  for (let p = 0; p < 256; p++) assert.equal(values[p], Math.fround(p * Math.fround(1 / 255)));
+  const colour = readContract(v2());
+  const rgb = pixelsToModelValues(Float32Array.of(0, 0, 0, 10, 10, 10), colour);
+  const expected = [0.1, 0.2, 0.4].flatMap((s, c) => [0, 10].map((p) => Math.fround(Math.fround(p * Math.fround(s)) + [-1, -2, -3][c])));
+  assert.deepEqual(Array.from(rgb), [expected[0], expected[2], expected[4], expected[1], expected[3], expected[5]]);
+});
+
+test('ranked gives the most probable classes first, the lower index on a tie, at most the count asked', () => {
+  const labels = ['a', 'b', 'c', 'd'];
+  const best = ranked(Float32Array.of(0.1, 0.4, 0.1, 0.4), labels, 3);
+  assert.deepEqual(best.map((r) => r.label), ['b', 'd', 'a']);
+  assert.deepEqual(best.map((r) => r.index), [1, 3, 0]);
+  assert.equal(ranked(Float32Array.of(0.5, 0.5), ['x', 'y'], 5).length, 2);
+  // A thousand classes: the five best, found in one sort.
+  const many = Float32Array.from({ length: 1000 }, (_, k) => ((k * 7919) % 1000) / 1000);
+  const top = ranked(many, Array.from({ length: 1000 }, (_, k) => `class ${k}`), 5);
+  assert.deepEqual(top.map((r) => r.probability), Array.from([0.999, 0.998, 0.997, 0.996, 0.995], Math.fround));
 });

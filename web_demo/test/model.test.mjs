@@ -31,3 +31,17 @@ test('a batch goes through a layers model in one piece, with the same outputs as
   const sliced = predict(tf.tensor(inputs, [count, 2, 2, 1])).dataSync();
   assert.deepEqual(Array.from(outputs), Array.from(sliced));
 });
+
+test('classifyPixels normalizes pixels 0..255 as the contract says and agrees with classify on [0, 1] grey', () => {
+  const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [2, 2, 1] }), tf.layers.dense({ units: 3 })] });
+  const classifier = new ImageClassifier(tf, model, contract);
+  const pixels = Float32Array.of(0, 64, 128, 255);
+  const fromPixels = classifier.classifyPixels(pixels).probabilities;
+  const fromGrey = classifier.classify(pixels.map((p) => p / 255)).probabilities;
+  assert.equal(fromPixels.length, 3);
+  assert.ok(Math.abs(fromPixels.reduce((a, b) => a + b) - 1) < 1e-6); // logits through softmax
+  for (let k = 0; k < 3; k++) assert.ok(Math.abs(fromPixels[k] - fromGrey[k]) < 1e-6);
+  // The raw pixels themselves (no normalization) would give other probabilities.
+  const raw = tf.softmax(model.predict(tf.tensor(pixels, [1, 2, 2, 1]))).dataSync();
+  assert.ok(Math.max(...raw.map((p, k) => Math.abs(p - fromPixels[k]))) > 1e-3);
+});
