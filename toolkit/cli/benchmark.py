@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from toolkit.cli.app import command
+from toolkit.cli.console import echo_progress
 from toolkit.cli.options import RunDir
 
 
@@ -41,7 +42,7 @@ def benchmark(
     from toolkit.report.html import rewrite_html
     from toolkit.run import Run
 
-    result = run_benchmark(run_dir, runs, warmup, rounds, batch, runtime or None, progress=typer.echo)
+    result = run_benchmark(run_dir, runs, warmup, rounds, batch, runtime or None, progress=echo_progress)
     typer.echo(render_table(result))
     if Run.open(run_dir).report() is not None:
         typer.echo(f"report: {rewrite_html(run_dir)}")

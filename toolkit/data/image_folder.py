@@ -3,6 +3,8 @@ seeded stratified test split made when the folder has no `train/` and `test/` of
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -53,9 +55,11 @@ def _read(directory: Path, size: tuple[int, int], color_mode: str) -> tuple[np.n
     import tf_keras as keras
 
     try:
-        dataset = keras.utils.image_dataset_from_directory(
-            directory, label_mode="int", color_mode=color_mode, image_size=size, batch_size=None, shuffle=False
-        )
+        # Keras prints "Found N files belonging to K classes." at every load (each step loads the data again).
+        with contextlib.redirect_stdout(io.StringIO()):
+            dataset = keras.utils.image_dataset_from_directory(
+                directory, label_mode="int", color_mode=color_mode, image_size=size, batch_size=None, shuffle=False
+            )
     except (ValueError, OSError) as error:
         raise InputError(f"{directory}: cannot read the image folder ({error})") from None
     images, labels = [], []
