@@ -14,6 +14,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # stdout is not a terminal, e.g. under a test runner or a pipe.
 os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
 
+from exporters.native_log import quiet_first_imports  # noqa: E402
+
+# TensorFlow's first import, wherever it happens, prints a dozen native lines (cuDNN factories on a machine without
+# GPU) that no environment variable silences: they go to the debug log, which --verbose shows.
+quiet_first_imports()
+
 from exporters.base import Artifact, Format, Variant, read_contract  # noqa: E402
 
 __all__ = ["Artifact", "Format", "Variant", "read_contract"]

@@ -32,6 +32,7 @@ from exporters.base import (
     model_specs,
     save_tf_saved_model,
 )
+from exporters.native_log import native_stderr_to_debug_log
 
 MODEL_FILE = "model.json"
 GRAPH_MODEL = "graph-model"
@@ -85,7 +86,9 @@ def export(
     if variant not in _QUANTIZATION:
         raise ValueError(f"TF.js has no {variant.value} variant")
     dest.mkdir(parents=True)
-    with tempfile.TemporaryDirectory(prefix="edgekit-savedmodel-") as saved:
+    # The converter's grappler pass logs through absl ("devices.cc ... Number of eligible GPUs") whatever
+    # TF_CPP_MIN_LOG_LEVEL says: kept for --verbose.
+    with tempfile.TemporaryDirectory(prefix="edgekit-savedmodel-") as saved, native_stderr_to_debug_log():
         save_tf_saved_model(model, Path(saved))
         tfjs.converters.convert_tf_saved_model(saved, str(dest), quantization_dtype_map=_QUANTIZATION[variant])
         if unrunnable_fusions(dest / MODEL_FILE):

@@ -79,3 +79,30 @@ def test_combined_model_averages_its_members():
     images = np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32)
     expected = np.mean([m.predict(images.reshape((8, *m.input_shape[1:])), verbose=0) for m in members], axis=0)
     np.testing.assert_allclose(combine(members, (28, 28, 1)).predict(images, verbose=0), expected, atol=1e-5)
+
+
+def test_ensemble_takes_its_input_shape_and_classes_from_the_data(tmp_path):
+    """Not 28x28x1 and ten classes whatever --data holds: 16x16 RGB images of three classes make a 16x16x3 model."""
+    rng = np.random.default_rng(0)
+
+    def images(count: int):
+        labels = rng.integers(0, 3, count).astype(np.uint8)
+        pixels = rng.integers(0, 40, (count, 16, 16, 3)).astype(np.uint8)
+        for image, label in zip(pixels, labels, strict=True):
+            image[2 + 4 * label : 5 + 4 * label, 2:14, label] = 230  # class k: a bar at its own row and channel
+        return pixels, labels
+
+    (x_train, y_train), (x_test, y_test) = images(240), images(4000)
+    data = tmp_path / "rgb.npz"
+    np.savez(data, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, class_names=["a", "b", "c"])
+    config = tmp_path / "settings.toml"
+    config.write_text(SETTINGS)
+    out = tmp_path / "run"
+    args = ["ensemble", "--out", out, "--data", data, "--config", config, "--members", "2", "--arch", "dense"]
+    result = runner.invoke(app, [str(a) for a in [*args, "--no-qat"]])
+    assert result.exit_code == 0, result.output
+    from toolkit.modeling.keras_files import load_keras_model
+
+    assert load_keras_model(out / "models" / "float.h5").input_shape == (None, 16, 16, 3)
+    contract = json.loads((out / "artifacts" / "tflite-float32" / "contract.json").read_text())
+    assert contract["image"] == {"height": 16, "width": 16, "channels": 3} and contract["labels"] == ["a", "b", "c"]

@@ -7,6 +7,7 @@ minute; tests/test_wheel.py runs the real one from an installed wheel): what is 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -66,6 +67,10 @@ def test_first_use_installs_into_the_cache_once_with_a_progress_message(installe
     assert assets.root == tmp_path / "cache" / "edgekit" / f"web-{web_assets.shipped_hash()}"
     assert assets.runner.read_text() == "// runner" and (assets.site / "index.html").is_file()
     assert lines[0].startswith("Installing the web demo's TF.js packages") and str(assets.root) in lines[0]
+    # the size before npm starts (a first use writes hundreds of MB), what it came to after
+    assert f"about {web_assets.NPM_INSTALL_MB} MB" in lines[0] and re.fullmatch(
+        r"Installed \d+ MB in \d+ s\.", lines[-1]
+    )
     (tmp_path / "npm-started").unlink()
     assert web_assets.locate(progress=lines.append) == assets and not (tmp_path / "npm-started").exists()
 

@@ -49,11 +49,27 @@ STUDY = "study.db"
 TRIALS = "trials.json"
 
 
+def umask() -> int:
+    """The process's file-creation mask, read without changing it where Linux shows it (os.umask can only swap)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a synced temporary file and rename, so a reader (or a crash) never leaves half a file."""
+    """Write via a synced temporary file and rename, so a reader (or a crash) never leaves half a file.
+
+    The file gets the mode an ordinary open() would give it (0666 less the umask: 0644 usually), not mkstemp's
+    private 0600: a report is for sharing and serving.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(fd, 0o666 & ~umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

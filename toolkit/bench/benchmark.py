@@ -29,7 +29,19 @@ from toolkit.report.environment import environment
 from toolkit.report.html import gzip_size
 from toolkit.run import Run, atomic_write_json, now
 
-FIGURES = ("load_ms", "first_ms", "p50_us", "p90_us", "p99_us", "throughput_ips", "peak_rss_mb", "js_heap_mb")
+FIGURES = (
+    "load_ms",
+    "first_ms",
+    "p50_us",
+    "p90_us",
+    "p99_us",
+    "throughput_ips",
+    "peak_rss_mb",
+    "js_heap_mb",
+    "wasm_heap_mb",
+    "page_memory_mb",
+    "runs_per_sample",
+)
 TIMEOUT_S = 600
 BATCH_REPEATS = 20  # batches timed for the throughput figure
 
@@ -201,8 +213,10 @@ def benchmark(
         "method": (
             f"{rounds} interleaved rounds; per round and setting: load, first inference, {warmup} warm-up runs, "
             f"{runs} timed single-image runs (p50/p90/p99), then batches of {batch}; LiteRT and Node each in a "
-            "process of their own (peak RSS is that process's); browser memory is the page's JS heap. Figures are "
-            "medians over rounds; spread = min-max of the round p50s; ratios to float32 are taken within a round."
+            "process of their own (peak RSS is that process's); browser memory is the page's wasm heap (it only "
+            "grows) plus its JS heap. In the browser, whose clock ticks in 100 us steps, each latency sample is a "
+            "run of consecutive inferences (runs_per_sample) timed together. Figures are medians over rounds; "
+            "spread = min-max of the round p50s; ratios to float32 are taken within a round."
         ),
         "runs": runs,
         "warmup": warmup,
@@ -274,7 +288,7 @@ def summarize(run: Run, measured: dict[Setting, list[dict | Exception]]) -> list
     for setting, rounds in measured.items():
         artifact = setting.artifact
         if artifact.name not in gzipped:
-            gzipped[artifact.name] = gzip_size(run.artifact_dir(artifact))
+            gzipped[artifact.name] = gzip_size(run.artifact_dir(artifact), artifact)
         good = [r for r in rounds if isinstance(r, dict)]
         row: dict[str, Any] = {
             "artifact": artifact.name,
@@ -329,7 +343,7 @@ def render_table(result: dict[str, Any]) -> str:
             if r["p50_vs_float32"] is None
             else f"{r['p50_vs_float32']:.2f} ({r['p50_vs_float32_min']:.2f}-{r['p50_vs_float32_max']:.2f})"
         )
-        memory = r["peak_rss_mb"] if r["peak_rss_mb"] is not None else r.get("js_heap_mb")
+        memory = r["peak_rss_mb"] if r["peak_rss_mb"] is not None else r.get("page_memory_mb")
         lines.append(
             f"{r['artifact']:<18} {r['runtime']:<18} {r['setting']:<22} {r['size_bytes'] / 1024:>8.1f} "
             f"{r['gzip_bytes'] / 1024:>8.1f} {f(r['load_ms'], '8.1f')} {f(r['first_ms'], '8.2f')} "

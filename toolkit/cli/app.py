@@ -14,11 +14,15 @@ import typer
 from typer.core import TyperGroup
 
 import toolkit
+from toolkit.cli.console import Echo
+from toolkit.cli.help import Command, HelpContext
 from toolkit.errors import EdgekitError
 
 
 class _OneLineErrors(TyperGroup):
     """Usage errors (a bad option value, a missing argument) as one line and exit 2, like every other bad input."""
+
+    context_class = HelpContext
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = sys.argv[1:] if args is None else list(args)
@@ -39,9 +43,11 @@ class _OneLineErrors(TyperGroup):
 app = typer.Typer(
     cls=_OneLineErrors,
     name="edgekit",
-    help="Train an MNIST classifier, quantize it, export it for phones and browsers, and prove nothing was lost.",
+    help="Train or import an image classifier, quantize it, export it for phones and browsers, and prove on the "
+    "whole test set, in each runtime, that nothing was lost.",
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 state = {"verbose": False}
@@ -65,19 +71,14 @@ def root(
     _setup_logging(verbose)
 
 
-class _Echo(logging.Handler):
-    """Log lines to the current stdout (typer.echo), so progress interleaves with Keras' own output."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        typer.echo(self.format(record))
-
-
 def _setup_logging(verbose: bool) -> None:
     logger = logging.getLogger("edgekit")
-    logger.handlers[:] = [_Echo()]
+    logger.handlers[:] = [Echo()]
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)
     logger.propagate = False
-    if not verbose:
+    if verbose:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"  # read at TensorFlow's first import, which comes later
+    else:
         # TensorFlow, tf-keras and tensorflowjs warn about their own deprecations on every run; users can't act on it.
         warnings.filterwarnings("ignore")
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
@@ -113,7 +114,7 @@ def command(func):
             where = f"{error.filename}: " if error.filename else ""
             _fail(f"{where}{os.strerror(error.errno)}", 2)
 
-    return app.command()(run)
+    return app.command(cls=Command)(run)
 
 
 def _fail(message: str, exit_code: int):

@@ -7,31 +7,42 @@ from typing import Annotated
 import typer
 
 from toolkit.cli.app import command
+from toolkit.cli.console import echo_progress
 from toolkit.cli.options import RunDir
 
 
 @command
 def benchmark(
     run_dir: RunDir,
-    runs: Annotated[int, typer.Option("--runs", help="Timed single-image inferences per measurement.")] = 1000,
-    warmup: Annotated[int, typer.Option("--warmup", help="Untimed inferences before them.")] = 100,
-    rounds: Annotated[int, typer.Option("--rounds", help="Interleaved rounds over all settings.")] = 3,
-    batch: Annotated[int, typer.Option("--batch", help="Images per batch for the throughput figure.")] = 100,
+    runs: Annotated[
+        int, typer.Option("--runs", metavar="N", help="Timed single-image inferences per measurement.")
+    ] = 1000,
+    warmup: Annotated[int, typer.Option("--warmup", metavar="N", help="Untimed inferences before them.")] = 100,
+    rounds: Annotated[int, typer.Option("--rounds", metavar="N", help="Interleaved rounds over all settings.")] = 3,
+    batch: Annotated[
+        int, typer.Option("--batch", metavar="N", help="Images per batch for the throughput figure.")
+    ] = 100,
     runtime: Annotated[
         list[str] | None,
         typer.Option(
-            "--runtime", "-r", help="Only these: litert, tfjs-node-wasm, tfjs-browser-wasm, tfjs-browser-webgl."
+            "--runtime",
+            "-r",
+            metavar="NAME",
+            help="Only this runtime: litert, tfjs-node-wasm, tfjs-browser-wasm or tfjs-browser-webgl; repeatable.",
         ),
     ] = None,
 ) -> None:
-    """Measure every artifact (LiteRT 1/2 threads with and without XNNPACK, TF.js in Node and Chromium), print a
-    table, write RUN/benchmark.json and redraw report.html."""
+    """Measure latency, throughput and memory of every artifact.
+
+    LiteRT with 1 and 2 threads, with and without XNNPACK; TF.js in Node and Chromium. Prints a table, writes
+    RUN_DIR/benchmark.json and redraws report.html.
+    """
     from toolkit.bench.benchmark import benchmark as run_benchmark
     from toolkit.bench.benchmark import render_table
     from toolkit.report.html import rewrite_html
     from toolkit.run import Run
 
-    result = run_benchmark(run_dir, runs, warmup, rounds, batch, runtime or None, progress=typer.echo)
+    result = run_benchmark(run_dir, runs, warmup, rounds, batch, runtime or None, progress=echo_progress)
     typer.echo(render_table(result))
     if Run.open(run_dir).report() is not None:
         typer.echo(f"report: {rewrite_html(run_dir)}")

@@ -13,10 +13,15 @@ from toolkit.cli.options import ConfigFile, RunDir
 @command
 def debug(
     run_dir: RunDir,
-    artifact: Annotated[str, typer.Argument(help="An int8 TFLite artifact of the run, e.g. tflite-int8-ptq.")],
+    artifact: Annotated[
+        str, typer.Argument(metavar="ARTIFACT", help="An int8 TFLite artifact of the run, e.g. tflite-int8-ptq.")
+    ],
     config: ConfigFile = None,
 ) -> None:
-    """Name the layers where int8 quantization loses most (QuantizationDebugger); writes RUN/debug/NAME.json."""
+    """Rank the layers where an int8 artifact loses accuracy.
+
+    Runs TFLite's QuantizationDebugger on calibration images and writes RUN_DIR/debug/ARTIFACT.json.
+    """
     from toolkit.cli.options import build_config
     from toolkit.fix.debug import debug_artifact
 

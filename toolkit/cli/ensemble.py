@@ -28,10 +28,14 @@ from toolkit.config import Architecture
 def ensemble(
     out: Out = None,
     data: Data = None,
-    members: Annotated[int, typer.Option("--members", "-k", min=2, max=100, help="Number of members.")] = 3,
+    members: Annotated[
+        int, typer.Option("--members", "-k", min=2, max=100, metavar="K", help="Number of members.")
+    ] = 3,
     arch: Annotated[
         list[Architecture] | None,
-        typer.Option("--arch", help="Members' architectures, used in turn (repeatable). Default: the preset's."),
+        typer.Option(
+            "--arch", metavar="NAME", help="The members' networks, used in turn; repeatable. Default: preset's."
+        ),
     ] = None,
     qat: Annotated[
         bool, typer.Option("--qat/--no-qat", help="Fine-tune a QAT copy of the whole ensemble for its int8 model.")
@@ -42,6 +46,7 @@ def ensemble(
             "--joint-epochs",
             min=0,
             max=10_000,
+            metavar="N",
             help="Epochs fine-tuning the combined model as one (0: the plain average).",
         ),
     ] = 0,
@@ -56,8 +61,16 @@ def ensemble(
     config: ConfigFile = None,
     preset: Preset = "default",
 ) -> None:
-    """Members differ by seed (seed, seed+1, ...) and/or architecture; the report shows each and the ensemble."""
-    from toolkit.cli.options import build_config
+    """Train K models, average them into one, export and gate it.
+
+    The members differ by seed (seed, seed+1, ...) and, with several --arch, by network; the input shape and
+    classes come from --data. The combined model goes through QAT, export and the gate like any other; the
+    report shows each member and the ensemble.
+    """
+    from toolkit.cli.options import build_config, refuse_unused
+
+    if not qat:
+        refuse_unused("only with --qat; --no-qat fine-tunes nothing quantization-aware", qat_epochs=qat_epochs)
     from toolkit.flow.ensemble import ensemble as run_ensemble
     from toolkit.flow.train import default_run_dir
 
@@ -68,12 +81,7 @@ def ensemble(
         qat=dict(epochs=qat_epochs),
         parity=dict(tolerances=tolerance, runtimes=runtime),
     )
+    architectures = arch or [settings.train.architecture]
     run_ensemble(
-        out or default_run_dir(),
-        settings,
-        arch or [settings.train.architecture],
-        members,
-        data,
-        with_qat=qat,
-        joint_epochs=joint_epochs,
+        out or default_run_dir(), settings, architectures, members, data, with_qat=qat, joint_epochs=joint_epochs
     )

@@ -1,4 +1,4 @@
-"""`edgekit export`: convert a run's models, or your own tf-keras model, to every target and gate them."""
+"""`edgekit export`: convert a run's models, or your own Keras model, to every target and gate them."""
 
 from __future__ import annotations
 
@@ -9,15 +9,33 @@ import typer
 
 from toolkit.cli import image_options as images
 from toolkit.cli.app import command
-from toolkit.cli.options import AllowChance, ConfigFile, Data, Fix, Out, QatEpochs, Runtime, Tolerance
+from toolkit.cli.options import (
+    AllowChance,
+    ConfigFile,
+    Data,
+    Fix,
+    Out,
+    QatEpochs,
+    Runtime,
+    Tolerance,
+    refuse_unused,
+)
 from toolkit.errors import InputError
 
-ExportRun = Annotated[Path | None, typer.Argument(help="Run directory to export (omit with --model).")]
+ExportRun = Annotated[
+    Path | None, typer.Argument(metavar="RUN_DIR", help="The run directory to export (omit it with --model).")
+]
 Model = Annotated[
     Path | None,
-    typer.Option("--model", help="Your tf-keras classifier (.h5, .keras or SavedModel dir) instead of a run."),
+    typer.Option(
+        "--model",
+        metavar="PATH",
+        help="Your classifier instead of a run: a .keras or .h5 file (Keras 3 or tf-keras) or a SavedModel directory.",
+    ),
 ]
-WithQat = Annotated[bool, typer.Option("--qat", help="With --model: also fine-tune a QAT copy on --data.")]
+WithQat = Annotated[
+    bool, typer.Option("--qat", help="With --model: also fine-tune a QAT copy on --data (tf-keras models).")
+]
 TrustModel = Annotated[
     bool,
     typer.Option(
@@ -25,7 +43,7 @@ TrustModel = Annotated[
         help="Load a model whose file carries Python code (Lambda layers, custom objects): that code runs.",
     ),
 ]
-Tfjs = Annotated[bool, typer.Option("--tfjs/--no-tfjs", help="Export TF.js (verified only in Node/Chromium).")]
+Tfjs = Annotated[bool, typer.Option("--tfjs/--no-tfjs", help="Export TF.js (verified in Node and Chromium).")]
 
 
 @command
@@ -49,11 +67,13 @@ def export(
     test_fraction: images.TestFraction = None,
     split_seed: images.SplitSeed = None,
 ) -> None:
-    """Export TFLite (float32, float16, dynamic, int8), TF.js and SavedModel artifacts with their contracts.
+    """Export a run's artifacts, or import your model and gate it.
 
-    With a RUN_DIR it only exports (then run `edgekit validate`); with --model it imports your model into a new
-    run, exports it and runs the parity gate.
+    Writes TFLite (float32, float16, dynamic, int8), TF.js and SavedModel artifacts, each with its contract.
+    With RUN_DIR it only exports (then `edgekit validate RUN_DIR` gates them, or add --fix to gate now); with
+    --model it imports your model into a new run, exports it and runs the parity gate.
     """
+    given = dict(locals())
     from toolkit.cli.options import build_config
     from toolkit.flow.export import export as export_step
     from toolkit.flow.own_model import import_model
@@ -61,8 +81,8 @@ def export(
 
     if (run_dir is None) == (model is None):
         raise InputError("give either a RUN_DIR or --model (not both)")
-    if run_dir is not None and (data or out or qat or trust_model):
-        raise InputError("--data, --out, --qat and --trust-model go with --model; a run already has its model")
+    _refuse_what_cannot_apply(given)
+    images.refuse_split_unless_folder(data, test_fraction, split_seed)
     declared = images.normalization(normalization, mean, std)
     settings = build_config(
         config,
@@ -88,3 +108,20 @@ def export(
             from toolkit.flow.validate import validate
 
             validate(run_dir, settings)
+
+
+IMPORTING = ("data", "out", "qat", "trust_model", "normalization", "mean", "std", "test_fraction", "split_seed")
+GATING = ("tolerance", "runtime", "allow_chance_reference", "qat_epochs")
+
+
+def _refuse_what_cannot_apply(given: dict) -> None:
+    """`export RUN_DIR` neither imports (the run has its model, data and pixels) nor gates unless --fix; with
+    --model, QAT epochs matter only to --qat or --fix."""
+    if given["run_dir"] is not None:
+        why = "only with --model; a run already has its model, data and pixel convention"
+        refuse_unused(why, **{name: given[name] for name in IMPORTING})
+        if not given["fix"]:
+            why = "only with --fix; `export RUN_DIR` does not gate (`edgekit validate RUN_DIR` does)"
+            refuse_unused(why, **{name: given[name] for name in GATING})
+    elif not (given["qat"] or given["fix"]):
+        refuse_unused("only with --qat or --fix", qat_epochs=given["qat_epochs"])

@@ -48,10 +48,12 @@ def pipeline(
     test_fraction: images.TestFraction = None,
     split_seed: images.SplitSeed = None,
 ) -> None:
-    """Run every step with defaults a command away: exit 0 only if every artifact passes the gate.
+    """Train, QAT, export and gate in a new run: exit 0 if all pass.
 
-    With --resume RUN, finish a killed pipeline: training continues from its last epoch, then every step that
-    did not finish runs (QAT, export and gate settings may still be given).
+    Trains the float model (MNIST unless --data), fine-tunes a quantization-aware copy, exports every artifact and
+    evaluates each on the whole test set in its runtimes. With --resume RUN_DIR, finish a killed pipeline:
+    training continues from its last epoch, then every step that did not finish runs (QAT, export and gate
+    settings may still be given).
     """
     from toolkit.cli.options import build_config, refuse_with_resume
     from toolkit.flow.pipeline import pipeline as run_pipeline
@@ -71,6 +73,7 @@ def pipeline(
         normalization=normalization, mean=mean, std=std, test_fraction=test_fraction, split_seed=split_seed
     )
     refuse_with_resume(resume, out=out, data=data, preset=preset, **train, **images_given)
+    images.refuse_split_unless_folder(data, test_fraction, split_seed)
     later = dict(qat=dict(epochs=qat_epochs), parity=dict(tolerances=tolerance, runtimes=runtime, fix=fix))
     if resume is not None:
         resume_pipeline(resume, build_config(config, **later))

@@ -8,7 +8,10 @@ from toolkit.cli.options import ConfigFile, QatEpochs, RunDir
 
 @command
 def qat(run_dir: RunDir, epochs: QatEpochs = None, config: ConfigFile = None) -> None:
-    """Fine-tune a quantization-aware copy of the float model (tensorflow-model-optimization)."""
+    """Fine-tune a quantization-aware copy of a run's float model.
+
+    Uses tensorflow-model-optimization; the copy becomes the source of the int8 QAT artifact at the next export.
+    """
     from toolkit.cli.options import build_config
     from toolkit.flow.qat import qat as qat_step
 

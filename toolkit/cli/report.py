@@ -8,7 +8,10 @@ from toolkit.cli.options import RunDir
 
 @command
 def report(run_dir: RunDir) -> None:
-    """Write RUN/report.html again (no evaluation is re-run: the gate kept what the page needs)."""
+    """Redraw a run's report.html from what the gate kept.
+
+    Nothing is evaluated again: the gate kept what the page needs (report.json, predictions.npz, benchmark.json).
+    """
     import typer
 
     from toolkit.report.html import rewrite_html

@@ -13,24 +13,31 @@ from toolkit.cli.app import command
 @command
 def serve(
     run_dir: Annotated[
-        Path, typer.Argument(help="Run directory whose TF.js models the demo offers (those that passed the gate).")
+        Path, typer.Argument(metavar="RUN_DIR", help="The run whose TF.js models the demo offers (those that passed).")
     ],
-    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).", min=0, max=65535)] = 8000,
+    port: Annotated[
+        int, typer.Option(metavar="PORT", help="Port to listen on (0: any free port).", min=0, max=65535)
+    ] = 8000,
     host: Annotated[
-        str, typer.Option(help="Address to listen on; anything but 127.0.0.1 exposes the demo to your network.")
+        str,
+        typer.Option(
+            metavar="HOST", help="Address to listen on; anything but 127.0.0.1 exposes the demo to your network."
+        ),
     ] = "127.0.0.1",
     allow_host: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="NAME",
             help="Also answer requests whose Host header names this (e.g. the machine's DNS name); repeatable. "
-            "Other names get 421, which keeps DNS-rebinding pages away from the models."
+            "Other names get 421, which keeps DNS-rebinding pages away from the models.",
         ),
     ] = None,
 ) -> None:
-    """Serve the browser demo (draw a digit, see the TF.js model classify it) and the run's report until Ctrl-C.
+    """Serve the browser demo and report of a run until Ctrl-C.
 
-    Only TF.js models whose files passed the run's current gate are offered; each one left out gets a line saying
-    why. None left: exit 2.
+    The page fits the model: a drawing pad for digits and sketches, a picture, the camera and the run's test images
+    for photos. Only TF.js models whose files passed the run's current gate are offered; each one left out gets a
+    line saying why. None left: exit 2.
     """
     from toolkit.serve.demo import serve as run_server
 

@@ -44,10 +44,11 @@ def train(
     test_fraction: images.TestFraction = None,
     split_seed: images.SplitSeed = None,
 ) -> None:
-    """Train a classifier (--arch; default cnn3-bn-slim) with early stopping, a best checkpoint and one per epoch.
+    """Train the float model into a new run, or resume a killed one.
 
-    On a cluster (TF_CONFIG set, or --worker/--worker-index) every worker runs this command; only the chief
-    writes the run directory.
+    The network is --arch (default cnn3-bn-slim), trained with early stopping, a best checkpoint and one per
+    epoch. On a cluster (TF_CONFIG set, or --worker/--worker-index) every worker runs this command; only the
+    chief writes the run directory.
     """
     from toolkit.cli.options import build_config, refuse_with_resume, use_cluster
     from toolkit.flow.train import default_run_dir, resume_train
@@ -66,6 +67,7 @@ def train(
         normalization=normalization, mean=mean, std=std, test_fraction=test_fraction, split_seed=split_seed
     )
     refuse_with_resume(resume, out=out, data=data, config=config, preset=preset, **options, **images_given)
+    images.refuse_split_unless_folder(data, test_fraction, split_seed)
     use_cluster(worker, worker_index)
     if resume is not None:
         resume_train(resume)

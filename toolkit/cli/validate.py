@@ -14,7 +14,11 @@ def validate(
     config: ConfigFile = None,
     allow_chance_reference: AllowChance = None,
 ) -> None:
-    """Evaluate every artifact on the full test set in its runtimes; exit 1 if any is outside tolerance."""
+    """Gate every artifact of a run again and rewrite its reports.
+
+    Evaluates each artifact on the whole test set in every runtime available here, against its Keras reference;
+    exit 1 if any is outside its bounds, 3 if the test set is too small to tell.
+    """
     from toolkit.cli.options import build_config
     from toolkit.flow.validate import validate as validate_step
 

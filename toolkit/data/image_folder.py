@@ -3,6 +3,8 @@ directory loader, and the seeded stratified test split made when the folder has 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,9 +122,11 @@ def _read(directory: Path, size: tuple[int, int], color_mode: str) -> tuple[np.n
     import tf_keras as keras
 
     try:
-        dataset = keras.utils.image_dataset_from_directory(
-            directory, label_mode="int", color_mode=color_mode, image_size=size, batch_size=None, shuffle=False
-        )
+        # Keras prints "Found N files belonging to K classes." at every load (each step loads the data again).
+        with contextlib.redirect_stdout(io.StringIO()):
+            dataset = keras.utils.image_dataset_from_directory(
+                directory, label_mode="int", color_mode=color_mode, image_size=size, batch_size=None, shuffle=False
+            )
         images, labels = [], []
         for image, label in dataset.as_numpy_iterator():
             images.append(np.clip(np.round(image), 0, 255).astype(np.uint8))

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from exporters.base import CONTRACT_FILE, Artifact
 from toolkit.data.run_data import load_run_data
 from toolkit.errors import InputError
 from toolkit.gate.evidence import REFERENCE_RUNTIME, Predictions, confusion, per_class
@@ -22,11 +23,14 @@ from toolkit.run import Run, atomic_write_text
 PRIMARY_RUNTIMES = ("litert", "tfjs-browser-wasm", "tfjs-node-wasm", "tensorflow")
 TARGETS = {"tflite": "phones (TFLite)", "tfjs": "browsers (TF.js)"}
 GALLERY = 24  # images per gallery: enough to see a pattern, few enough to look at each
+# Difference matrices: blue where the artifact does better than its reference, orange where worse (the Okabe-Ito
+# pair, told apart with every common colour-vision deficiency); each cell also carries its sign.
+BETTER, WORSE = "0, 114, 178", "213, 94, 0"
 
 
 def _png(figure) -> str:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80)  # no bbox_inches="tight": it draws every figure twice
+    figure.savefig(buffer, format="png", dpi=100)  # no bbox_inches="tight": it draws every figure twice
     import matplotlib.pyplot as plt
 
     plt.close(figure)
@@ -44,63 +48,83 @@ def _digit(image: np.ndarray) -> str:
 
 
 def _matrices(titles_and_matrices: list[tuple[str, np.ndarray, bool]], labels: list[str]) -> list[dict[str, Any]]:
-    """Confusion matrices side by side as tables shaded by count (log scale); a difference matrix (third element
-    True) red where the artifact has more, blue where fewer. Tables, not plots: the counts stay readable and
-    selectable, and drawing five matplotlib figures took 2 s of every gate."""
+    """Confusion matrices side by side as tables shaded by count (log scale). A difference matrix (third element
+    True, artifact minus reference) is shaded by what a change means, not by its sign: more images on the diagonal
+    or fewer off it is better (blue), the reverse worse (orange), darker the larger. Tables, not plots: the counts
+    stay readable and selectable, and drawing five matplotlib figures took 2 s of every gate."""
     tables = []
     for title, matrix, difference in titles_and_matrices:
         if difference:
-            limit = max(1, int(np.abs(matrix).max()))
-            shade = np.abs(matrix) / limit
+            shade = np.abs(matrix) / max(1, int(np.abs(matrix).max()))
         else:
             shade = np.log1p(matrix) / max(np.log1p(matrix.max()), 1e-9)
         rows = []
         for i, label in enumerate(labels):
             cells = []
             for j in range(len(labels)):
-                value, alpha = int(matrix[i, j]), round(float(shade[i, j]) * 0.85, 3)
-                colour = "207, 34, 46" if difference and value > 0 else "9, 105, 218"
+                value, alpha = int(matrix[i, j]), round(0.15 + float(shade[i, j]) * 0.7, 3)
+                colour = (BETTER if (value > 0) == (i == j) else WORSE) if difference else "9, 105, 218"
                 style = f"background: rgba({colour}, {alpha})" + ("; color: #fff" if alpha > 0.5 else "")
-                cells.append({"value": value if value else "", "style": style if value else ""})
+                text = f"{value:+d}" if difference else value
+                cells.append({"value": text if value else "", "style": style if value else ""})
             rows.append({"label": label, "cells": cells})
-        tables.append({"title": title, "labels": labels, "rows": rows})
+        tables.append({"title": title, "labels": labels, "rows": rows, "difference": difference})
     return tables
 
 
-def curves(steps: dict[str, Any]) -> str | None:
-    """Training and QAT curves: loss, accuracy and learning rate per epoch, validation dashed; an inline PNG.
+def curve_lines(steps: dict[str, Any]) -> list[tuple[str, str, list[int], list[float]]]:
+    """(step, key, epochs, values) of every curve in training's and QAT's histories. QAT fine-tunes the trained
+    model, so its epochs continue training's: a 7-epoch training and a 1-epoch QAT give QAT epoch 8."""
+    lines, first = [], 1
+    for step in ("train", "qat"):
+        history = steps.get(step, {}).get("history") or {}
+        length = max((len(v) for v in history.values() if isinstance(v, list)), default=0)
+        for key in ("loss", "val_loss", "accuracy", "val_accuracy", "lr"):
+            if key in history:
+                lines.append((step, key, list(range(first, first + len(history[key]))), list(history[key])))
+        first += length
+    return lines
 
-    Drawn from the manifest alone, so the gate starts it in a thread while it evaluates (a second of matplotlib)."""
+
+def curves(steps: dict[str, Any]) -> list[tuple[str, str]] | None:
+    """Training and QAT curves, validation dashed: (title, inline PNG) for loss, accuracy and learning rate.
+
+    One figure per panel, so that a wide page shows them side by side and a phone one under the other, each at a
+    size its type stays legible at. Drawn from the manifest alone, so the gate starts it in a thread while it
+    evaluates (a second of matplotlib)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    histories = {step: steps[step]["history"] for step in ("train", "qat") if steps.get(step, {}).get("history")}
-    if not histories:
+    lines = curve_lines(steps)
+    if not lines:
         return None
-    margins = {"left": 0.6 / 13, "right": 1 - 0.15 / 13, "bottom": 0.5 / 3.6, "top": 1 - 0.3 / 3.6, "wspace": 0.2}
-    figure, axes = plt.subplots(1, 3, figsize=(13, 3.6), gridspec_kw=margins)
-    for step, history in histories.items():
-        for ax, metric in zip(axes[:2], ("loss", "accuracy"), strict=True):
-            for key, style in ((metric, "-"), (f"val_{metric}", "--")):
-                if key in history:
-                    epochs = range(1, len(history[key]) + 1)
-                    ax.plot(epochs, history[key], style, marker=".", label=f"{step} {key}")
-            ax.set_title(metric, fontsize=9)
-        if "lr" in history:
-            axes[2].plot(range(1, len(history["lr"]) + 1), history["lr"], marker=".", label=f"{step} lr")
-    axes[2].set_title("learning rate", fontsize=9)
-    for ax in axes:
-        ax.set_xlabel("epoch", fontsize=8)
-        ax.legend(fontsize=7)
+    drawn = []
+    for title, metric in (("loss", "loss"), ("accuracy", "accuracy"), ("learning rate", "lr")):
+        mine = [line for line in lines if line[1].removeprefix("val_") == metric]
+        if not mine:
+            continue
+        figure, ax = plt.subplots(figsize=(4.6, 3.3), gridspec_kw={"left": 0.17, "right": 0.97, "bottom": 0.15})
+        for step, key, epochs, values in mine:
+            ax.plot(epochs, values, "--" if key.startswith("val_") else "-", marker="o", label=f"{step} {key}")
+        ax.set_title(title, fontsize=13)
+        ax.set_xlabel("epoch", fontsize=11)
+        ax.tick_params(labelsize=10)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=10)
         ax.grid(alpha=0.3)
-    return _png(figure)
+        drawn.append((title, _png(figure)))
+    return drawn
 
 
-def gzip_size(directory: Path) -> int:
-    """Bytes of the artifact's files gzipped one by one (as a web server with gzip would send them)."""
-    return sum(len(gzip.compress(p.read_bytes(), 6)) for p in sorted(directory.iterdir()) if p.is_file())
+def gzip_size(directory: Path, artifact: Artifact) -> int:
+    """Bytes of the artifact's files gzipped one by one, as a web server with gzip would send them: every file its
+    contract lists (the ones its raw size counts, a SavedModel's variables/ included)."""
+    names = sorted(artifact.files) or sorted(
+        p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file() and p.name != CONTRACT_FILE
+    )
+    return sum(len(gzip.compress((directory / name).read_bytes(), 6)) for name in names)
 
 
 def _primary(predictions: Predictions | None, name: str) -> str | None:
@@ -142,7 +166,7 @@ def render(
     report: dict[str, Any],
     predictions: Predictions | None,
     test_images: np.ndarray | None = None,
-    curves_png: str | None = None,
+    curves_png: list[tuple[str, str]] | None = None,
 ) -> str:
     """The page as a string (see write_html)."""
     import jinja2
@@ -168,7 +192,7 @@ def render(
         cells=cells,
         artifacts=artifacts,
         sizes=sizes,
-        gzipped={n: gzip_size(run.artifact_dir(a)) for n, a in artifacts.items()},
+        gzipped={n: gzip_size(run.artifact_dir(a), a) for n, a in artifacts.items()},
         latency=latency,
         recommendations=recommendations(report, sizes, latency),
         hint={verb: command(verb, run.path) for verb in ("benchmark", "report")},
@@ -290,7 +314,7 @@ def write_html(
     report: dict[str, Any],
     predictions: Predictions | None = None,
     test_images: np.ndarray | None = None,
-    curves_png: str | None = None,
+    curves_png: list[tuple[str, str]] | None = None,
 ) -> Path:
     """Write RUN/report.html from the report and the predictions the gate kept; returns its path.
 

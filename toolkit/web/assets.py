@@ -40,6 +40,9 @@ PACKAGES = (
     "@tensorflow/tfjs-backend-wasm",
 )
 NPM_TIMEOUT_S = 900
+# What `npm ci --omit=dev` of the shipped lock writes, for the message before it starts (docs/performance.md,
+# "The web demo's npm packages").
+NPM_INSTALL_MB = 300
 CHECKOUT_HINT = "run `npm ci --prefix web_demo`"
 
 
@@ -151,15 +154,13 @@ def install(root: Path, progress: Callable[[str], None]) -> None:
                 shutil.copytree(source, staging / name)
             else:
                 shutil.copy2(source, staging / name)
-        progress(f"Installing the web demo's TF.js packages (npm ci, first use only) into {root} ...")
-        command = ["npm", "ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
-        try:
-            done = subprocess.run(command, cwd=staging, capture_output=True, text=True, timeout=NPM_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise InputError(f"npm ci took longer than {NPM_TIMEOUT_S} s in {staging}") from None
-        if done.returncode != 0:
-            lines = (done.stderr or done.stdout).strip().splitlines()
-            raise InputError(f"npm ci failed for the web demo: {lines[-1] if lines else 'no output'}")
+        progress(
+            f"Installing the web demo's TF.js packages (npm ci, first use only: about {NPM_INSTALL_MB} MB) "
+            f"into {root} ..."
+        )
+        started = time.monotonic()
+        _npm_ci(staging)
+        progress(f"Installed {_megabytes(staging):.0f} MB in {time.monotonic() - started:.0f} s.")
         try:
             staging.rename(root)
         except OSError:
@@ -167,7 +168,45 @@ def install(root: Path, progress: Callable[[str], None]) -> None:
                 raise
         else:
             staging = None
-        progress("Installed.")
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _megabytes(root: Path) -> float:
+    total = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(folder, name)).st_size
+    return total / 1e6
+
+
+def _npm_ci(staging: Path) -> None:
+    """`npm ci` in `staging`; on a terminal, the megabytes written so far on one line of stderr, once a second.
+
+    Raises:
+        InputError: npm failed or took longer than NPM_TIMEOUT_S (its last line is in the message).
+    """
+    command = ["npm", "ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
+    live = sys.stderr.isatty()
+    with tempfile.TemporaryFile("w+") as output:
+        npm = subprocess.Popen(command, cwd=staging, stdout=output, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + NPM_TIMEOUT_S
+        while npm.poll() is None:
+            if time.monotonic() > deadline:
+                npm.kill()
+                npm.wait()
+                raise InputError(f"npm ci took longer than {NPM_TIMEOUT_S} s in {staging}")
+            if live:
+                print(
+                    f"\r  {_megabytes(staging):5.0f} of about {NPM_INSTALL_MB} MB", end="", file=sys.stderr, flush=True
+                )
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                npm.wait(timeout=1)
+        if live:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+        if npm.returncode != 0:
+            output.seek(0)
+            lines = output.read().strip().splitlines()
+            raise InputError(f"npm ci failed for the web demo: {lines[-1] if lines else 'no output'}")

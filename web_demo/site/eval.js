@@ -52,14 +52,20 @@ async function evaluate(modelUrl, imagesUrl, count, batchSize = 500) {
 }
 
 /**
- * Benchmark the model at `modelUrl` on `backend` ('wasm' or 'webgl'): see bench.js. Adds the JS heap in use (MB),
- * the memory figure a page can read about itself.
+ * Benchmark the model at `modelUrl` on `backend` ('wasm' or 'webgl'): see bench.js. Adds what a page can read of
+ * its own memory, in MB: the JS heap in use and, on wasm, the WebAssembly heap, whose size is its peak (linear
+ * memory only grows); page_memory_mb is their sum.
  */
 async function benchmark(modelUrl, backend, options) {
   await ready;
   if ((await initBackend(tf, [backend])) !== backend) throw new Error(`backend ${backend} not offered`);
   const result = await benchmarkModel(tf, () => ImageClassifier.fromUrl(tf, modelUrl), options);
-  return { ...result, js_heap_mb: performance.memory ? performance.memory.usedJSHeapSize / 2 ** 20 : null };
+  const jsHeap = performance.memory ? performance.memory.usedJSHeapSize / 2 ** 20 : null;
+  const heap = tf.backend().wasm?.HEAPU8;
+  const wasmHeap = heap ? heap.buffer.byteLength / 2 ** 20 : null;
+  const parts = [jsHeap, wasmHeap].filter((mb) => mb !== null);
+  const pageMemory = parts.length ? parts.reduce((a, b) => a + b, 0) : null;
+  return { ...result, js_heap_mb: jsHeap, wasm_heap_mb: wasmHeap, page_memory_mb: pageMemory };
 }
 
 window.edgekitEval = { ready, evaluate, benchmark };
