@@ -110,3 +110,16 @@ def test_the_gate_on_chosen_targets_names_engine_backend_and_browser_versions(ti
     assert mine and all(e["passed"] and (e["engine"], e["backend"]) == ("webkit", "wasm") for e in mine)
     assert report["environment"]["webkitgtk"] and report["environment"]["firefox"]
     assert "webkit · wasm" in (tiny_run_copy / "report.html").read_text()
+
+
+@pytest.mark.browser
+def test_the_first_node_where_a_backend_departs_from_wasm_is_named(tiny_web_run):
+    skip_unless(target_unavailable(Target("chromium", "webgl")))
+    directory = tiny_web_run / "artifacts" / "tfjs-float32"
+    artifact, images = read_contract(directory), sample_images(4)
+    # float16 textures store every activation in half precision: the first convolution already departs.
+    departure = tfjs_browser.first_departure(Target("chromium", "webgl-f16"), directory, artifact, images)
+    assert departure is not None and "Conv2D" in departure.split(": ")[0], departure
+    assert departure.startswith("first departs from tfjs-chromium-wasm at node ")
+    # WebGL in float32 agrees with wasm to float32 rounding at every node.
+    assert tfjs_browser.first_departure(Target("chromium", "webgl"), directory, artifact, images) is None

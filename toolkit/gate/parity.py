@@ -308,10 +308,9 @@ def _not_here(skipped: list[Skipped], artifacts: list[Artifact], config, results
 def _run_all(
     evaluations, run: Run, images, labels, references, config, progress, outcome: ParityOutcome, kept: dict
 ) -> None:
-    """Evaluate and gate every (artifact, runtime). Runtimes that start an engine of their own (Node, Chromium)
-    get all their artifacts at once, each in a thread, so they run beside the in-process runtimes on another core;
-    in-process runtimes follow in registry order (LiteRT, quick, before TensorFlow's, slow to start); kept outputs
-    are scored first."""
+    """Evaluate and gate every (artifact, runtime). Runtimes that start an engine of their own (Node, browsers) get
+    all their artifacts at once, one thread per lane, beside the in-process runtimes in registry order (LiteRT,
+    quick, before TensorFlow's, slow to start); kept outputs are scored first."""
     done: dict[int, ParityResult] = {}
     lock = threading.Lock()
 
@@ -319,6 +318,9 @@ def _run_all(
         artifact, runtime = evaluations[index]
         result = _score(artifact, runtime, probabilities, labels, references, config, seconds)
         result.kept_from = kept_from
+        if result.verdict == "failed" and not result.error and runtime.explain is not None:
+            note = runtime.explain(run.artifact_dir(artifact), artifact, images)
+            result.reasons += [note] if note else []
         with lock:
             done[index] = result
             if not isinstance(probabilities, Exception) and not result.error:
@@ -356,20 +358,26 @@ def _run_all(
     order = list(RUNTIMES)
     batched = [name for name in sorted(by_runtime, key=order.index) if RUNTIMES[name].predict_many is not None]
     in_process = [i for name in sorted(by_runtime, key=order.index) if name not in batched for i in by_runtime[name]]
-    lanes: dict[str, list[str]] = {}
-    for name in batched:
-        lanes.setdefault(RUNTIMES[name].lane or name, []).append(name)
+    lanes = _lanes(batched)
 
     def lane(names: list[str]) -> None:
         for name in names:
             all_at_once(RUNTIMES[name], by_runtime[name])
 
     with concurrent.futures.ThreadPoolExecutor(max(len(lanes), 1), thread_name_prefix="edgekit-gate") as pool:
-        futures = [pool.submit(lane, names) for names in lanes.values()]
+        futures = [pool.submit(lane, names) for names in lanes]
         one_by_one(in_process)
         for future in futures:
             future.result()
     outcome.results += [done[i] for i in range(len(evaluations))]
+
+
+def _lanes(names: list[str]) -> list[list[str]]:
+    """Runtimes grouped by lane, in the order given: each lane's run one after the other, the lanes side by side."""
+    lanes: dict[str, list[str]] = {}
+    for name in names:
+        lanes.setdefault(RUNTIMES[name].lane or name, []).append(name)
+    return list(lanes.values())
 
 
 def _score(artifact, runtime, probabilities, labels, references, config, seconds) -> ParityResult:

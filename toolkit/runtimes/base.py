@@ -54,6 +54,8 @@ class Runtime:
     # Engine processes of one lane run one after the other (two cores cannot host several browsers at once);
     # None: a lane of its own, beside the others.
     lane: str | None = None
+    # Why an evaluation that failed failed, beyond its figures: (artifact directory, artifact, images) -> one line.
+    explain: Callable[[Path, Artifact, np.ndarray], str | None] | None = None
 
 
 class NotStarted(StepError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import contextlib
 import dataclasses
 import functools
 import json
@@ -46,6 +47,10 @@ START_TIMEOUT_S = 120
 # are far lower (docs/performance.md, "TF.js backends and browsers").
 SECONDS_PER_IMAGE = {"wasm": 0.02, "webgl": 0.2, "webgl-f16": 0.3, "webgpu": 1.0}
 DATA_PREFIX, IMAGES_FILE = "eval-data", "images.f32"
+# A node departs when it differs from wasm's by more than this share of its largest value: float32 rounding between
+# backends stays near 1e-6, float16 storage is 5e-4 (docs/verdict.md, "The browser runtimes").
+DEPARTS = 1e-5
+DEPARTURE_IMAGES = 8
 INSTALL = "install Debian's package: `apt-get install %s`"
 
 
@@ -218,9 +223,6 @@ def predict_many(predictors: list[TFJSBrowserPredictor], images: np.ndarray) -> 
 
 
 def _predict_many(predictors: list[TFJSBrowserPredictor], images: np.ndarray) -> list[np.ndarray | Exception]:
-    from toolkit.web import assets as web_assets
-    from toolkit.web.server import make_static_server, running
-
     if not predictors:
         return []
     target = predictors[0].target
@@ -228,20 +230,31 @@ def _predict_many(predictors: list[TFJSBrowserPredictor], images: np.ndarray) ->
     model_input = to_model_input(images, first.classifier, first.input)
     if len(model_input) == 0:
         return [np.zeros((0, *p.artifact.output.shape), dtype=np.float32) for p in predictors]
+    models = {p.artifact.name: p.artifact_dir for p in predictors}
+    with _page(target, models, model_input) as (session, page):
+        return [_evaluate(session, page, predictor, len(model_input)) for predictor in predictors]
+
+
+@contextlib.contextmanager
+def _page(target: Target, models: dict[str, Path], model_input: np.ndarray):
+    """The evaluation page in a started browser of `target`, serving `models` (name -> folder) and the inputs:
+    yields (session, what the page said when ready)."""
+    from toolkit.web import assets as web_assets
+    from toolkit.web.server import make_static_server, running
+
     try:
         assets = web_assets.locate()
     except InputError as error:
         raise StepError(f"{target.name}: {error}") from None
-    models = {f"models/{p.artifact.name}": p.artifact_dir for p in predictors}
+    mounts = {**assets.mounts(), **{f"models/{name}": folder for name, folder in models.items()}}
     with (
         tempfile.TemporaryDirectory(prefix="edgekit-tfjs-browser-") as tmp,
-        running(make_static_server({**assets.mounts(), **models, DATA_PREFIX: Path(tmp)})) as base_url,
+        running(make_static_server({**mounts, DATA_PREFIX: Path(tmp)})) as base_url,
     ):
         model_input.astype("<f4").tofile(Path(tmp) / IMAGES_FILE)
         session = _start(target, f"{base_url}eval.html#{target.backend}")
         try:
-            page = _ready(session, target)
-            return [_evaluate(session, page, predictor, len(model_input)) for predictor in predictors]
+            yield session, _ready(session, target)
         finally:
             session.close()
 
@@ -296,6 +309,47 @@ def _evaluate(session, page: dict, predictor: TFJSBrowserPredictor, count: int) 
     return to_probabilities(outputs, artifact.output, artifact.output_kind)
 
 
+def node_outputs(target: Target, artifact_dir: Path, artifact: Artifact, images: np.ndarray) -> list[tuple]:
+    """Every computed node of a graph model on `images` in `target`, in model.json's order: (name, op, outputs)."""
+    model_input = to_model_input(images, artifact.classifier, artifact.input)
+
+    def run() -> list:
+        with _page(target, {artifact.name: Path(artifact_dir)}, model_input) as (session, _):
+            args = json.dumps([f"models/{artifact.name}/", f"{DATA_PREFIX}/{IMAGES_FILE}", len(model_input)])
+            return session.call(f"window.edgekitEval.nodeOutputs(...{args})", START_TIMEOUT_S + 60)
+
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="edgekit-browser") as pool:
+        nodes = pool.submit(run).result()
+    decode = base64.b64decode
+    return [(n["name"], n["op"], np.frombuffer(decode(n["data"]), "<f4").reshape(n["shape"])) for n in nodes]
+
+
+def first_departure(target: Target, artifact_dir: Path, artifact: Artifact, images: np.ndarray) -> str | None:
+    """Where `target`'s outputs first depart from Chromium wasm's, node by node on `images` (a few suffice), as
+    one line; None when no node departs by more than float32 rounding."""
+    reference = node_outputs(DEFAULT, artifact_dir, artifact, images)
+    ours = node_outputs(target, artifact_dir, artifact, images)
+    for (name, op, expected), (_, _, got) in zip(reference, ours, strict=True):
+        diff = float(np.abs(expected.astype(np.float64) - got).max()) if expected.size else 0.0
+        relative = diff / max(float(np.abs(expected).max()), 1e-12) if expected.size else 0.0
+        if not np.isfinite(diff) or relative > DEPARTS:
+            return (
+                f"first departs from {DEFAULT.name} at node {name} ({op}): max |difference| {diff:.2g}, "
+                f"{relative:.2g} of the node's largest value, on {len(images)} images"
+            )
+    return None
+
+
+def _explain(target: Target, artifact_dir: Path, artifact: Artifact, images: np.ndarray) -> str | None:
+    """For a failed evaluation on a backend other than wasm: where it departs, or why that could not be found."""
+    if target.backend == "wasm":
+        return None
+    try:
+        return first_departure(target, artifact_dir, artifact, images[:DEPARTURE_IMAGES])
+    except Exception as error:  # the verdict stands; only its explanation is missing
+        return f"no node-by-node comparison with {DEFAULT.name}: {first_line(error)}"
+
+
 def _load(target: Target, artifact_dir: Path, artifact: Artifact) -> TFJSBrowserPredictor:
     return TFJSBrowserPredictor(artifact_dir, artifact, target)
 
@@ -316,6 +370,7 @@ def _runtime(target: Target) -> Runtime:
         engine=target.engine,
         backend=target.backend,
         lane="browser",
+        explain=functools.partial(_explain, target),
     )
 
 

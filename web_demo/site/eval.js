@@ -135,4 +135,37 @@ async function benchmark(modelUrl, backend, options) {
   return { ...result, js_heap_mb: jsHeap, wasm_heap_mb: wasmHeap, page_memory_mb: pageMemory };
 }
 
-window.edgekitEval = { ready, evaluate, benchmark };
+/**
+ * Every computed node of a graph model on `count` inputs from `imagesUrl`, in the model's execution order: where a
+ * backend's outputs depart from another's (toolkit.runtimes.tfjs_browser.first_departure compares them).
+ * @returns {Promise<Array<{name: string, op: string, shape: number[], data: string}>>} data: base64 float32
+ */
+async function nodeOutputs(modelUrl, imagesUrl, count) {
+  await ready;
+  const model = await ImageClassifier.fromUrl(tf, modelUrl);
+  try {
+    const graph = model.model.executor?.graph;
+    if (!graph) throw new Error('only a graph model can be compared node by node');
+    const nodes = Object.values(graph.nodes).filter((node) => !['Const', 'Placeholder'].includes(node.op));
+    const floats = (await fetchImages(imagesUrl)).subarray(0, count * model.spec.input.size);
+    const { input } = model.spec;
+    const dtype = input.scale === null ? 'float32' : 'int32';
+    const x = tf.tensor(input.scale === null ? floats : Int32Array.from(floats), [count, ...input.shape], dtype);
+    const outputs = model.model.execute(x, nodes.map((node) => node.name));
+    const list = Array.isArray(outputs) ? outputs : [outputs];
+    try {
+      const result = [];
+      for (const [i, node] of nodes.entries()) {
+        const data = Float32Array.from(await list[i].data());
+        result.push({ name: node.name, op: node.op, shape: list[i].shape, data: toBase64(new Uint8Array(data.buffer)) });
+      }
+      return result;
+    } finally {
+      tf.dispose([x, ...list]);
+    }
+  } finally {
+    model.dispose();
+  }
+}
+
+window.edgekitEval = { ready, evaluate, benchmark, nodeOutputs };
