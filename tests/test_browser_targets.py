@@ -50,6 +50,27 @@ def test_targets_take_short_names_commas_and_a_former_runtime_name():
         load_config(None, {"parity": {"targets": ["safari"]}})
 
 
+@pytest.mark.unit
+def test_the_plan_adds_chosen_targets_and_r_narrows_them_down():
+    from exporters.base import Artifact, Format, TensorSpec, Variant
+    from toolkit.gate.parity import plan, unverified
+
+    image, classes = TensorSpec([28, 28, 1], "float32"), TensorSpec([10], "float32")
+    tfjs = Artifact("j", Format.TFJS, Variant.FLOAT32, "float", "artifacts/j", "model.json", image, classes)
+
+    def planned(**parity) -> set[str]:
+        evaluations, skipped = plan([tfjs], load_config(None, {"parity": parity}).parity)
+        return {runtime.name for _, runtime in evaluations} | {skip.runtime for skip in skipped}
+
+    assert planned() == {"tfjs-node-wasm", "tfjs-chromium-wasm"}
+    assert planned(targets=["all"]) == {name for name, r in RUNTIMES.items() if tfjs.format in r.formats}
+    assert planned(targets=["webkit-webgl"]) == {"tfjs-node-wasm", "tfjs-chromium-wasm", "tfjs-webkit-webgl"}
+    assert planned(targets=["all"], runtimes=["tfjs-firefox-wasm"]) == {"tfjs-firefox-wasm"}
+    # -r may name a target by itself; a TF.js artifact that no runtime of the plan could run is not verified.
+    assert planned(runtimes=["tfjs-chromium-webgpu"]) == {"tfjs-chromium-webgpu"}
+    assert unverified([tfjs], [], load_config(None, {"parity": {"targets": ["chromium-webgl"]}}).parity) == ["j"]
+
+
 def test_a_chosen_browser_that_is_not_installed_is_not_verified(tiny_run_copy: Path, monkeypatch):
     monkeypatch.setattr(tfjs_browser, "firefox_executable", lambda: None)
     args = ["validate", str(tiny_run_copy), "--targets", "firefox-wasm", "-r", "tfjs-firefox-wasm"]
