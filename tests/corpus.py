@@ -378,7 +378,7 @@ def train_and_save(entry: Entry, directory: Path, epochs: int = 12) -> Path:
     return path
 
 
-RUNTIME_COLUMNS = ("litert", "tfjs-node-wasm", "tfjs-browser-wasm")
+RUNTIME_COLUMNS = ("litert", "tfjs-node-wasm", "tfjs-chromium-wasm")
 
 
 def table_row(entry: Entry, report: dict) -> str:

@@ -42,6 +42,7 @@ SAMPLES = {
         "allow_chance_reference": True,
         "fix": False,
         "runtimes": ["litert"],
+        "targets": ["tfjs-firefox-wasm"],
     },
 }
 

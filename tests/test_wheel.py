@@ -127,7 +127,7 @@ def test_user_model_exports_and_passes_from_the_wheel(venv, tmp_path):
 
     from toolkit.runtimes import RUNTIMES
 
-    for runtime in ("tfjs-node-wasm", "tfjs-browser-wasm"):  # the tools themselves (node, chromium) are here
+    for runtime in ("tfjs-node-wasm", "tfjs-chromium-wasm"):  # the tools themselves (node, chromium) are here
         if RUNTIMES[runtime].unavailable():
             pytest.skip(RUNTIMES[runtime].unavailable())
     base, env = venv
@@ -137,7 +137,7 @@ def test_user_model_exports_and_passes_from_the_wheel(venv, tmp_path):
     assert report["skipped"] == [], report["skipped"]  # every runtime ran from the installed package
     passed = {(a["name"], a["runtime"]) for a in report["artifacts"] if a["passed"]}
     for artifact in ("tfjs-float32", "tfjs-float16", "tfjs-uint8"):
-        assert {(artifact, "tfjs-node-wasm"), (artifact, "tfjs-browser-wasm")} <= passed
+        assert {(artifact, "tfjs-node-wasm"), (artifact, "tfjs-chromium-wasm")} <= passed
     assert ("tflite-int8-ptq", "litert") in passed
 
 

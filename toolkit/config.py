@@ -159,6 +159,9 @@ class ParityConfig(_Section):
     allow_chance_reference: bool = False
     fix: bool = False  # on an int8 PTQ breach, try the remedies of toolkit/fix/remedy.py and keep the first that passes
     runtimes: list[str] | None = None  # None: every runtime that can evaluate the artifact's format here
+    # Browser targets added to the default runtimes: names such as chromium-webgl (runtime tfjs-chromium-webgl),
+    # `all` for the whole matrix; `default` (or nothing) for today's gate alone.
+    targets: list[str] = Field(default_factory=list)
 
     def bounds(self, variant: str) -> Bounds:
         """The verdict's limits for one variant."""
@@ -188,13 +191,31 @@ class ParityConfig(_Section):
     @field_validator("runtimes")
     @classmethod
     def _known_runtimes(cls, values: list[str] | None) -> list[str] | None:
-        from toolkit.runtimes import RUNTIMES
+        from toolkit.runtimes import FORMER_NAMES, RUNTIMES
 
         known = list(RUNTIMES)
-        unknown = [name for name in values or [] if name not in known]
+        values = [FORMER_NAMES.get(name, name) for name in values or []]
+        unknown = [name for name in values if name not in known]
         if unknown:
             raise ValueError(f"unknown runtime {', '.join(unknown)} (known: {', '.join(known)})")
         return values or None
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _known_targets(cls, values: Any) -> Any:
+        from toolkit.runtimes import RUNTIMES, TARGET_WORDS, runtime_name
+
+        if isinstance(values, str):
+            values = [values]
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            return values  # the list[str] type says what is wrong
+        names = [part.strip() for value in values for part in value.split(",") if part.strip()]
+        names = [name if name in TARGET_WORDS else runtime_name(name) for name in names]
+        unknown = [name for name in names if name not in (*TARGET_WORDS, *RUNTIMES)]
+        if unknown:
+            short = [name.removeprefix("tfjs-") for name, r in RUNTIMES.items() if r.engine]
+            raise ValueError(f"unknown target {', '.join(unknown)} (known: {', '.join([*TARGET_WORDS, *short])})")
+        return names
 
 
 class Config(_Section):
@@ -273,6 +294,7 @@ OPTION_NAMES = {
     ("qat", "epochs"): "--qat-epochs",
     ("parity", "tolerances"): "--tolerance",
     ("parity", "runtimes"): "--runtime",
+    ("parity", "targets"): "--targets",
 }
 
 

@@ -17,6 +17,7 @@ from toolkit.cli.options import (
     Out,
     QatEpochs,
     Runtime,
+    Targets,
     Tolerance,
     refuse_unused,
 )
@@ -56,6 +57,7 @@ def export(
     qat_epochs: QatEpochs = None,
     tolerance: Tolerance = None,
     runtime: Runtime = None,
+    targets: Targets = None,
     fix: Fix = None,
     allow_chance_reference: AllowChance = None,
     config: ConfigFile = None,
@@ -84,12 +86,9 @@ def export(
     _refuse_what_cannot_apply(given)
     images.refuse_split_unless_folder(data, test_fraction, split_seed)
     declared = images.normalization(normalization, mean, std)
-    settings = build_config(
-        config,
-        qat=dict(epochs=qat_epochs),
-        export=dict(tfjs=None if tfjs else False),
-        parity=dict(tolerances=tolerance, runtimes=runtime, fix=fix, allow_chance_reference=allow_chance_reference),
-    )
+    gate = dict(tolerances=tolerance, runtimes=runtime, targets=targets, allow_chance_reference=allow_chance_reference)
+    export = dict(tfjs=None if tfjs else False)
+    settings = build_config(config, qat=dict(epochs=qat_epochs), export=export, parity=dict(**gate, fix=fix))
     if model is not None:
         split = images.split(test_fraction, split_seed)
         import_model(
@@ -111,7 +110,7 @@ def export(
 
 
 IMPORTING = ("data", "out", "qat", "trust_model", "normalization", "mean", "std", "test_fraction", "split_seed")
-GATING = ("tolerance", "runtime", "allow_chance_reference", "qat_epochs")
+GATING = ("tolerance", "runtime", "targets", "allow_chance_reference", "qat_epochs")
 
 
 def _refuse_what_cannot_apply(given: dict) -> None:

@@ -104,8 +104,18 @@ Runtime = Annotated[
         "--runtime",
         "-r",
         metavar="NAME",
-        help="Evaluate only in this runtime: litert, tfjs-node-wasm, tfjs-browser-wasm or tensorflow; "
-        "repeatable. Default: every runtime available here.",
+        help="Evaluate only in this runtime: litert, tfjs-node-wasm, tfjs-chromium-wasm, tensorflow or a "
+        "browser target's tfjs-ENGINE-BACKEND; repeatable. Default: every runtime available here.",
+    ),
+]
+Targets = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--targets",
+        metavar="TARGETS",
+        help="Browser targets to gate TF.js in besides the default runtimes: all, or ENGINE-BACKEND names "
+        "(chromium-webgl, chromium-webgl-f16, chromium-webgpu, firefox-wasm, firefox-webgl, webkit-wasm, "
+        "webkit-webgl), comma-separated or repeated. Default: Chromium on wasm only.",
     ),
 ]
 
@@ -145,8 +155,9 @@ def build_config(config_file: Path | None, preset: str = "default", **sections: 
     parity = sections.get("parity")
     if parity is not None:
         parity["tolerances"] = parse_tolerances(parity.get("tolerances"))
-        if parity.get("runtimes") == []:
-            parity["runtimes"] = None
+        for key in ("runtimes", "targets"):
+            if parity.get(key) == []:
+                parity[key] = None
     return load_config(config_file, sections, preset)
 
 

@@ -26,7 +26,7 @@ from toolkit.report.document import build_report, keep_previous, write_report
 from toolkit.report.environment import environment
 from toolkit.report.html import curves, write_html
 from toolkit.run import Run
-from toolkit.runtimes import RUNTIMES
+from toolkit.runtimes import FORMER_NAMES, RUNTIMES
 
 log = logging.getLogger("edgekit")
 
@@ -132,7 +132,10 @@ def _write_reports(run: Run, report: dict, outcome, data: Dataset, references: d
     predictions = Predictions.from_probabilities(labels, references, outcome.predictions)
     if config.parity.runtimes is not None:
         digests = {a.name: a.digest for a in run.artifacts()}
-        carried = keep_previous(report, previous[0], set(config.parity.runtimes), digests)
+        # A runtime's former name in an older report is that runtime: its results are replaced, not carried.
+        named = set(config.parity.runtimes)
+        named |= {old for old, new in FORMER_NAMES.items() if new in named}
+        carried = keep_previous(report, previous[0], named, digests)
         if carried:
             log.info("kept %d result(s) in other runtimes from the previous report (same files)", len(carried))
         predictions.keep_previous(previous[1], set(carried))

@@ -20,7 +20,8 @@ from toolkit.report.document import overall
 from toolkit.run import Run, atomic_write_text
 
 # The evaluation whose figures stand for an artifact: the runtime users deploy it to, when it ran there.
-PRIMARY_RUNTIMES = ("litert", "tfjs-browser-wasm", "tfjs-node-wasm", "tensorflow")
+# tfjs-browser-wasm: what reports before the browser matrix called tfjs-chromium-wasm.
+PRIMARY_RUNTIMES = ("litert", "tfjs-chromium-wasm", "tfjs-browser-wasm", "tfjs-node-wasm", "tensorflow")
 TARGETS = {"tflite": "phones (TFLite)", "tfjs": "browsers (TF.js)"}
 GALLERY = 24  # images per gallery: enough to see a pattern, few enough to look at each
 # Difference matrices: blue where the artifact does better than its reference, orange where worse (the Okabe-Ito

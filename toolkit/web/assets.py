@@ -31,6 +31,8 @@ VENDOR = {
     "tfjs-converter": "@tensorflow/tfjs-converter/dist",
     "tfjs-backend-webgl": "@tensorflow/tfjs-backend-webgl/dist",
     "tfjs-backend-cpu": "@tensorflow/tfjs-backend-cpu/dist",
+    # Loaded by the evaluation page only for the tfjs-chromium-webgpu runtime (not in the full TF.js bundle).
+    "tfjs-backend-webgpu": "@tensorflow/tfjs-backend-webgpu/dist",
 }
 PACKAGES = (
     "@tensorflow/tfjs",
