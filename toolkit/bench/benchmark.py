@@ -51,7 +51,7 @@ class Setting:
     """One way to run one artifact: a runtime and its options."""
 
     artifact: Artifact
-    runtime: str  # litert, tfjs-node-wasm, tfjs-browser-wasm, tfjs-browser-webgl
+    runtime: str  # litert, tfjs-node-wasm, tfjs-chromium-wasm, tfjs-chromium-webgl
     threads: int | None = None
     xnnpack: bool | None = None
 
@@ -64,7 +64,7 @@ class Setting:
     @property
     def primary(self) -> bool:
         """The setting that stands for the artifact in the report: 1 thread as shipped, or the browser's wasm."""
-        return (self.runtime == "litert" and self.threads == 1 and self.xnnpack) or self.runtime == "tfjs-browser-wasm"
+        return (self.runtime == "litert" and self.threads == 1 and self.xnnpack) or self.runtime == "tfjs-chromium-wasm"
 
 
 def plan(run: Run, runtimes: list[str] | None = None) -> tuple[list[Setting], list[str]]:
@@ -76,8 +76,8 @@ def plan(run: Run, runtimes: list[str] | None = None) -> tuple[list[Setting], li
     reasons = {
         "litert": litert.unavailable(),
         "tfjs-node-wasm": tfjs_node.unavailable(),
-        "tfjs-browser-wasm": tfjs_browser.unavailable(),
-        "tfjs-browser-webgl": tfjs_browser.unavailable(),
+        "tfjs-chromium-wasm": tfjs_browser.unavailable(),
+        "tfjs-chromium-webgl": tfjs_browser.unavailable(),
     }
     if wanted and wanted - set(reasons):
         raise InputError(
@@ -88,14 +88,14 @@ def plan(run: Run, runtimes: list[str] | None = None) -> tuple[list[Setting], li
             skipped.append(f"{name}: {reason}")
     # Without a GPU, Chromium's WebGL is SwiftShader: software rendering many times slower than wasm, and it takes
     # the CPU with it; measured only when asked for by name.
-    default = set(reasons) - {"tfjs-browser-webgl"}
+    default = set(reasons) - {"tfjs-chromium-webgl"}
     ok = {name for name, reason in reasons.items() if not reason and name in (wanted or default)}
     for artifact in run.artifacts():
         if artifact.format is Format.TFLITE and "litert" in ok:
             settings += [Setting(artifact, "litert", t, x) for x in (True, False) for t in (1, 2)]
         if artifact.format is Format.TFJS:
             settings += [
-                Setting(artifact, r) for r in ("tfjs-node-wasm", "tfjs-browser-wasm", "tfjs-browser-webgl") if r in ok
+                Setting(artifact, r) for r in ("tfjs-node-wasm", "tfjs-chromium-wasm", "tfjs-chromium-webgl") if r in ok
             ]
     return settings, skipped
 
@@ -250,7 +250,7 @@ def _measure_rounds(
 
     litert = [s for s in settings if s.runtime == "litert"]
     node = [s for s in settings if s.runtime == "tfjs-node-wasm"]
-    browser = [s for s in settings if s.runtime.startswith("tfjs-browser")]
+    browser = [s for s in settings if s.runtime.startswith("tfjs-chromium")]
     with tempfile.TemporaryDirectory(prefix="edgekit-bench-") as tmp:
         image_files = {}
         for artifact in {s.artifact.name: s.artifact for s in litert}.values():
