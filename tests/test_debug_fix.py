@@ -68,11 +68,22 @@ def test_debug_names_the_outlier_layer_and_fix_makes_int8_pass(tmp_path: Path, t
     report = json.loads((tmp_path / "fixed" / "report.json").read_text())
     assert report["passed"]
     (fix,) = report["fixes"]
-    assert fix["fixed"] and fix["remedy"].startswith("selective quantization") and "wide" in fix["remedy"]
-    assert fix["tried"][0]["remedy"].startswith("calibration on") and not fix["tried"][0]["passed"]
-    assert fix["size_bytes"]["after"] > fix["size_bytes"]["before"]  # a float layer costs bytes
+    # The ladder climbs in order of cost and stops at the first integer file that passes: int16 activations on
+    # the outlier layer alone still requantize it to int8 for the next layer; on both, the file passes.
+    assert fix["fixed"] and fix["remedy"].startswith("int16 activations on") and "wide" in fix["remedy"]
+    steps = [t["remedy"] for t in fix["tried"]]
+    assert steps[0].startswith("calibration on") and not fix["tried"][0]["passed"]
+    assert steps[1].startswith("int16 activations on") and not fix["tried"][1]["passed"]
+    assert fix["tried"][-1]["passed"] and len(steps) == 3
+    recipe = fix["recipe"]
+    assert recipe["backend"] == "ai-edge-quantizer" and recipe["fully_integer"] and recipe["float_ops"] == []
+    assert [o["precision"] for o in recipe["overrides"]] == ["int16", "int16"]
+    contract = json.loads((tmp_path / "fixed" / "artifacts" / "tflite-int8-ptq" / "contract.json").read_text())
+    assert contract["quantization"]["overrides"] == recipe["overrides"] and contract["input"]["dtype"] == "int8"
     assert fix["latency_ms_per_image"]["after"] > 0
-    assert "--fix on tflite-int8-ptq: fixed by selective" in (tmp_path / "fixed" / "report.md").read_text()
+    markdown = (tmp_path / "fixed" / "report.md").read_text()
+    assert "--fix on tflite-int8-ptq: fixed by int16 activations" in markdown
+    assert "- recipe: int8 by ai-edge-quantizer, per layer:" in markdown and "fully integer" in markdown
 
 
 def test_debug_refuses_a_float_artifact(tiny_run: Path):

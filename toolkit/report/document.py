@@ -223,6 +223,22 @@ def _fix_lines(fix: dict[str, Any]) -> list[str]:
             f"- cost: {size['before'] / 1024:.0f} -> {size['after'] / 1024:.0f} KB, "
             f"{latency['before']:.3f} -> {latency['after']:.3f} ms per image (LiteRT, 1 thread)"
         )
+        lines += _recipe_lines(fix.get("recipe"))
+    return lines
+
+
+def _recipe_lines(recipe: dict[str, Any] | None) -> list[str]:
+    """The kept file's recipe: variant, backend, per-layer precision, and whether it is fully integer."""
+    if not recipe:
+        return []
+    layers = "; ".join(f"{o['layers']} -> {o['precision']}" for o in recipe.get("overrides", []))
+    lines = [
+        f"- recipe: {recipe['variant']} by {recipe.get('backend', '?')}"
+        + (f", per layer: {layers}" if layers else "")
+        + (", fully integer" if recipe.get("fully_integer") else f", float ops: {', '.join(recipe['float_ops'])}")
+    ]
+    if recipe.get("speed"):
+        lines.append(f"- speed: {recipe['speed']}")
     return lines
 
 
