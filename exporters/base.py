@@ -303,6 +303,12 @@ class Artifact:
         return sum(f["size_bytes"] for f in self.files.values())
 
     @property
+    def int16_activations(self) -> bool:
+        """Some ops compute with int16 activations: CPUs run them on LiteRT's reference kernels (XNNPACK has none)."""
+        overrides = (self.quantization or {}).get("overrides", [])
+        return self.variant is Variant.INT16X8 or any(o.get("precision") == "int16" for o in overrides)
+
+    @property
     def output_kind(self) -> str:
         return self.classifier.output_kind
 

@@ -84,6 +84,7 @@ def test_debug_names_the_outlier_layer_and_fix_makes_int8_pass(tmp_path: Path, t
     markdown = (tmp_path / "fixed" / "report.md").read_text()
     assert "--fix on tflite-int8-ptq: fixed by int16 activations" in markdown
     assert "- recipe: int8 by ai-edge-quantizer, per layer:" in markdown and "fully integer" in markdown
+    assert "Recipe kept: int8 by ai-edge-quantizer" in (tmp_path / "fixed" / "report.html").read_text()
 
 
 def test_debug_refuses_a_float_artifact(tiny_run: Path):

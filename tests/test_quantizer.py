@@ -80,6 +80,10 @@ def test_a_recipe_is_checked_before_it_is_used():
         load_config(overrides={"export": {"int16_layers": ["("]}})
     with pytest.raises(InputError, match="quantizer"):
         load_config(overrides={"export": {"quantizer": ["int4"]}})
+    with pytest.raises(InputError, match="set quantizer too"):
+        load_config(overrides={"export": {"float_layers": ["dense"]}})
+    result = runner.invoke(app, ["export", "--model", "m.h5", "--quantizer", "int8", "--int16-layers", "("])
+    assert result.exit_code == 2 and "--int16-layers" in result.output and "regular expression" in result.output
 
 
 @pytest.mark.unit

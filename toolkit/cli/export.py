@@ -44,6 +44,31 @@ TrustModel = Annotated[
     ),
 ]
 Tfjs = Annotated[bool, typer.Option("--tfjs/--no-tfjs", help="Export TF.js (verified in Node and Chromium).")]
+Quantizer = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--quantizer",
+        metavar="RECIPE",
+        help="Also write TFLite through the LiteRT quantizer: int8 (tflite-int8-aeq) or int16x8 (tflite-int16x8, "
+        "int16 activations: slow on CPUs); repeatable.",
+    ),
+]
+FloatLayers = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--float-layers",
+        metavar="PATTERN",
+        help="With --quantizer: keep these layers in float (a layer name, op type or regular expression); repeatable.",
+    ),
+]
+Int16Layers = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--int16-layers",
+        metavar="PATTERN",
+        help="With --quantizer: give these layers int16 activations (name, op type or regex); repeatable.",
+    ),
+]
 
 
 @command
@@ -61,6 +86,9 @@ def export(
     config: ConfigFile = None,
     trust_model: TrustModel = False,
     tfjs: Tfjs = True,
+    quantizer: Quantizer = None,
+    float_layers: FloatLayers = None,
+    int16_layers: Int16Layers = None,
     normalization: images.NormalizationKind = None,
     mean: images.Mean = None,
     std: images.Std = None,
@@ -87,7 +115,9 @@ def export(
     settings = build_config(
         config,
         qat=dict(epochs=qat_epochs),
-        export=dict(tfjs=None if tfjs else False),
+        export=dict(
+            tfjs=None if tfjs else False, quantizer=quantizer, float_layers=float_layers, int16_layers=int16_layers
+        ),
         parity=dict(tolerances=tolerance, runtimes=runtime, fix=fix, allow_chance_reference=allow_chance_reference),
     )
     if model is not None:
