@@ -216,6 +216,23 @@ def write(
     )
 
 
+def tensor_snr(float_tflite: bytes, quantized: bytes, inputs: np.ndarray) -> dict[str, float]:
+    """The quantizer's validation: {tensor: signal-to-noise ratio (linear)} of every activation tensor that both
+    files share, each image run alone through both and the ratio averaged over images."""
+    from ai_edge_quantizer import model_validator
+    from ai_edge_quantizer.utils.validation_utils import ValidationErrorMetric
+
+    key, name = _signature(float_tflite)
+    images = [{name: np.asarray(inputs[i : i + 1], np.float32)} for i in range(len(inputs))]
+    with native_stderr_to_debug_log(), contextlib.redirect_stderr(io.StringIO()):
+        result = model_validator.compare_model(
+            float_tflite, quantized, {key: images}, [ValidationErrorMetric.SNR], use_xnnpack=True, num_threads=1
+        )
+    tensors = result.get_signature_comparison_result(key)
+    found = {**tensors.intermediate_tensors, **tensors.output_tensors}
+    return {tensor: float(metrics["snr"]) for tensor, metrics in found.items()}
+
+
 def op_table(tflite: bytes) -> list[dict]:
     """Every op before delegation: name, output and input tensor names and dtypes."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType

@@ -57,11 +57,16 @@ def test_debug_names_the_outlier_layer_and_fix_makes_int8_pass(tmp_path: Path, t
     worst = report["debug"]["tflite-int8-ptq"]["worst_layers"][0]
     assert "wide" in worst["node"] and worst["suspect"]  # named automatically on the breach
     assert "wide" in (tmp_path / "plain" / "report.md").read_text()
+    # Beside it, the quantizer's own per-tensor SNR: the collapsed `narrow` output comes out near 0 dB.
+    snr = report["debug"]["tflite-int8-ptq"]["quantizer_snr"]["worst_tensors"]
+    assert snr[0]["snr_db"] < 3 and any("narrow" in t["tensor"] for t in snr[:2])
+    assert "LiteRT quantizer" in (tmp_path / "plain" / "report.html").read_text()
 
     debugged = runner.invoke(app, ["debug", str(tmp_path / "plain"), "tflite-int8-ptq"])
     assert debugged.exit_code == 0, debugged.output
     assert "wide" in debugged.output.splitlines()[1] and "SUSPECT" in debugged.output.splitlines()[1]
     assert (tmp_path / "plain" / "debug" / "tflite-int8-ptq.json").is_file()
+    assert "worst tensors by SNR" in debugged.output and " dB  " in debugged.output
 
     fixed = runner.invoke(app, [*common, "--out", str(tmp_path / "fixed"), "--fix"])
     assert fixed.exit_code == 0, fixed.output

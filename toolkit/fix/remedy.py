@@ -143,6 +143,15 @@ def _candidates(model, data: Dataset, config, failing: Artifact, run):
         yield f"quantization-aware fine-tuning ({config.qat.epochs} epoch(s)) on the run's training data", qat
 
 
+def _verdict(result: ParityResult) -> str:
+    """pass, fail, or inconclusive: nothing failed, but the test set is too small to show a drop the size of the
+    margin. The ladder keeps an inconclusive candidate too: the float artifacts of such a run are no better off, and
+    the gate run afterwards reports the run as inconclusive, never as passed (docs/quantization.md)."""
+    if result.passed:
+        return "pass"
+    return "inconclusive" if result.inconclusive and not result.reasons else "fail"
+
+
 def fix_int8(run: Run, failing: Artifact, model, data: Dataset, references, config) -> dict:
     """Try the remedies for one failing int8 PTQ artifact; on success its files are replaced in the run.
 
@@ -160,9 +169,12 @@ def fix_int8(run: Run, failing: Artifact, model, data: Dataset, references, conf
             tried.append({"remedy": description, "passed": False, "error": first_line(error)[:200]})
             continue
         result = _gate(artifact, Run(scratch, run.manifest), data, references, config)
-        tried.append({"remedy": description, "passed": result.passed, "reasons": result.reasons})
-        log.info("fix   %-18s %s: %s", failing.name, description, "pass" if result.passed else "fail")
-        if result.passed:
+        verdict = _verdict(result)
+        tried.append({"remedy": description, "passed": result.passed, "verdict": verdict, "reasons": result.reasons})
+        if result.inconclusive:
+            tried[-1]["inconclusive"] = result.inconclusive
+        log.info("fix   %-18s %s: %s", failing.name, description, verdict)
+        if verdict != "fail":
             candidate = Run(scratch, run.manifest).artifact_dir(artifact)
             latency = latency_ms(candidate / artifact.main_file, artifact, data.x_test)
             shutil.rmtree(original_dir)

@@ -203,20 +203,30 @@ def _ensemble_lines(ensemble: dict[str, Any]) -> list[str]:
     ]
 
 
+def _snr_lines(snr: dict[str, Any] | None) -> list[str]:
+    if not snr:
+        return []
+    lines = ["", f"By the LiteRT quantizer ({snr.get('metric', 'SNR')}):", ""]
+    if "error" in snr:
+        return lines + [f"- {snr['error']}"]
+    return lines + [f"- {t['tensor']}: {_cell(t['snr_db'])} dB" for t in snr["worst_tensors"]]
+
+
 def _debug_lines(name: str, debug: dict[str, Any]) -> list[str]:
     lines = ["", f"## Worst int8 layers of {name} (QuantizationDebugger, {debug.get('metric', '')})", ""]
     if "error" in debug:
-        return lines + [f"- {debug['error']}"]
-    return lines + [
+        return lines + [f"- {debug['error']}"] + _snr_lines(debug.get("quantizer_snr"))
+    lines += [
         f"- {w['node']} ({w['op']}): {w['relative_rmse']:.2f}{' SUSPECT' if w['suspect'] else ''}"
         for w in debug["worst_layers"]
     ]
+    return lines + _snr_lines(debug.get("quantizer_snr"))
 
 
 def _fix_lines(fix: dict[str, Any]) -> list[str]:
     outcome = "fixed by " + fix["remedy"] if fix["fixed"] else "not fixed"
     lines = ["", f"## --fix on {fix['artifact']}: {outcome}", ""]
-    lines += [f"- tried {t['remedy']}: {'pass' if t['passed'] else 'fail'}" for t in fix["tried"]]
+    lines += [f"- tried {t['remedy']}: {t.get('verdict') or ('pass' if t['passed'] else 'fail')}" for t in fix["tried"]]
     if fix["fixed"]:
         size, latency = fix["size_bytes"], fix["latency_ms_per_image"]
         lines.append(
