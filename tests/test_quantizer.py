@@ -16,6 +16,7 @@ from exporters.tflite_quantizer import Override
 from toolkit.cli import app
 from toolkit.config import load_config
 from toolkit.errors import InputError
+from toolkit.flow.export import check_formats
 from toolkit.pixels.tensors import dequantize, quantize
 
 runner = CliRunner()
@@ -80,8 +81,8 @@ def test_a_recipe_is_checked_before_it_is_used():
         load_config(overrides={"export": {"int16_layers": ["("]}})
     with pytest.raises(InputError, match="quantizer"):
         load_config(overrides={"export": {"quantizer": ["int4"]}})
-    with pytest.raises(InputError, match="set quantizer too"):
-        load_config(overrides={"export": {"float_layers": ["dense"]}})
+    with pytest.raises(InputError, match="add --quantizer"):
+        check_formats(load_config(overrides={"export": {"float_layers": ["dense"]}}))
     result = runner.invoke(app, ["export", "--model", "m.h5", "--quantizer", "int8", "--int16-layers", "("])
     assert result.exit_code == 2 and "--int16-layers" in result.output and "regular expression" in result.output
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from exporters.base import Variant
 from toolkit.errors import InputError
@@ -114,11 +114,9 @@ class ExportConfig(_Section):
 
     @field_validator("float_layers", "int16_layers")
     @classmethod
-    def _patterns(cls, values: list[str], info: ValidationInfo) -> list[str]:
+    def _patterns(cls, values: list[str]) -> list[str]:
         import re
 
-        if values and not info.data.get("quantizer"):
-            raise ValueError("a per-layer recipe shapes the quantizer's artifacts: set quantizer too")
         for pattern in values:
             try:
                 re.compile(pattern)

@@ -18,6 +18,7 @@ from toolkit.cli.options import (
     QatEpochs,
     Runtime,
     Tolerance,
+    build_config,
     refuse_unused,
 )
 from toolkit.errors import InputError
@@ -97,12 +98,11 @@ def export(
 ) -> None:
     """Export a run's artifacts, or import your model and gate it.
 
-    Writes TFLite (float32, float16, dynamic, int8), TF.js and SavedModel artifacts, each with its contract.
-    With RUN_DIR it only exports (then `edgekit validate RUN_DIR` gates them, or add --fix to gate now); with
-    --model it imports your model into a new run, exports it and runs the parity gate.
+    Writes TFLite (float32, float16, dynamic, int8), TF.js and SavedModel artifacts, each with its contract. With
+    RUN_DIR it only exports (`edgekit validate RUN_DIR` gates them, or --fix now); with --model it imports your model
+    into a new run, exports it and runs the parity gate.
     """
     given = dict(locals())
-    from toolkit.cli.options import build_config
     from toolkit.flow.export import export as export_step
     from toolkit.flow.own_model import import_model
     from toolkit.flow.train import default_run_dir

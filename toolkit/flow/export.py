@@ -79,6 +79,12 @@ def quantizer_jobs(config: Config, representative: np.ndarray) -> list[ExportJob
 def check_formats(config: Config) -> None:
     if not (config.export.tflite or config.export.tfjs or config.export.saved_model):
         raise InputError("nothing to export: every format is switched off")
+    if (config.export.float_layers or config.export.int16_layers) and not (
+        config.export.quantizer and config.export.tflite
+    ):
+        raise InputError(
+            "--float-layers/--int16-layers shape the LiteRT quantizer's artifacts: add --quantizer int8 or int16x8"
+        )
 
 
 def export(run_dir: Path, config: Config) -> Run:
