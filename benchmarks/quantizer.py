@@ -40,7 +40,7 @@ def rows(report: dict) -> list[str]:
         if a["name"].startswith("tflite"):
             out.append(
                 f"| {a['name']} | {a['variant']} | {a['accuracy']:.2f} ({a['accuracy_delta']:+.2f}) | "
-                f"{a['agreement']:.2f} | {a['mean_abs_prob_delta']:.4f} | {'pass' if a['passed'] else 'FAIL'} | "
+                f"{a['agreement']:.2f} | {a['mean_abs_prob_delta']:.4f} | {a.get('verdict') or a['passed']} | "
                 f"{a['size_bytes']} |"
             )
     return out
@@ -70,7 +70,7 @@ def main() -> None:
                 for fix in report.get("fixes", []):
                     print(f"\n--fix on {fix['artifact']} (exit {done.returncode}, {seconds:.0f} s):")
                     for step in fix["tried"]:
-                        print(f"- {step['remedy']}: {'pass' if step['passed'] else 'fail'} {step.get('reasons') or ''}")
+                        print(f"- {step['remedy']}: {step.get('verdict')} {step.get('reasons') or ''}")
                     print(f"- recipe: {json.dumps(fix.get('recipe'))}")
                     print(f"- latency ms/image: {fix.get('latency_ms_per_image')}")
                 print(*[r for r in rows(report) if "int8-ptq" in r], sep="\n")
