@@ -54,6 +54,13 @@ def test_quantizer_artifacts_are_gated_with_their_contract_and_recipe(tmp_path: 
     assert _contract(out, "tflite-int8-ptq")["quantization"] == {"backend": "tflite-converter"}
     assert "quantization" not in _contract(out, "tflite-float32")
 
+    quick = ["--runs", "20", "--warmup", "2", "--rounds", "1", "-r", "litert"]
+    bench = runner.invoke(app, ["benchmark", str(out), *quick])
+    assert bench.exit_code == 0, bench.output
+    rows = json.loads((out / "benchmark.json").read_text())["results"]
+    assert {r["artifact"] for r in rows if r["int16_activations"]} == {"tflite-int16x8", "tflite-int8-aeq"}
+    assert "tflite-int16x8, tflite-int8-aeq: int16 activations, which XNNPACK does not run" in bench.output
+
     refused = _config(tmp_path / "bad.toml", quantizer=["int8"], float_layers=["no_such_layer"])
     bad = runner.invoke(app, [*common, str(refused), "--out", str(tmp_path / "bad")])
     assert bad.exit_code == 2 and "no_such_layer" in bad.output and "matches no op" in bad.output
