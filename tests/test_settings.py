@@ -32,7 +32,15 @@ SAMPLES = {
         "seed": 7,
     },
     "qat": {"epochs": 2, "batch_size": 64, "learning_rate": 0.0002, "label_smoothing": 0.05},
-    "export": {"representative_size": 100, "tflite": False, "tfjs": False, "saved_model": False},
+    "export": {
+        "representative_size": 100,
+        "tflite": False,
+        "tfjs": False,
+        "saved_model": False,
+        "quantizer": ["int8"],
+        "float_layers": ["dense"],
+        "int16_layers": ["SOFTMAX"],
+    },
     "parity": {
         "tolerances": {"int8": 0.4},
         "min_agreement": {"int8": 96.5},

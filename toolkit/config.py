@@ -104,6 +104,25 @@ class ExportConfig(_Section):
     tflite: bool = True
     tfjs: bool = True
     saved_model: bool = True
+    # Extra TFLite artifacts made by the LiteRT quantizer (exporters/tflite_quantizer.py): "int8" writes
+    # tflite-int8-aeq, "int16x8" tflite-int16x8 (int16 activations: slow on CPUs, docs/quantization.md).
+    quantizer: list[Literal["int8", "int16x8"]] = Field(default_factory=list)
+    # A per-layer recipe for the quantizer's artifacts: layers (a name, or a regular expression searched in the op's
+    # output tensor names) kept in float, or given int16 activations.
+    float_layers: list[str] = Field(default_factory=list)
+    int16_layers: list[str] = Field(default_factory=list)
+
+    @field_validator("float_layers", "int16_layers")
+    @classmethod
+    def _patterns(cls, values: list[str]) -> list[str]:
+        import re
+
+        for pattern in values:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"{pattern!r} is not a regular expression: {error}") from None
+        return values
 
 
 # The verdict (toolkit/gate/verdict.py) and these defaults were chosen on a calibration set of faithful conversions
@@ -115,6 +134,7 @@ DEFAULT_TOLERANCES = {
     Variant.DYNAMIC.value: 0.2,
     Variant.UINT8.value: 0.2,
     Variant.INT8.value: 0.3,
+    Variant.INT16X8.value: 0.3,
 }
 # Hard floor on top-1 agreement with the reference, in percent: scrambled classes or another model.
 DEFAULT_MIN_AGREEMENT = {
@@ -123,6 +143,7 @@ DEFAULT_MIN_AGREEMENT = {
     Variant.DYNAMIC.value: 98.5,
     Variant.UINT8.value: 98.5,
     Variant.INT8.value: 97.0,
+    Variant.INT16X8.value: 97.0,
 }
 # Bound on the mean over images of max_k |p_artifact - p_reference|: right argmax, wrong probabilities (an edited
 # output zero-point or input scale). Set between the largest faithful error and the smallest edit (docs/verdict.md).
@@ -132,6 +153,7 @@ DEFAULT_MAX_MEAN_PROB_ERROR = {
     Variant.DYNAMIC.value: 0.03,
     Variant.UINT8.value: 0.03,
     Variant.INT8.value: 0.06,
+    Variant.INT16X8.value: 0.06,
 }
 # One-sided exact McNemar level at which an accuracy drop counts as real.
 DEFAULT_SIGNIFICANCE = 0.01

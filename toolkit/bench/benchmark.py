@@ -301,6 +301,7 @@ def summarize(run: Run, measured: dict[Setting, list[dict | Exception]]) -> list
             "primary": setting.primary,
             "size_bytes": artifact.size_bytes,
             "gzip_bytes": gzipped[artifact.name],
+            "int16_activations": artifact.int16_activations,
             "rounds": len(good),
             "error": next((str(r) for r in rounds if isinstance(r, Exception)), None)
             if len(good) < len(rounds)
@@ -350,5 +351,8 @@ def render_table(result: dict[str, Any]) -> str:
             f"{f(r['p50_us'], '8.1f')} {f(r['p90_us'], '8.1f')} {f(r['p99_us'], '8.1f')} {spread:>15} {ratio:>13} "
             f"{f(r['throughput_ips'], '7.0f')} {f(memory, '7.0f')}" + (f"  error: {r['error']}" if r["error"] else "")
         )
+    if any(r.get("int16_activations") for r in result["results"]):
+        slow = sorted({r["artifact"] for r in result["results"] if r.get("int16_activations")})
+        lines.append(f"{', '.join(slow)}: int16 activations, which XNNPACK does not run (reference kernels on CPUs).")
     lines.append(result["method"])
     return "\n".join(lines)

@@ -19,6 +19,7 @@ from toolkit.cli.options import (
     Runtime,
     Targets,
     Tolerance,
+    build_config,
     refuse_unused,
 )
 from toolkit.errors import InputError
@@ -45,6 +46,31 @@ TrustModel = Annotated[
     ),
 ]
 Tfjs = Annotated[bool, typer.Option("--tfjs/--no-tfjs", help="Export TF.js (verified in Node and Chromium).")]
+Quantizer = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--quantizer",
+        metavar="RECIPE",
+        help="Also write TFLite through the LiteRT quantizer: int8 (tflite-int8-aeq) or int16x8 (tflite-int16x8, "
+        "int16 activations: slow on CPUs); repeatable.",
+    ),
+]
+FloatLayers = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--float-layers",
+        metavar="PATTERN",
+        help="With --quantizer: keep these layers in float (a layer name, op type or regular expression); repeatable.",
+    ),
+]
+Int16Layers = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--int16-layers",
+        metavar="PATTERN",
+        help="With --quantizer: give these layers int16 activations (name, op type or regex); repeatable.",
+    ),
+]
 
 
 @command
@@ -63,6 +89,9 @@ def export(
     config: ConfigFile = None,
     trust_model: TrustModel = False,
     tfjs: Tfjs = True,
+    quantizer: Quantizer = None,
+    float_layers: FloatLayers = None,
+    int16_layers: Int16Layers = None,
     normalization: images.NormalizationKind = None,
     mean: images.Mean = None,
     std: images.Std = None,
@@ -71,12 +100,11 @@ def export(
 ) -> None:
     """Export a run's artifacts, or import your model and gate it.
 
-    Writes TFLite (float32, float16, dynamic, int8), TF.js and SavedModel artifacts, each with its contract.
-    With RUN_DIR it only exports (then `edgekit validate RUN_DIR` gates them, or add --fix to gate now); with
-    --model it imports your model into a new run, exports it and runs the parity gate.
+    Writes TFLite (float32, float16, dynamic, int8), TF.js and SavedModel artifacts, each with its contract. With
+    RUN_DIR it only exports (`edgekit validate RUN_DIR` gates them, or --fix now); with --model it imports your model
+    into a new run, exports it and runs the parity gate.
     """
     given = dict(locals())
-    from toolkit.cli.options import build_config
     from toolkit.flow.export import export as export_step
     from toolkit.flow.own_model import import_model
     from toolkit.flow.train import default_run_dir
@@ -87,7 +115,8 @@ def export(
     images.refuse_split_unless_folder(data, test_fraction, split_seed)
     declared = images.normalization(normalization, mean, std)
     gate = dict(tolerances=tolerance, runtimes=runtime, targets=targets, allow_chance_reference=allow_chance_reference)
-    export = dict(tfjs=None if tfjs else False)
+    layers = dict(float_layers=float_layers, int16_layers=int16_layers)
+    export = dict(tfjs=None if tfjs else False, quantizer=quantizer, **layers)
     settings = build_config(config, qat=dict(epochs=qat_epochs), export=export, parity=dict(**gate, fix=fix))
     if model is not None:
         split = images.split(test_fraction, split_seed)

@@ -147,8 +147,18 @@ def _latency(rows: list[dict[str, Any]], name: str) -> float | None:
     return None
 
 
-def recommendations(report: dict[str, Any], sizes: dict[str, int], latency: dict[str, float | None]) -> list[dict]:
-    """Per target, the smallest (then fastest) artifact that passed in every runtime it was evaluated in."""
+# Said beside an artifact with int16 activations wherever it is recommended (docs/quantization.md).
+SLOW_INT16 = (
+    "int16 activations: XNNPACK runs no int16 op, so on CPUs those ops run on reference kernels, many times slower "
+    "than int8; the file suits an NPU or DSP with int16 support"
+)
+
+
+def recommendations(
+    report: dict[str, Any], sizes: dict[str, int], latency: dict[str, float | None], int16: set[str] = frozenset()
+) -> list[dict]:
+    """Per target, the smallest (then fastest) artifact that passed in every runtime it was evaluated in; `int16`
+    names the artifacts with int16 activations, whose recommendation says what that costs on CPUs."""
     verdicts: dict[str, list[bool]] = {}
     formats: dict[str, str] = {}
     for entry in report["artifacts"]:
@@ -158,7 +168,10 @@ def recommendations(report: dict[str, Any], sizes: dict[str, int], latency: dict
     for fmt, target in TARGETS.items():
         passed = [n for n, v in verdicts.items() if formats[n] == fmt and all(v)]
         best = min(passed, key=lambda n: (sizes.get(n, 0), latency.get(n) or float("inf")), default=None)
-        result.append({"target": target, "artifact": best, "size": sizes.get(best), "latency_us": latency.get(best)})
+        note = SLOW_INT16 if best in int16 else None
+        result.append(
+            {"target": target, "artifact": best, "size": sizes.get(best), "latency_us": latency.get(best), "note": note}
+        )
     return result
 
 
@@ -195,7 +208,9 @@ def render(
         sizes=sizes,
         gzipped={n: gzip_size(run.artifact_dir(a), a) for n, a in artifacts.items()},
         latency=latency,
-        recommendations=recommendations(report, sizes, latency),
+        recommendations=recommendations(
+            report, sizes, latency, {n for n, a in artifacts.items() if a.int16_activations}
+        ),
         hint={verb: command(verb, run.path) for verb in ("benchmark", "report")},
         confusion_refs=evidence.reference_tables(),
         evidence=[e for name in names if (e := evidence.of(name, cells)) is not None],
