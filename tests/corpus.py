@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import gzip
 import json
+import os
 import shlex
 import struct
 import subprocess
@@ -345,6 +346,19 @@ CORPUS = [
         ("--normalization", "mean_std", "--mean", "0.5", "--std", "0.25"),
     ),
 ]
+
+
+# What CI runs of the corpus, one model per file form (IDX, .npz, PNG folder) and a Keras 3 file: the whole corpus
+# takes longer than CI's budget at 4,000 test images each. EDGEKIT_FULL_CORPUS=1 (or `python tests/corpus.py OUT`)
+# runs every model.
+IN_CI = ("dw-separable-28", "keras3-separable-28", "residual-32", "rescaling-96")
+
+
+def chosen(names: tuple[str, ...] = IN_CI, full: tuple[str, ...] | None = None) -> list[Entry]:
+    """The corpus entries a test run takes: `names`, or with EDGEKIT_FULL_CORPUS=1 those in `full` (all: None)."""
+    if os.environ.get("EDGEKIT_FULL_CORPUS") == "1":
+        names = full or tuple(e.name for e in CORPUS)
+    return [e for e in CORPUS if e.name in names]
 
 
 def _model_inputs(entry: Entry, x: np.ndarray) -> np.ndarray:

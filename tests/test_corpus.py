@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from corpus import CORPUS, DATASETS, RUNTIME_COLUMNS, TABLE_HEAD, export_entry, table_row, write_dataset
+from corpus import DATASETS, RUNTIME_COLUMNS, TABLE_HEAD, chosen, export_entry, table_row, write_dataset
 from support import skip_unless
 
 from toolkit.runtimes import RUNTIMES
@@ -27,7 +27,7 @@ def corpus_dir(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
     return out, {key: write_dataset(key, out) for key in DATASETS}
 
 
-@pytest.mark.parametrize("entry", CORPUS, ids=[e.name for e in CORPUS])
+@pytest.mark.parametrize("entry", chosen(), ids=[e.name for e in chosen()])
 def test_user_model_exports_and_passes_in_every_runtime(corpus_dir, entry):
     out, data = corpus_dir
     done, report = export_entry(entry, out, data[entry.data], [sys.executable, "-m", "toolkit"])

@@ -9,15 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from corpus import CORPUS, train_and_save, write_dataset
+from corpus import chosen, train_and_save, write_dataset
 
 pytestmark = pytest.mark.corpus
 FAILING_INT8 = ("relu6-hswish-32", "squeeze-excite-32")
 
 
-@pytest.mark.parametrize("name", FAILING_INT8)
-def test_fix_reaches_an_integer_file_for_a_model_whose_int8_fails(tmp_path: Path, name: str):
-    entry = next(e for e in CORPUS if e.name == name)
+@pytest.mark.parametrize("entry", chosen(FAILING_INT8[:1], FAILING_INT8), ids=lambda e: e.name)
+def test_fix_reaches_an_integer_file_for_a_model_whose_int8_fails(tmp_path: Path, entry):
     data = write_dataset(entry.data, tmp_path)
     model = train_and_save(entry, tmp_path)
     run = tmp_path / "run"
@@ -30,8 +29,8 @@ def test_fix_reaches_an_integer_file_for_a_model_whose_int8_fails(tmp_path: Path
         text=True,
         timeout=1800,
     )
-    # 430 test images cannot vouch for any artifact of these models (inconclusive, exit 3): what matters is that
-    # the int8 file no longer fails, and that it stays integer.
+    # --fix keeps a candidate that fails nothing even where the test set cannot vouch for it (exit 3, never 0
+    # then): what matters here is that the int8 file no longer fails, and that it stays integer.
     assert done.returncode in (0, 3), done.stderr[-3000:]
     report = json.loads((run / "report.json").read_text())
     (fix,) = report["fixes"]

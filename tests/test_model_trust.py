@@ -81,6 +81,7 @@ def test_trusted_lambda_model_runs_and_later_steps_keep_the_decision(tmp_path, t
     (run / "references.npz").unlink()
     assert runner.invoke(app, ["validate", str(run), "-c", str(config)]).exit_code == 0
     assert marker.exists()
+    assert (run / "references.npz").exists()  # computed by this gate, and kept sealed for the next one
     # ... and refused when the run does not record it
     marker.unlink()
     manifest["steps"]["import"]["trust_model"] = False

@@ -151,17 +151,20 @@ def _write_reports(run: Run, report: dict, outcome, data: Dataset, references: d
 
 
 def _references(run: Run, sources: list[str], images: np.ndarray) -> dict[str, np.ndarray]:
-    """Those kept by export when still valid for these models and images; else computed here."""
+    """Those kept by export (or the last gate) when still valid for these models and images; else computed here,
+    and kept."""
     from toolkit.runtimes.keras import KerasPredictor
 
     for source in sources:  # the run's trust decision holds even when no model needs loading
         refuse_code(run.model_path(source), run.trusts_model)
     found = kept.load(run, sources, len(images))
     if found is not None:
-        log.info("Keras references: kept by export (model files and test set unchanged)")
+        log.info("Keras references: kept (model files and test set unchanged)")
         return found
     log.info("Keras references on %d test images", len(images))
-    return {s: KerasPredictor(load_run_model(run, s), run.classifier).predict(images) for s in sources}
+    computed = {s: KerasPredictor(load_run_model(run, s), run.classifier).predict(images) for s in sources}
+    kept.store(run, computed)  # sealed for the next gate, as export keeps them
+    return computed
 
 
 def _kept_evaluations(run: Run, evaluations: list, count: int, config: Config) -> dict:
