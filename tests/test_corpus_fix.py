@@ -1,5 +1,6 @@
-"""The two corpus models whose int8 PTQ fails the gate reach an integer TFLite file through `--fix`: int16
-activations on the ops where int8 hurts most, fully integer, from the LiteRT quantizer (docs/quantization.md)."""
+"""The two corpus models whose int8 PTQ fails the gate reach a passing int8 TFLite file through `--fix`, climbing
+the ladder by cost (int16 activations on the ops where int8 hurts most, int16x8, float islands) and saying what each
+rung measured (docs/quantization.md)."""
 
 from __future__ import annotations
 
@@ -29,13 +30,17 @@ def test_fix_reaches_an_integer_file_for_a_model_whose_int8_fails(tmp_path: Path
         text=True,
         timeout=1800,
     )
-    # --fix keeps a candidate that fails nothing even where the test set cannot vouch for it (exit 3, never 0
-    # then): what matters here is that the int8 file no longer fails, and that it stays integer.
-    assert done.returncode in (0, 3), done.stderr[-3000:]
+    # Exit 1 when another artifact fails on its own numbers (relu6-hswish-32's dynamic-range file loses 0.9 points).
+    assert done.returncode in (0, 1, 3), done.stderr[-3000:]
     report = json.loads((run / "report.json").read_text())
     (fix,) = report["fixes"]
     assert fix["fixed"], fix["tried"]
-    assert fix["remedy"].startswith("int16 activations on"), fix["tried"]
-    assert fix["recipe"]["backend"] == "ai-edge-quantizer" and fix["recipe"]["fully_integer"]
+    assert fix["recipe"]["backend"] == "ai-edge-quantizer"
+    tried = fix["tried"]
+    # The ladder climbs by cost: calibration, then int16 on the worst ops (fully integer), ..., float islands last.
+    assert tried[0]["remedy"].startswith("calibration") and tried[1]["remedy"].startswith("int16 activations on")
+    assert tried[-1]["passed"] and all(not t["passed"] and t["reasons"] for t in tried[:-1])
+    if not fix["recipe"]["fully_integer"]:  # a float op won: each fully integer rung was measured and failed first
+        assert any(t["remedy"].startswith("int16x8") for t in tried[:-1]), [t["remedy"] for t in tried]
     (int8,) = [a for a in report["artifacts"] if a["name"] == "tflite-int8-ptq"]
-    assert not int8["reasons"] and int8["runtime"] == "litert"
+    assert int8["verdict"] == "passed" and int8["runtime"] == "litert"
