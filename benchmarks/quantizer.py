@@ -1,17 +1,24 @@
-"""The converter's int8 PTQ against the LiteRT quantizer's int8 and int16x8 on corpus models, then `--fix`.
+"""The converter's int8 PTQ against the LiteRT quantizer's int8 and int16x8 on corpus models, then `--fix`; or a
+finished run's TFLite files against the quantizer's weight-only int8 and int4 files.
 
     uv run python benchmarks/quantizer.py [--models squeeze-excite-32 relu6-hswish-32] [--out DIR] [--benchmark]
+    uv run python benchmarks/quantizer.py --weights-only RUN [--out DIR] [--benchmark]
 
 Per model: train it as tests/corpus.py does, `edgekit export --model` it with the quantizer's artifacts
 (`[export] quantizer = ["int8", "int16x8"]`, LiteRT only), then again with `--fix` on the same model file. Prints
 a markdown table per artifact (accuracy, delta, agreement, mean probability error, verdict, size) and the ladder's
 steps; with --benchmark, `edgekit benchmark` of the first run (1 thread, XNNPACK on and off).
+
+With --weights-only RUN: a copy of RUN (e.g. a default `edgekit pipeline` run; RUN itself is not changed) exported
+again with `quantizer = ["weights-int8", "weights-int4"]` (TFLite only), gated in LiteRT, and the same table with
+the backend that made each file; with --benchmark, `edgekit benchmark` of the copy in LiteRT (5 rounds).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -27,6 +34,7 @@ quantizer = ["int8", "int16x8"]
 [parity]
 runtimes = ["litert"]
 """
+WEIGHTS_ONLY = CONFIG.replace('["int8", "int16x8"]', '["weights-int8", "weights-int4"]')
 HEAD = "| artifact | variant | accuracy % (delta) | agreement % | prob error | verdict | bytes |\n" + "|---" * 7 + "|"
 
 
@@ -46,13 +54,39 @@ def rows(report: dict) -> list[str]:
     return out
 
 
+def backend(run: Path, name: str) -> str:
+    contract = json.loads((run / "artifacts" / name / "contract.json").read_text())
+    return (contract.get("quantization") or {}).get("backend", "tflite-converter")
+
+
+def weights_only(source: Path, out: Path, benchmark: bool) -> None:
+    """A copy of a finished run with the quantizer's weight-only files added, gated in LiteRT (see the docstring)."""
+    run = out / "run"
+    shutil.copytree(source, run, symlinks=True)
+    (out / "w.toml").write_text(WEIGHTS_ONLY)
+    for step in (["export", run, "--config", out / "w.toml"], ["validate", run, "--config", out / "w.toml"]):
+        start = time.perf_counter()
+        done = edgekit(*step)
+        print(f"`edgekit {step[0]}`: exit {done.returncode}, {time.perf_counter() - start:.0f} s")
+    report = json.loads((run / "report.json").read_text())
+    print(f"\n{HEAD.replace('| bytes |', '| bytes | backend |')}---|")
+    for row in rows(report):
+        print(row, backend(run, row.split(" | ")[0].strip("| ")), "|")
+    if benchmark:
+        print(edgekit("benchmark", run, "--runtime", "litert", "--rounds", "5").stdout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["squeeze-excite-32", "relu6-hswish-32"])
+    parser.add_argument("--weights-only", type=Path, metavar="RUN", help="a finished run to add weight-only files to")
     parser.add_argument("--out", type=Path, default=Path("runs") / time.strftime("quantizer-%Y%m%d-%H%M%S"))
     parser.add_argument("--benchmark", action="store_true")
     args = parser.parse_args()
     args.out.mkdir(parents=True)
+    if args.weights_only:
+        weights_only(args.weights_only, args.out, args.benchmark)
+        return
     (args.out / "q.toml").write_text(CONFIG)
     for entry in [e for e in CORPUS if e.name in args.models]:
         data = write_dataset(entry.data, args.out)

@@ -96,6 +96,10 @@ class Variant(str, Enum):
     DYNAMIC = "dynamic"  # int8 weights, float activations
     INT8 = "int8"  # full integer: int8 weights, activations, input and output (some ops may be int16)
     INT16X8 = "int16x8"  # full integer: int8 weights, int16 activations, input and output
+    # Weight-only (the LiteRT quantizer): weights stored as int8 or int4, dequantized to float where they are read;
+    # float activations, input and output (docs/quantization.md).
+    WEIGHTS_INT8 = "weights-int8"
+    WEIGHTS_INT4 = "weights-int4"
     UINT8 = "uint8"  # TF.js weight quantization to 8 bits
 
 

@@ -1,4 +1,5 @@
-"""TFLite quantization through the LiteRT quantizer (ai-edge-quantizer): int8, int16x8 and per-op precision.
+"""TFLite quantization through the LiteRT quantizer (ai-edge-quantizer): int8, int16x8, per-op precision, and
+weight-only int8 or int4 weights (float activations and I/O).
 
 The second backend beside the converter's post-training quantization (exporters/tflite.py): it quantizes the
 converter's float32 .tflite, always calibrated on the global min/max of each activation (as the converter does;
@@ -21,7 +22,14 @@ from exporters.base import MNIST, Artifact, Classifier, Variant
 from exporters.native_log import native_stderr_to_debug_log
 
 BACKEND = "ai-edge-quantizer"
-RECIPES = {Variant.INT8: "int8", Variant.INT16X8: "int16x8"}
+RECIPES = {
+    Variant.INT8: "int8",
+    Variant.INT16X8: "int16x8",
+    Variant.WEIGHTS_INT8: "weights-int8",
+    Variant.WEIGHTS_INT4: "weights-int4",
+}
+# Weights stored as int8 or int4 and dequantized to float where they are read: no calibration, no per-layer recipe.
+WEIGHT_ONLY = frozenset({"weights-int8", "weights-int4"})
 PRECISIONS = ("float", "int16", "int8")
 # int32 shape arithmetic of a dynamic-batch Reshape: not a float computation even in a fully integer model.
 SHAPE_OPS = frozenset({"SHAPE", "STRIDED_SLICE", "PACK", "GATHER", "CONCATENATION"})
@@ -140,18 +148,34 @@ def _ranges(q, float_tflite: bytes, calibration: np.ndarray) -> dict:
     return calib.get_model_qsvs()
 
 
+def weight_only(float_tflite: bytes, recipe: str) -> bytes:
+    """The quantizer's weight-only recipe: each weight tensor stored as int8 or int4 (per channel, min/max), a
+    DEQUANTIZE before the op that reads it; activations, input and output stay float32."""
+    from ai_edge_quantizer import quantizer
+    from ai_edge_quantizer import recipe as recipes
+
+    base = {"weights-int8": recipes.weight_only_wi8_afp32, "weights-int4": recipes.weight_only_wi4_afp32}[recipe]()
+    with native_stderr_to_debug_log(), contextlib.redirect_stdout(io.StringIO()):  # it prints sizes
+        return bytes(quantizer.Quantizer(bytearray(float_tflite), base).quantize().quantized_model)
+
+
 def quantize(float_tflite: bytes, recipe: str, calibration: np.ndarray, overrides: Sequence[Override] = ()) -> bytes:
     """Quantize a float32 .tflite with the quantizer.
 
     Args:
         float_tflite: the converter's float32 file.
-        recipe: "int8" (int8 activations and weights) or "int16x8" (int16 activations, int8 weights).
+        recipe: "int8" (int8 activations and weights), "int16x8" (int16 activations, int8 weights), or a weight-only
+            recipe, "weights-int8" or "weights-int4" (float activations; no calibration, no overrides).
         calibration: model-shaped float inputs, normalized as the model reads them.
         overrides: per-op precision after the recipe.
 
     Returns:
         The quantized .tflite file.
     """
+    if recipe in WEIGHT_ONLY:
+        if overrides:
+            raise ValueError("per-layer precision applies to the int8 and int16x8 recipes, not to weight-only ones")
+        return weight_only(float_tflite, recipe)
     if calibration is None or not len(calibration):
         raise ValueError("the quantizer's static recipes need calibration inputs")
     q = _quantizer(float_tflite, recipe, resolve(float_tflite, overrides))
@@ -175,7 +199,8 @@ def export(
     """Convert a Keras model to float32, quantize it with the quantizer and write it with its contract.
 
     Args:
-        variant: INT8 or INT16X8 (the whole model's activations; `overrides` change chosen ops).
+        variant: INT8 or INT16X8 (the whole model's activations; `overrides` change chosen ops), or WEIGHTS_INT8 or
+            WEIGHTS_INT4 (weight-only: float activations and I/O).
         representative: model-shaped float inputs that calibrate activation ranges.
         overrides: per-op precision, recorded in the contract with the backend.
     """
@@ -206,7 +231,7 @@ def write(
     recipe = {
         "backend": BACKEND,
         "recipe": RECIPES[variant],
-        "calibration": "min/max",
+        "calibration": None if RECIPES[variant] in WEIGHT_ONLY else "min/max",
         "overrides": [o.to_dict() for o in overrides],
         "float_ops": float_ops(flatbuffer),
         "fully_integer": is_fully_integer(flatbuffer),

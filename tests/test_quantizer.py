@@ -1,5 +1,5 @@
-"""The LiteRT quantizer backend: int8 and int16x8 artifacts with their contracts, gated like every artifact, a
-per-layer recipe, and int16 tensors read wherever the contract's dtypes are read."""
+"""The LiteRT quantizer backend: int8, int16x8 and weight-only int8/int4 artifacts with their contracts, gated like
+every artifact, a per-layer recipe, and int16 tensors read wherever the contract's dtypes are read."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from exporters.base import Artifact, FieldError, Format, TensorSpec, Variant
 from exporters.tflite_quantizer import Override
+from exporters.tflite_quantizer import quantize as quantize_model
 from toolkit.cli import app
 from toolkit.config import load_config
 from toolkit.errors import InputError
@@ -35,7 +36,8 @@ def _contract(run: Path, name: str) -> dict:
 
 def test_quantizer_artifacts_are_gated_with_their_contract_and_recipe(tmp_path: Path, tiny_data: Path):
     train_user_model((28, 28), False, tiny_data).save(tmp_path / "user.h5")
-    config = _config(tmp_path / "q.toml", quantizer=["int8", "int16x8"], int16_layers=["SOFTMAX"])
+    recipes = ["int8", "int16x8", "weights-int8", "weights-int4"]
+    config = _config(tmp_path / "q.toml", quantizer=recipes, int16_layers=["SOFTMAX"])
     out = tmp_path / "run"
     common = ["export", "--model", str(tmp_path / "user.h5"), "--data", str(tiny_data), "--config"]
     result = runner.invoke(app, [*common, str(config), "--out", str(out)])
@@ -52,6 +54,15 @@ def test_quantizer_artifacts_are_gated_with_their_contract_and_recipe(tmp_path: 
     assert mixed["input"]["dtype"] == "int8" and mixed["output"]["dtype"] == "int16"  # the SOFTMAX kept at int16
     assert mixed["quantization"]["overrides"] == [{"layers": "SOFTMAX", "precision": "int16"}]
     assert _contract(out, "tflite-int8-ptq")["quantization"] == {"backend": "tflite-converter"}
+    # Weight-only: float I/O, no calibration, the per-layer recipe (static recipes only) not applied, int4 smaller.
+    for bits in ("int8", "int4"):
+        weights = _contract(out, f"tflite-weights-{bits}")
+        assert gated[f"tflite-weights-{bits}"]["passed"] and weights["variant"] == f"weights-{bits}"
+        assert weights["input"]["dtype"] == weights["output"]["dtype"] == "float32"
+        assert weights["quantization"]["recipe"] == f"weights-{bits}" and weights["quantization"]["overrides"] == []
+        assert not weights["quantization"]["fully_integer"] and weights["quantization"]["calibration"] is None
+    sizes = [_contract(out, f"tflite-{n}")["size_bytes"] for n in ("weights-int4", "weights-int8", "float32")]
+    assert sizes == sorted(sizes) and sizes[0] < 0.7 * sizes[1], sizes
     assert "quantization" not in _contract(out, "tflite-float32")
 
     quick = ["--runs", "20", "--warmup", "2", "--rounds", "1", "-r", "litert"]
@@ -90,6 +101,11 @@ def test_a_recipe_is_checked_before_it_is_used():
         load_config(overrides={"export": {"quantizer": ["int4"]}})
     with pytest.raises(InputError, match="add --quantizer"):
         check_formats(load_config(overrides={"export": {"float_layers": ["dense"]}}))
+    weight_only = {"quantizer": ["weights-int4"], "float_layers": ["dense"]}  # a per-layer recipe shapes int8/int16x8
+    with pytest.raises(InputError, match="add --quantizer"):
+        check_formats(load_config(overrides={"export": weight_only}))
+    with pytest.raises(ValueError, match="weight-only"):
+        quantize_model(b"", "weights-int8", None, [Override("dense", "float")])
     result = runner.invoke(app, ["export", "--model", "m.h5", "--quantizer", "int8", "--int16-layers", "("])
     assert result.exit_code == 2 and "--int16-layers" in result.output and "regular expression" in result.output
 

@@ -106,7 +106,8 @@ class ExportConfig(_Section):
     saved_model: bool = True
     # Extra TFLite artifacts made by the LiteRT quantizer (exporters/tflite_quantizer.py): "int8" writes
     # tflite-int8-aeq, "int16x8" tflite-int16x8 (int16 activations: slow on CPUs, docs/quantization.md).
-    quantizer: list[Literal["int8", "int16x8"]] = Field(default_factory=list)
+    # "weights-int8" / "weights-int4" write tflite-weights-int8 / -int4: weight-only, float activations and I/O.
+    quantizer: list[Literal["int8", "int16x8", "weights-int8", "weights-int4"]] = Field(default_factory=list)
     # A per-layer recipe for the quantizer's artifacts: layers (a name, or a regular expression searched in the op's
     # output tensor names) kept in float, or given int16 activations.
     float_layers: list[str] = Field(default_factory=list)
@@ -128,6 +129,8 @@ class ExportConfig(_Section):
 # The verdict (toolkit/gate/verdict.py) and these defaults were chosen on a calibration set of faithful conversions
 # and broken artifacts (tests/calibration_set.py); the figures behind each bound are in docs/verdict.md.
 # Per variant, the practical margin in percentage points: a drop that is significant but no larger passes.
+# Weight-only files were not in that set: weights-int8 takes dynamic range's bounds (int8 weights, float
+# activations), weights-int4 full-integer int8's (docs/quantization.md).
 DEFAULT_TOLERANCES = {
     Variant.FLOAT32.value: 0.02,
     Variant.FLOAT16.value: 0.1,
@@ -135,6 +138,8 @@ DEFAULT_TOLERANCES = {
     Variant.UINT8.value: 0.2,
     Variant.INT8.value: 0.3,
     Variant.INT16X8.value: 0.3,
+    Variant.WEIGHTS_INT8.value: 0.2,
+    Variant.WEIGHTS_INT4.value: 0.3,
 }
 # Hard floor on top-1 agreement with the reference, in percent: scrambled classes or another model.
 DEFAULT_MIN_AGREEMENT = {
@@ -144,6 +149,8 @@ DEFAULT_MIN_AGREEMENT = {
     Variant.UINT8.value: 98.5,
     Variant.INT8.value: 97.0,
     Variant.INT16X8.value: 97.0,
+    Variant.WEIGHTS_INT8.value: 98.5,
+    Variant.WEIGHTS_INT4.value: 97.0,
 }
 # Bound on the mean over images of max_k |p_artifact - p_reference|: right argmax, wrong probabilities (an edited
 # output zero-point or input scale). Set between the largest faithful error and the smallest edit (docs/verdict.md).
@@ -154,6 +161,8 @@ DEFAULT_MAX_MEAN_PROB_ERROR = {
     Variant.UINT8.value: 0.03,
     Variant.INT8.value: 0.06,
     Variant.INT16X8.value: 0.06,
+    Variant.WEIGHTS_INT8.value: 0.03,
+    Variant.WEIGHTS_INT4.value: 0.06,
 }
 # One-sided exact McNemar level at which an accuracy drop counts as real.
 DEFAULT_SIGNIFICANCE = 0.01

@@ -51,8 +51,9 @@ Quantizer = Annotated[
     typer.Option(
         "--quantizer",
         metavar="RECIPE",
-        help="Also write TFLite through the LiteRT quantizer: int8 (tflite-int8-aeq) or int16x8 (tflite-int16x8, "
-        "int16 activations: slow on CPUs); repeatable.",
+        help="Also write TFLite through the LiteRT quantizer: int8 (tflite-int8-aeq), int16x8 (tflite-int16x8, "
+        "int16 activations: slow on CPUs), weights-int8 or weights-int4 (tflite-weights-int8/-int4: weight-only, "
+        "float activations and I/O); repeatable.",
     ),
 ]
 FloatLayers = Annotated[

@@ -94,7 +94,8 @@ Tolerance = Annotated[
         "--tolerance",
         "-t",
         metavar="VARIANT=POINTS",
-        help="Largest accuracy drop allowed for a variant (float32, float16, dynamic, uint8, int8), "
+        help="Largest accuracy drop allowed for a variant (float32, float16, dynamic, uint8, int8, int16x8, "
+        "weights-int8, weights-int4), "
         "in percentage points, e.g. int8=0.5; repeatable.",
     ),
 ]

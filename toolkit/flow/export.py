@@ -59,7 +59,14 @@ def export_plan(config: Config, sources: list[str], representative: np.ndarray) 
     return jobs
 
 
-QUANTIZER_ARTIFACTS = {"int8": ("tflite-int8-aeq", Variant.INT8), "int16x8": ("tflite-int16x8", Variant.INT16X8)}
+QUANTIZER_ARTIFACTS = {
+    "int8": ("tflite-int8-aeq", Variant.INT8),
+    "int16x8": ("tflite-int16x8", Variant.INT16X8),
+    "weights-int8": ("tflite-weights-int8", Variant.WEIGHTS_INT8),
+    "weights-int4": ("tflite-weights-int4", Variant.WEIGHTS_INT4),
+}
+# The quantizer's recipes that a per-layer recipe (--float-layers, --int16-layers) shapes: the static ones.
+STATIC_RECIPES = ("int8", "int16x8")
 
 
 def quantizer_jobs(config: Config, representative: np.ndarray) -> list[ExportJob]:
@@ -71,7 +78,8 @@ def quantizer_jobs(config: Config, representative: np.ndarray) -> list[ExportJob
     jobs = []
     for recipe in config.export.quantizer:
         name, variant = QUANTIZER_ARTIFACTS[recipe]
-        options = {"variant": variant, "representative": representative, "overrides": overrides}
+        layers = overrides if recipe in STATIC_RECIPES else []
+        options = {"variant": variant, "representative": representative, "overrides": layers}
         jobs.append(ExportJob(name, "float", tflite_quantizer.export, options))
     return jobs
 
@@ -80,7 +88,7 @@ def check_formats(config: Config) -> None:
     if not (config.export.tflite or config.export.tfjs or config.export.saved_model):
         raise InputError("nothing to export: every format is switched off")
     if (config.export.float_layers or config.export.int16_layers) and not (
-        config.export.quantizer and config.export.tflite
+        set(config.export.quantizer) & set(STATIC_RECIPES) and config.export.tflite
     ):
         raise InputError(
             "--float-layers/--int16-layers shape the LiteRT quantizer's artifacts: add --quantizer int8 or int16x8"
