@@ -91,6 +91,9 @@ def test_recommendation_is_the_smallest_artifact_that_passed_everywhere():
     phones, browsers = recommendations(report, sizes, {"t-mid": 90.0, "t-mid2": 40.0})
     assert phones["artifact"] == "t-mid2"  # same size: the faster one
     assert browsers["artifact"] is None  # failed in one of its runtimes
+    assert phones["note"] is None
+    phones, _ = recommendations(report, sizes, {"t-mid": 90.0, "t-mid2": 40.0}, int4={"t-mid2"})
+    assert phones["artifact"] == "t-mid2" and phones["note"].startswith("int4 weights: XNNPACK does not take")
 
 
 def test_validate_prints_progress_and_a_verdict_without_native_logs(tiny_run_copy: Path):

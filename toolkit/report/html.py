@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from exporters.base import CONTRACT_FILE, Artifact
+from exporters.base import CONTRACT_FILE, Artifact, Variant
 from toolkit.data.run_data import load_run_data
 from toolkit.errors import InputError
 from toolkit.gate.evidence import REFERENCE_RUNTIME, Predictions, confusion, per_class
@@ -152,13 +152,23 @@ SLOW_INT16 = (
     "int16 activations: XNNPACK runs no int16 op, so on CPUs those ops run on reference kernels, many times slower "
     "than int8; the file suits an NPU or DSP with int16 support"
 )
+# Said beside a weight-only int4 file wherever it is recommended (docs/quantization.md).
+INT4_WEIGHTS = (
+    "int4 weights: XNNPACK does not take their DEQUANTIZE, so on CPUs this file runs slower than float32; it needs "
+    "a LiteRT that reads int4 (tflite-runtime 2.14 refuses it)"
+)
 
 
 def recommendations(
-    report: dict[str, Any], sizes: dict[str, int], latency: dict[str, float | None], int16: set[str] = frozenset()
+    report: dict[str, Any],
+    sizes: dict[str, int],
+    latency: dict[str, float | None],
+    int16: set[str] = frozenset(),
+    int4: set[str] = frozenset(),
 ) -> list[dict]:
     """Per target, the smallest (then fastest) artifact that passed in every runtime it was evaluated in; `int16`
-    names the artifacts with int16 activations, whose recommendation says what that costs on CPUs."""
+    names the artifacts with int16 activations and `int4` those with int4 weights, whose recommendation says what
+    that costs on CPUs."""
     verdicts: dict[str, list[bool]] = {}
     formats: dict[str, str] = {}
     for entry in report["artifacts"]:
@@ -168,7 +178,7 @@ def recommendations(
     for fmt, target in TARGETS.items():
         passed = [n for n, v in verdicts.items() if formats[n] == fmt and all(v)]
         best = min(passed, key=lambda n: (sizes.get(n, 0), latency.get(n) or float("inf")), default=None)
-        note = SLOW_INT16 if best in int16 else None
+        note = SLOW_INT16 if best in int16 else INT4_WEIGHTS if best in int4 else None
         result.append(
             {"target": target, "artifact": best, "size": sizes.get(best), "latency_us": latency.get(best), "note": note}
         )
@@ -209,7 +219,11 @@ def render(
         gzipped={n: gzip_size(run.artifact_dir(a), a) for n, a in artifacts.items()},
         latency=latency,
         recommendations=recommendations(
-            report, sizes, latency, {n for n, a in artifacts.items() if a.int16_activations}
+            report,
+            sizes,
+            latency,
+            {n for n, a in artifacts.items() if a.int16_activations},
+            {n for n, a in artifacts.items() if a.variant is Variant.WEIGHTS_INT4},
         ),
         hint={verb: command(verb, run.path) for verb in ("benchmark", "report")},
         confusion_refs=evidence.reference_tables(),
