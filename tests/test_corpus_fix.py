@@ -1,4 +1,4 @@
-"""The two corpus models whose int8 PTQ fails the gate reach a passing int8 TFLite file through `--fix`, climbing
+"""The corpus models whose int8 PTQ fails the gate reach a passing int8 TFLite file through `--fix`, climbing
 the ladder by cost (int16 activations on the ops where int8 hurts most, int16x8, float islands) and saying what each
 rung measured (docs/quantization.md)."""
 
@@ -13,7 +13,8 @@ import pytest
 from corpus import chosen, train_and_save, write_dataset
 
 pytestmark = pytest.mark.corpus
-FAILING_INT8 = ("relu6-hswish-32", "squeeze-excite-32")
+# At 4,000 test images keras3-separable-28's int8 PTQ fails too (docs/quantization.md); CI runs the first only.
+FAILING_INT8 = ("relu6-hswish-32", "squeeze-excite-32", "keras3-separable-28")
 
 
 @pytest.mark.parametrize("entry", chosen(FAILING_INT8[:1], FAILING_INT8), ids=lambda e: e.name)
