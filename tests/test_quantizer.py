@@ -71,6 +71,7 @@ def test_quantizer_artifacts_are_gated_with_their_contract_and_recipe(tmp_path: 
     rows = json.loads((out / "benchmark.json").read_text())["results"]
     assert {r["artifact"] for r in rows if r["int16_activations"]} == {"tflite-int16x8", "tflite-int8-aeq"}
     assert "tflite-int16x8, tflite-int8-aeq: int16 activations, which XNNPACK does not run" in bench.output
+    assert "tflite-weights-int4: int4 weights, whose DEQUANTIZE XNNPACK does not take" in bench.output
 
     refused = _config(tmp_path / "bad.toml", quantizer=["int8"], float_layers=["no_such_layer"])
     bad = runner.invoke(app, [*common, str(refused), "--out", str(tmp_path / "bad")])

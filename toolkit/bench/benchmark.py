@@ -354,5 +354,7 @@ def render_table(result: dict[str, Any]) -> str:
     if any(r.get("int16_activations") for r in result["results"]):
         slow = sorted({r["artifact"] for r in result["results"] if r.get("int16_activations")})
         lines.append(f"{', '.join(slow)}: int16 activations, which XNNPACK does not run (reference kernels on CPUs).")
+    if int4 := sorted({r["artifact"] for r in result["results"] if r.get("variant") == "weights-int4"}):
+        lines.append(f"{', '.join(int4)}: int4 weights, whose DEQUANTIZE XNNPACK does not take (it runs every time).")
     lines.append(result["method"])
     return "\n".join(lines)
