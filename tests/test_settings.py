@@ -32,7 +32,14 @@ SAMPLES = {
         "seed": 7,
     },
     "qat": {"epochs": 2, "batch_size": 64, "learning_rate": 0.0002, "label_smoothing": 0.05},
-    "export": {"representative_size": 100, "tflite": False, "tfjs": False, "saved_model": False},
+    "export": {
+        "representative_size": 100,
+        "tflite": False,
+        "pixels": False,
+        "metadata": False,
+        "tfjs": False,
+        "saved_model": False,
+    },
     "parity": {
         "tolerances": {"int8": 0.4},
         "min_agreement": {"int8": 96.5},

@@ -58,7 +58,7 @@ def measure(job: dict) -> dict:
         interpreter.invoke()
         times.append(time.perf_counter_ns() - start)
     batch = job["batch"]
-    interpreter.resize_tensor_input(index, [batch, *shape], strict=True)
+    interpreter.resize_tensor_input(index, [batch, *shape], strict=bool(detail["shape_signature"][0] == -1))
     interpreter.allocate_tensors()
     interpreter.set_tensor(index, np.repeat(image, batch, axis=0))
     interpreter.invoke()  # warm-up at the new size

@@ -69,7 +69,8 @@ def export(
 ) -> None:
     """Export a run's artifacts, or import your model and gate it.
 
-    Writes TFLite (float32, float16, dynamic, int8), TF.js and SavedModel artifacts, each with its contract.
+    Writes TFLite (float32, float16, dynamic, int8, and RGB-pixels float32 and uint8 for MediaPipe Tasks), TF.js
+    and SavedModel artifacts, each with its contract.
     With RUN_DIR it only exports (then `edgekit validate RUN_DIR` gates them, or add --fix to gate now); with
     --model it imports your model into a new run, exports it and runs the parity gate.
     """

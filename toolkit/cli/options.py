@@ -104,7 +104,8 @@ Runtime = Annotated[
         "--runtime",
         "-r",
         metavar="NAME",
-        help="Evaluate only in this runtime: litert, tfjs-node-wasm, tfjs-browser-wasm or tensorflow; "
+        help="Evaluate only in this runtime: litert, mediapipe, tfjs-node-wasm, tfjs-browser-wasm or "
+        "tensorflow; "
         "repeatable. Default: every runtime available here.",
     ),
 ]

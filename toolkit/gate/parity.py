@@ -202,7 +202,8 @@ def plan(artifacts: list[Artifact], config: ParityConfig) -> tuple[list[tuple[Ar
         for runtime in runtimes_for(artifact.format):
             if config.runtimes is not None and runtime.name not in config.runtimes:
                 continue
-            reason = runtime.unavailable() or runtime.refuses(artifact)
+            # refuses first: a runtime that would refuse every artifact is never started (nor made, on first use)
+            reason = runtime.refuses(artifact) or runtime.unavailable()
             if reason:
                 skipped.append(Skipped(artifact.name, runtime.name, reason))
             else:

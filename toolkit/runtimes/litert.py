@@ -37,14 +37,18 @@ class LiteRTPredictor:
     def __init__(self, model_path: Path, artifact: Artifact, num_threads: int | None = None):
         self.artifact = artifact
         self.interpreter = _interpreter_class()(model_path=str(model_path), num_threads=num_threads)
-        self.input_index = self.interpreter.get_input_details()[0]["index"]
+        detail = self.interpreter.get_input_details()[0]
+        self.input_index = detail["index"]
+        # A file of fixed batch (a pixels artifact: batch 1) resizes only when not strict; its outputs at any batch
+        # are those at its own (docs/verdict.md, "Pixels artifacts").
+        self.free_batch = bool(detail["shape_signature"][0] == -1)
         self.output_index = self.interpreter.get_output_details()[0]["index"]
         self.batch = 0
 
     def run(self, model_input: np.ndarray) -> np.ndarray:
         """One invoke() on an already shaped (and quantized) input batch; returns the raw output tensor."""
         if len(model_input) != self.batch:
-            self.interpreter.resize_tensor_input(self.input_index, model_input.shape, strict=True)
+            self.interpreter.resize_tensor_input(self.input_index, model_input.shape, strict=self.free_batch)
             self.interpreter.allocate_tensors()
             self.batch = len(model_input)
         self.interpreter.set_tensor(self.input_index, model_input)
