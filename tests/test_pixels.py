@@ -192,23 +192,78 @@ def test_every_tflite_carries_metadata_that_agrees_with_its_contract(tiny_run: P
         assert metadata["version"] and "serving_default" in metadata["signatures"]
 
 
-def test_mediapipe_gives_litert_scores_on_the_pixels_artifacts(tiny_run: Path):
-    """The gate's mediapipe runtime (PNG files decoded and classified by MediaPipe Tasks) returns the scores LiteRT
-    computes on the same file, and the gate passed both pixels artifacts in it."""
+def test_mediapipe_gives_litert_scores_on_the_pixels_artifacts(tiny_run_copy: Path):
+    """The mediapipe runtime (PNG files decoded and classified by MediaPipe Tasks) returns the scores LiteRT computes
+    on the same file; named with -r, the gate adds its evaluations of the pixels artifacts, and only those."""
     mediapipe_env_or_skip()
+    from toolkit.config import Config, ParityConfig
     from toolkit.data.run_data import load_run_data
+    from toolkit.flow.validate import validate
     from toolkit.run import Run
     from toolkit.runtimes import litert, mediapipe_tasks
 
-    run = Run.open(tiny_run)
+    run = Run.open(tiny_run_copy)
     images = load_run_data(run).x_test[:200]
     for name in ("tflite-pixels-float32", "tflite-pixels-uint8"):
         artifact = run.artifact(name)
         expected = litert.load(run.artifact_dir(artifact), artifact).predict(images)
         got = mediapipe_tasks.load(run.artifact_dir(artifact), artifact).predict(images)
         assert got.shape == expected.shape and np.abs(got - expected).max() <= 1e-6, name
-    report = json.loads((tiny_run / "report.json").read_text())
+    before = json.loads((tiny_run_copy / "report.json").read_text())
+    assert not any(a["runtime"] == "mediapipe" for a in before["artifacts"])  # opt-in: not in the default gate
+    config = Config()
+    config.parity = ParityConfig(runtimes=["mediapipe"])
+    report = validate(tiny_run_copy, config)
     entries = {(a["name"], a["runtime"]): a for a in report["artifacts"]}
     assert entries[("tflite-pixels-float32", "mediapipe")]["passed"]
     assert entries[("tflite-pixels-uint8", "mediapipe")]["passed"]
-    assert ("tflite-float32", "mediapipe") not in entries  # refused: not a pixels artifact
+    assert entries[("tflite-pixels-uint8", "mediapipe")]["images"] == len(load_run_data(run).x_test)
+    assert ("tflite-float32", "mediapipe") not in entries and ("tflite-float32", "litert") in entries
+
+
+@pytest.mark.unit
+def test_the_default_gate_leaves_the_opt_in_mediapipe_runtime_out():
+    from toolkit.config import ParityConfig
+    from toolkit.gate.parity import plan, unverified
+
+    contract = {
+        "edgekit_contract": 2, "name": "tflite-float32", "format": "tflite", "variant": "float32",
+        "source": "float", "path": "artifacts/tflite-float32", "main_file": "model.tflite",
+        "input": {"shape": [28, 28, 1], "dtype": "float32"}, "output": {"shape": [10], "dtype": "float32"},
+        **Classifier().to_dict(), "files": {"model.tflite": {"sha256": "0" * 64, "size_bytes": 1}},
+    }  # fmt: skip
+    plain = Artifact.from_contract(contract)
+    pixels = Artifact.from_contract(
+        {
+            **contract,
+            **pixels_classifier(Classifier()).to_dict(),
+            "name": "p",
+            "pixels": pixels_input(Classifier()).to_dict(),
+        }
+    )
+    evaluations, skipped = plan([plain, pixels], ParityConfig())
+    named = {(a.name, r.name) for a, r in evaluations} | {(s.name, s.runtime) for s in skipped}
+    assert named == {("tflite-float32", "litert"), ("p", "litert")}
+    assert unverified([plain, pixels], evaluations, ParityConfig()) == []
+
+
+@pytest.mark.browser
+def test_litertjs_in_chromium_gives_litert_outputs_on_the_pixels_artifacts(tiny_run: Path):
+    """LiteRT.js (@litertjs/core, wasm, headless Chromium) opens both pixels artifacts unchanged and returns what
+    the LiteRT interpreter returns for the same file."""
+    from support import skip_unless
+
+    from toolkit.data.run_data import load_run_data
+    from toolkit.run import Run
+    from toolkit.runtimes import litert, litertjs_browser
+
+    skip_unless(litertjs_browser.RUNTIME.unavailable())
+    run = Run.open(tiny_run)
+    images = load_run_data(run).x_test[:300]
+    artifacts = [run.artifact(n) for n in ("tflite-pixels-float32", "tflite-pixels-uint8")]
+    predictors = [litertjs_browser.load(run.artifact_dir(a), a) for a in artifacts]
+    results = litertjs_browser.RUNTIME.predict_many(predictors, images)
+    for artifact, got in zip(artifacts, results, strict=True):
+        assert not isinstance(got, Exception), got
+        expected = litert.load(run.artifact_dir(artifact), artifact).predict(images)
+        assert got.shape == expected.shape and np.abs(got - expected).max() <= 1e-6, artifact.name

@@ -91,6 +91,16 @@ def test_recommendation_is_the_smallest_artifact_that_passed_everywhere():
     phones, browsers = recommendations(report, sizes, {"t-mid": 90.0, "t-mid2": 40.0})
     assert phones["artifact"] == "t-mid2"  # same size: the faster one
     assert browsers["artifact"] is None  # failed in one of its runtimes
+    # With the mediapipe runtime in the gate, a third target: only what MediaPipe itself ran and passed.
+    report["artifacts"] += [entry("p-u8", "tflite", "litert", True), entry("p-u8", "tflite", "mediapipe", True)]
+    sizes["p-u8"] = 6
+    phones, _, tasks = recommendations(report, sizes, {})
+    assert phones["artifact"] == "t-mid" and tasks == {
+        "target": "MediaPipe Tasks (TFLite with metadata)",
+        "artifact": "p-u8",
+        "size": 6,
+        "latency_us": None,
+    }
 
 
 def test_validate_prints_progress_and_a_verdict_without_native_logs(tiny_run_copy: Path):

@@ -104,9 +104,9 @@ Runtime = Annotated[
         "--runtime",
         "-r",
         metavar="NAME",
-        help="Evaluate only in this runtime: litert, mediapipe, tfjs-node-wasm, tfjs-browser-wasm or "
-        "tensorflow; "
-        "repeatable. Default: every runtime available here.",
+        help="Evaluate only in this runtime: litert, tfjs-node-wasm, tfjs-browser-wasm, tensorflow, or the "
+        "opt-in mediapipe and litertjs-browser-wasm; "
+        "repeatable. Default: every runtime available here but the opt-in ones.",
     ),
 ]
 

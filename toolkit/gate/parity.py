@@ -195,15 +195,19 @@ def compare(
     )
 
 
+def _wanted(runtime: Runtime, config: ParityConfig) -> bool:
+    """Whether the gate asks for this runtime: every one that is not opt-in, unless the user named some."""
+    return runtime.name in config.runtimes if config.runtimes is not None else not runtime.opt_in
+
+
 def plan(artifacts: list[Artifact], config: ParityConfig) -> tuple[list[tuple[Artifact, Runtime]], list[Skipped]]:
     """The evaluations the gate will run, (artifact, runtime), and those that cannot run here: the first line."""
     evaluations, skipped = [], []
     for artifact in artifacts:
         for runtime in runtimes_for(artifact.format):
-            if config.runtimes is not None and runtime.name not in config.runtimes:
+            if not _wanted(runtime, config) or not runtime.takes(artifact):
                 continue
-            # refuses first: a runtime that would refuse every artifact is never started (nor made, on first use)
-            reason = runtime.refuses(artifact) or runtime.unavailable()
+            reason = runtime.unavailable() or runtime.refuses(artifact)
             if reason:
                 skipped.append(Skipped(artifact.name, runtime.name, reason))
             else:
@@ -218,9 +222,7 @@ def unverified(
     verified = {artifact.name for artifact, _ in evaluations}
     names = []
     for artifact in artifacts:
-        wanted = runtimes_for(artifact.format)
-        if config.runtimes is not None:
-            wanted = [r for r in wanted if r.name in config.runtimes]
+        wanted = [r for r in runtimes_for(artifact.format) if _wanted(r, config) and r.takes(artifact)]
         if wanted and artifact.name not in verified:
             names.append(artifact.name)
     return names

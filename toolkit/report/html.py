@@ -22,6 +22,7 @@ from toolkit.run import Run, atomic_write_text
 # The evaluation whose figures stand for an artifact: the runtime users deploy it to, when it ran there.
 PRIMARY_RUNTIMES = ("litert", "tfjs-browser-wasm", "tfjs-node-wasm", "tensorflow")
 TARGETS = {"tflite": "phones (TFLite)", "tfjs": "browsers (TF.js)"}
+MEDIAPIPE, MEDIAPIPE_TARGET = "mediapipe", "MediaPipe Tasks (TFLite with metadata)"
 GALLERY = 24  # images per gallery: enough to see a pattern, few enough to look at each
 # Difference matrices: blue where the artifact does better than its reference, orange where worse (the Okabe-Ito
 # pair, told apart with every common colour-vision deficiency); each cell also carries its sign.
@@ -147,15 +148,21 @@ def _latency(rows: list[dict[str, Any]], name: str) -> float | None:
 
 
 def recommendations(report: dict[str, Any], sizes: dict[str, int], latency: dict[str, float | None]) -> list[dict]:
-    """Per target, the smallest (then fastest) artifact that passed in every runtime it was evaluated in."""
+    """Per target, the smallest (then fastest) artifact that passed in every runtime it was evaluated in; for
+    MediaPipe Tasks (when the gate ran it) among those it evaluated, as it opens only the pixels artifacts."""
     verdicts: dict[str, list[bool]] = {}
     formats: dict[str, str] = {}
+    runtimes: dict[str, set[str]] = {}
     for entry in report["artifacts"]:
         verdicts.setdefault(entry["name"], []).append(bool(entry["passed"]))
         formats[entry["name"]] = entry["format"]
+        runtimes.setdefault(entry["name"], set()).add(entry["runtime"])
+    targets = [(target, lambda n, fmt=fmt: formats[n] == fmt) for fmt, target in TARGETS.items()]
+    if any(MEDIAPIPE in r for r in runtimes.values()):
+        targets.append((MEDIAPIPE_TARGET, lambda n: MEDIAPIPE in runtimes[n]))
     result = []
-    for fmt, target in TARGETS.items():
-        passed = [n for n, v in verdicts.items() if formats[n] == fmt and all(v)]
+    for target, fits in targets:
+        passed = [n for n, v in verdicts.items() if fits(n) and all(v)]
         best = min(passed, key=lambda n: (sizes.get(n, 0), latency.get(n) or float("inf")), default=None)
         result.append({"target": target, "artifact": best, "size": sizes.get(best), "latency_us": latency.get(best)})
     return result

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from exporters.base import Format
-from toolkit.runtimes import litert, mediapipe_tasks, saved_model, tfjs_browser, tfjs_node
+from toolkit.runtimes import litert, litertjs_browser, mediapipe_tasks, saved_model, tfjs_browser, tfjs_node
 from toolkit.runtimes.base import Predictor, Runtime
 
 # In evaluation order. Each module imports its engine (LiteRT, TensorFlow, Node, Playwright) only when used.
 RUNTIMES: dict[str, Runtime] = {
     r.name: r
-    for r in (litert.RUNTIME, mediapipe_tasks.RUNTIME, tfjs_node.RUNTIME, tfjs_browser.RUNTIME, saved_model.RUNTIME)
+    for r in (
+        litert.RUNTIME,
+        mediapipe_tasks.RUNTIME,
+        tfjs_node.RUNTIME,
+        tfjs_browser.RUNTIME,
+        litertjs_browser.RUNTIME,
+        saved_model.RUNTIME,
+    )
 }
 
 

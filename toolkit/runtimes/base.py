@@ -42,6 +42,11 @@ class Runtime:
     # predictors of this runtime in one go -> each one's probabilities, or the exception it met.
     predict_many: Callable[[list[Predictor], np.ndarray], list[np.ndarray | Exception]] | None = None
     refuses: Callable[[Artifact], str | None] = lambda artifact: None  # why it cannot evaluate this artifact
+    # Which artifacts of its formats it is made for (MediaPipe Tasks: the pixels artifacts); the others are not
+    # planned for it at all, rather than listed as skipped.
+    takes: Callable[[Artifact], bool] = lambda artifact: True
+    # Evaluated only when named (`-r NAME`, `[parity] runtimes`): one that would cost the default gate much time.
+    opt_in: bool = False
     # In-process TensorFlow runtimes, whose outputs on the same files and images are fixed by the engine's version
     # and whose start costs seconds: that version, under which the gate reuses its last results on unchanged files
     # (toolkit.gate.kept). None: always evaluated afresh (the runtimes users deploy to: LiteRT, Node, Chromium).

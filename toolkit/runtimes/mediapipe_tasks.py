@@ -40,11 +40,10 @@ def _has_metadata(path: Path) -> bool:
     return any(model.Metadata(i).Name() == METADATA_NAME for i in range(model.MetadataLength()))
 
 
-def refuses(artifact: Artifact) -> str | None:
-    """Only the pixels artifacts are made for the Tasks API (RGB input, uint8 or float32 I/O, probabilities)."""
-    if artifact.pixels is None:
-        return "not a pixels artifact (MediaPipe Tasks takes RGB input, uint8 or float32 I/O: tflite-pixels-*)"
-    return None
+def takes(artifact: Artifact) -> bool:
+    """Only the pixels artifacts are made for the Tasks API: it refuses one-channel inputs and int8 tensors, and
+    applies no softmax."""
+    return artifact.pixels is not None
 
 
 class MediaPipePredictor:
@@ -53,8 +52,10 @@ class MediaPipePredictor:
     def __init__(self, artifact_dir: Path, artifact: Artifact):
         self.model = Path(artifact_dir).resolve() / artifact.main_file
         self.artifact = artifact
-        if not _has_metadata(self.model):
-            raise StepError(f"{NAME}: {artifact.name} carries no TFLite Metadata, which MediaPipe needs: export again")
+        if not _has_metadata(self.model):  # written at export where MediaPipe's environment could be made
+            raise StepError(
+                f"{NAME}: {artifact.name} carries no TFLite Metadata, which MediaPipe needs: export it again"
+            )
         self.last_run: dict = {}
 
     def predict(self, images: np.ndarray) -> np.ndarray:
@@ -123,4 +124,6 @@ def load(artifact_dir: Path, artifact: Artifact) -> MediaPipePredictor:
     return MediaPipePredictor(artifact_dir, artifact)
 
 
-RUNTIME = Runtime(NAME, (Format.TFLITE,), unavailable, load, by_input(predict_many), refuses)
+# Opt-in: it doubled the default gate's wall clock on a loaded 2-core machine (docs/performance.md, "The gate's wall
+# clock").
+RUNTIME = Runtime(NAME, (Format.TFLITE,), unavailable, load, by_input(predict_many), takes=takes, opt_in=True)
