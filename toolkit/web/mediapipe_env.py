@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -64,8 +65,8 @@ def locate(progress: Callable[[str], None] | None = None) -> Path:
     reason = missing()
     if reason:
         raise InputError(reason)
-    if not ready():
-        install(root(), progress or (lambda line: print(line, file=sys.stderr, flush=True)))
+    if not ready():  # the console's own log line, as every step's (stdout)
+        install(root(), progress or logging.getLogger("edgekit").info)
     return python()
 
 
