@@ -73,7 +73,7 @@ def test_pixels_artifacts_take_rgb_pixels_and_return_the_models_probabilities(tm
         assert interpreter.get_signature_list() == {
             "serving_default": {"inputs": ["image"], "outputs": ["probabilities"]}
         }
-        # The gate's own runtime, given the run's pictures (gray ones as R = G = B), batches a batch-1 file.
+        # The gate's own runtime, given the run's pictures (gray ones as R = G = B), runs the batch-1 file.
         got = litert.load(dest, artifact).predict(images)
         top1 = float(np.mean(got.argmax(1) == reference.argmax(1)))
         if variant is Variant.FLOAT32:

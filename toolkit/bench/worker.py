@@ -57,8 +57,9 @@ def measure(job: dict) -> dict:
         start = time.perf_counter_ns()
         interpreter.invoke()
         times.append(time.perf_counter_ns() - start)
-    batch = job["batch"]
-    interpreter.resize_tensor_input(index, [batch, *shape], strict=bool(detail["shape_signature"][0] == -1))
+    # A fixed-batch file (a pixels artifact) is measured at its own batch: a Reshape in it may hold that batch.
+    batch = job["batch"] if detail["shape_signature"][0] == -1 else int(detail["shape"][0])
+    interpreter.resize_tensor_input(index, [batch, *shape], strict=True)
     interpreter.allocate_tensors()
     interpreter.set_tensor(index, np.repeat(image, batch, axis=0))
     interpreter.invoke()  # warm-up at the new size
