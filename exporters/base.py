@@ -14,9 +14,11 @@ CONTRACT_FILE = "contract.json"
 CONTRACT_VERSION = 2
 NORMALIZATION_KINDS = ("unit", "symmetric", "raw", "mean_std")
 # The tensor types the pixel code feeds and reads (toolkit.pixels.tensors): integer ones carry scale and zero point.
-TENSOR_DTYPES = ("float32", "float16", "int8", "uint8")
-INTEGER_DTYPES = ("int8", "uint8")
+TENSOR_DTYPES = ("float32", "float16", "int8", "uint8", "int16")
+INTEGER_DTYPES = ("int8", "uint8", "int16")
 OUTPUT_KINDS = ("probabilities", "logits")
+# What quantized a TFLite file: the TFLite converter's post-training quantization or the LiteRT quantizer.
+BACKENDS = ("tflite-converter", "ai-edge-quantizer")
 MODEL_TYPES = ("graph-model", "layers-model")
 
 
@@ -92,7 +94,8 @@ class Variant(str, Enum):
     FLOAT32 = "float32"
     FLOAT16 = "float16"
     DYNAMIC = "dynamic"  # int8 weights, float activations
-    INT8 = "int8"  # full integer: int8 weights, activations, input and output
+    INT8 = "int8"  # full integer: int8 weights, activations, input and output (some ops may be int16)
+    INT16X8 = "int16x8"  # full integer: int8 weights, int16 activations, input and output
     UINT8 = "uint8"  # TF.js weight quantization to 8 bits
 
 
@@ -345,10 +348,18 @@ class Artifact:
     model_type: str | None = None
     files: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # name -> {sha256, size_bytes}
     pixels: PixelsInput | None = None  # a pixels artifact: RGB pixels in, preprocessing inside the graph
+    # TFLite only: {"backend": one of BACKENDS, ...the recipe: per-layer precision, whether fully integer}
+    quantization: dict[str, Any] | None = None
 
     @property
     def size_bytes(self) -> int:
         return sum(f["size_bytes"] for f in self.files.values())
+
+    @property
+    def int16_activations(self) -> bool:
+        """Some ops compute with int16 activations: CPUs run them on LiteRT's reference kernels (XNNPACK has none)."""
+        overrides = (self.quantization or {}).get("overrides", [])
+        return self.variant is Variant.INT16X8 or any(o.get("precision") == "int16" for o in overrides)
 
     @property
     def output_kind(self) -> str:
@@ -381,6 +392,7 @@ class Artifact:
             "size_bytes": self.size_bytes,
             "files": self.files,
             **({"pixels": self.pixels.to_dict()} if self.pixels else {}),
+            **({"quantization": self.quantization} if self.quantization is not None else {}),
         }
 
     @classmethod
@@ -409,6 +421,7 @@ class Artifact:
             model_type=None if model_type is None else _text(model_type, "model_type", MODEL_TYPES),
             files=_files(_get(data, "files", "")),
             pixels=None if data.get("pixels") is None else PixelsInput.from_dict(data["pixels"]),
+            quantization=_quantization(data.get("quantization")),
         )
         if artifact.main_file not in artifact.files:
             raise FieldError(f"field main_file: {artifact.main_file!r:.60} is not one of the contract's files")
@@ -418,6 +431,14 @@ class Artifact:
                 f"{artifact.output.shape}"
             )
         return artifact
+
+
+def _quantization(data: Any) -> dict[str, Any] | None:
+    """The optional record of what quantized a TFLite file: an object naming a known backend."""
+    if data is None:
+        return None
+    _text(_get(data, "backend", "quantization"), "quantization.backend", BACKENDS)
+    return data
 
 
 def _files(data: Any) -> dict[str, dict[str, Any]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from exporters.base import (
+    INTEGER_DTYPES,
     MNIST,
     Artifact,
     Classifier,
@@ -68,7 +69,7 @@ def _representative(inputs: np.ndarray) -> Callable[[], Iterator[list[np.ndarray
 def _spec(detail: dict) -> TensorSpec:
     dtype = np.dtype(detail["dtype"]).name
     scale, zero_point = detail["quantization"]
-    integer = dtype in ("int8", "uint8")
+    integer = dtype in INTEGER_DTYPES
     return TensorSpec(
         shape=[int(d) for d in detail["shape"][1:]],
         dtype=dtype,
@@ -100,9 +101,14 @@ def export(
     Returns:
         The Artifact, with tensor specs read back from the converted file.
     """
-    with native_stderr_to_debug_log(), tempfile.TemporaryDirectory(prefix="edgekit-tflite-") as tmp:
-        flatbuffer = _converter(model, variant, representative, Path(tmp) / "saved_model").convert()
+    flatbuffer = convert(model, variant, representative)
     return write(flatbuffer, dest, variant, name=name, source=source, run_dir=run_dir, classifier=classifier)
+
+
+def convert(model, variant: Variant, representative: np.ndarray | None = None) -> bytes:
+    """The converter's .tflite file of a Keras model (the float32 one is what the quantizer backend starts from)."""
+    with native_stderr_to_debug_log(), tempfile.TemporaryDirectory(prefix="edgekit-tflite-") as tmp:
+        return _converter(model, variant, representative, Path(tmp) / "saved_model").convert()
 
 
 def write(
@@ -115,8 +121,12 @@ def write(
     run_dir: Path,
     classifier: Classifier,
     pixels: PixelsInput | None = None,
+    recipe: dict | None = None,
 ) -> Artifact:
-    """Write a converted .tflite model into `dest` with its contract; tensor specs are read back from the file."""
+    """Write a .tflite model into `dest` with its contract; tensor specs are read back from the file.
+
+    `recipe` records what quantized it (exporters.tflite_quantizer); by default the converter did.
+    """
     from ai_edge_litert.interpreter import Interpreter
 
     dest.mkdir(parents=True)
@@ -134,6 +144,7 @@ def write(
         output=_spec(interpreter.get_output_details()[0]),
         classifier=classifier,
         pixels=pixels,
+        quantization=recipe or (None if variant is Variant.FLOAT32 else {"backend": "tflite-converter"}),
     )
 
 

@@ -453,3 +453,17 @@ def make_run(path: Path):
 
     with Run.create(path) as run:
         return run
+
+
+def passed_report(run: Path, runtime: str = "tfjs-node-wasm") -> None:
+    """A report.json that says every TF.js artifact of `run` passed in `runtime` on its current files: a stand-in for
+    a gate where a test needs a servable run (the tiny runs' test sets are too small for the gate to vouch)."""
+    from toolkit.run import Run
+
+    entries = [
+        {"name": a.name, "runtime": runtime, "format": "tfjs", "passed": True, "verdict": "passed", "digest": a.digest}
+        | {"accuracy": 99.0, "accuracy_delta": 0.0, "agreement": 100.0}
+        for a in Run.open(run).artifacts()
+        if a.format.value == "tfjs"
+    ]
+    (run / "report.json").write_text(json.dumps({"passed": True, "verdict": "passed", "artifacts": entries}))

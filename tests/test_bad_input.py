@@ -255,6 +255,8 @@ CASES: list[tuple[str, list[str], dict[str, Callable[[Path], None]], str]] = [
     ("tolerance-no-equals", ["pipeline", "-t", "int8"], {}, "--tolerance"),
     ("runtime", ["pipeline", "-r", "litert", "-r", "onnx"], {}, "--runtime"),
     ("validate-runtime", ["validate", "{t}/run", "-r", "onnx"], {"run": run_dir()}, "--runtime"),
+    ("validate-targets", ["validate", "{t}/run", "--targets", "safari"], {"run": run_dir()}, "--targets"),
+    ("targets-number", ["pipeline", "-c", "{t}/c.toml"], {"c.toml": text("[parity]\ntargets = 3\n")}, "c.toml"),
     ("resume-with-options", ["train", "--resume", "{t}/run", "--epochs", "3"], {"run": run_dir()}, "--epochs"),
     ("pipeline-resume-options", ["pipeline", "--resume", "{t}/run", "--data", "{data}"], {"run": run_dir()}, "--data"),
     # the config file gets the same checks, naming the file

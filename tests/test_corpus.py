@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from corpus import CORPUS, DATASETS, RUNTIME_COLUMNS, TABLE_HEAD, export_entry, table_row, write_dataset
+from corpus import DATASETS, RUNTIME_COLUMNS, TABLE_HEAD, chosen, export_entry, table_row, write_dataset
 from support import skip_unless
 
 from toolkit.runtimes import RUNTIMES
@@ -27,7 +27,7 @@ def corpus_dir(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
     return out, {key: write_dataset(key, out) for key in DATASETS}
 
 
-@pytest.mark.parametrize("entry", CORPUS, ids=[e.name for e in CORPUS])
+@pytest.mark.parametrize("entry", chosen(), ids=[e.name for e in chosen()])
 def test_user_model_exports_and_passes_in_every_runtime(corpus_dir, entry):
     out, data = corpus_dir
     done, report = export_entry(entry, out, data[entry.data], [sys.executable, "-m", "toolkit"])
@@ -42,7 +42,7 @@ def test_user_model_exports_and_passes_in_every_runtime(corpus_dir, entry):
     assert {"tflite-float32", "tflite-int8-ptq", "tfjs-float32", "tfjs-uint8"} <= names
     for name in names:
         ran = {a["runtime"]: a for a in results if a["name"] == name}
-        wanted = {"litert"} if name.startswith("tflite") else {"tfjs-node-wasm", "tfjs-browser-wasm"}
+        wanted = {"litert"} if name.startswith("tflite") else {"tfjs-node-wasm", "tfjs-chromium-wasm"}
         if name.startswith("saved_model"):
             wanted = {"tensorflow"}
         assert wanted <= set(ran), f"{name}: evaluated only in {sorted(ran)}"
@@ -51,5 +51,5 @@ def test_user_model_exports_and_passes_in_every_runtime(corpus_dir, entry):
         if "float32" in name or "float16" in name or name.startswith("saved_model"):
             assert all(ran[r]["passed"] for r in wanted), f"{name}: a float artifact failed: {ran}"
         if name.startswith("tfjs"):  # the same wasm kernels in Node and in the browser: the same verdict
-            assert ran["tfjs-node-wasm"]["passed"] == ran["tfjs-browser-wasm"]["passed"]
+            assert ran["tfjs-node-wasm"]["passed"] == ran["tfjs-chromium-wasm"]["passed"]
     assert (done.returncode == 0) == all(a["passed"] for a in results)

@@ -3,6 +3,7 @@ model's gray conversion, normalization and softmax inside, gated in LiteRT like 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -210,7 +211,7 @@ def test_mediapipe_gives_litert_scores_on_the_pixels_artifacts(tiny_run_copy: Pa
         got = mediapipe_tasks.load(run.artifact_dir(artifact), artifact).predict(images)
         assert got.shape == expected.shape and np.abs(got - expected).max() <= 1e-6, name
     before = json.loads((tiny_run_copy / "report.json").read_text())
-    assert not any(a["runtime"] == "mediapipe" for a in before["artifacts"])  # opt-in: not in the default gate
+    assert not any(a["runtime"] == "mediapipe" for a in before["artifacts"])  # not in the default gate
     config = Config()
     config.parity = ParityConfig(runtimes=["mediapipe"])
     report = validate(tiny_run_copy, config)
@@ -222,9 +223,10 @@ def test_mediapipe_gives_litert_scores_on_the_pixels_artifacts(tiny_run_copy: Pa
 
 
 @pytest.mark.unit
-def test_the_default_gate_leaves_the_opt_in_mediapipe_runtime_out():
-    from toolkit.config import ParityConfig
+def test_the_default_gate_leaves_mediapipe_and_litertjs_out_and_targets_choose_them():
+    from toolkit.config import ParityConfig, load_config
     from toolkit.gate.parity import plan, unverified
+    from toolkit.runtimes import RUNTIMES, chosen
 
     contract = {
         "edgekit_contract": 2, "name": "tflite-float32", "format": "tflite", "variant": "float32",
@@ -245,6 +247,13 @@ def test_the_default_gate_leaves_the_opt_in_mediapipe_runtime_out():
     named = {(a.name, r.name) for a, r in evaluations} | {(s.name, s.runtime) for s in skipped}
     assert named == {("tflite-float32", "litert"), ("p", "litert")}
     assert unverified([plain, pixels], evaluations, ParityConfig()) == []
+    # Chosen like a browser target, under main's engine-backend name or the name this runtime had before.
+    targets = load_config(None, {"parity": {"targets": ["mediapipe, litertjs-browser-wasm"]}}).parity.targets
+    assert targets == ["mediapipe", "litertjs-chromium-wasm"]
+    assert chosen(targets) - chosen(None) == {"mediapipe", "litertjs-chromium-wasm"}
+    assert {"mediapipe", "litertjs-chromium-wasm"} <= chosen(["all"])
+    for name in ("mediapipe", "litertjs-chromium-wasm"):
+        assert RUNTIMES[name].takes(pixels) and not RUNTIMES[name].takes(plain), name
 
 
 @pytest.mark.browser
@@ -267,3 +276,31 @@ def test_litertjs_in_chromium_gives_litert_outputs_on_the_pixels_artifacts(tiny_
         assert not isinstance(got, Exception), got
         expected = litert.load(run.artifact_dir(artifact), artifact).predict(images)
         assert got.shape == expected.shape and np.abs(got - expected).max() <= 1e-6, artifact.name
+
+
+@pytest.mark.corpus
+def test_mediapipe_tasks_opens_a_users_rgb_models_files_and_matches_the_gate(tmp_path: Path):
+    """A user's 32x32 RGB model (the corpus's residual-32, symmetric normalization, 4,000 test images): MediaPipe
+    Tasks' ImageClassifier opens the float32 and the uint8 pixels files as export wrote them, with their metadata,
+    and scores exactly the accuracy LiteRT scores on them; the report says which file goes where."""
+    import sys
+
+    from corpus import CORPUS, DATASETS, export_entry, write_dataset
+
+    mediapipe_env_or_skip()
+    entry = next(e for e in CORPUS if e.name == "residual-32")
+    config = tmp_path / "edgekit.toml"
+    config.write_text('[export]\ntfjs = false\nsaved_model = false\n[parity]\ntargets = ["mediapipe"]\n')
+    entry = dataclasses.replace(entry, options=(*entry.options, "--config", str(config)))
+    data = write_dataset(entry.data, tmp_path)
+    done, report = export_entry(entry, tmp_path, data, [sys.executable, "-m", "toolkit"])
+    assert done.returncode in (0, 1), done.stderr[-3000:]  # 1: a quantized file that lost accuracy, reported
+    ran = {(a["name"], a["runtime"]): a for a in report["artifacts"]}
+    for name in ("tflite-pixels-float32", "tflite-pixels-uint8"):
+        tasks, interpreter = ran[(name, "mediapipe")], ran[(name, "litert")]
+        assert not tasks["error"] and tasks["images"] == DATASETS[entry.data][3] >= 4000, name
+        assert tasks["accuracy"] == interpreter["accuracy"], name
+        assert tasks["passed"] and interpreter["passed"], name
+    assert ("tflite-float32", "mediapipe") not in ran and ("tflite-float32", "litert") in ran
+    html = (tmp_path / f"run-{entry.name}" / "report.html").read_text()
+    assert "MediaPipe Tasks ImageClassifier" in html and "LiteRT interpreter" in html and "full-integer" in html

@@ -40,7 +40,7 @@ def epochs_done(run: Path) -> int:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("resume")
-    data = write_npz(root / "data.npz", train=3000, test=500)  # a few seconds per epoch: time to kill it mid-run
+    data = write_npz(root / "data.npz", train=3000)  # a few seconds per epoch: time to kill it mid-run
     config = root / "edgekit.toml"
     config.write_text(SETTINGS + LATER)
     return root, data, config

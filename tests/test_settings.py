@@ -39,6 +39,9 @@ SAMPLES = {
         "metadata": False,
         "tfjs": False,
         "saved_model": False,
+        "quantizer": ["int8"],
+        "float_layers": ["dense"],
+        "int16_layers": ["SOFTMAX"],
     },
     "parity": {
         "tolerances": {"int8": 0.4},
@@ -49,6 +52,7 @@ SAMPLES = {
         "allow_chance_reference": True,
         "fix": False,
         "runtimes": ["litert"],
+        "targets": ["tfjs-firefox-wasm"],
     },
 }
 

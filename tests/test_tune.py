@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import SQLAlchemyError
 from support import write_npz
 from typer.testing import CliRunner
 
@@ -41,7 +42,7 @@ POSTGRES = os.environ.get("EDGEKIT_TEST_POSTGRES", "postgresql://edgekit:edgekit
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    return write_npz(tmp_path_factory.mktemp("tune") / "digits.npz", train=400, test=200)
+    return write_npz(tmp_path_factory.mktemp("tune") / "digits.npz", train=400)
 
 
 def settings(tmp_path: Path, epochs: int = 2) -> Path:
@@ -216,7 +217,7 @@ def test_kill_9_then_resume_loses_and_repeats_no_trial(tmp_path, data):
                 continue
             try:
                 study = load_study(url)
-            except KeyError:
+            except (KeyError, SQLAlchemyError):  # no study yet, or its tables are being made while we look
                 continue
             running = [t for t in study.trials if t.state.name == "RUNNING"]
             if finished(study) and running and running[0].intermediate_values:

@@ -63,10 +63,11 @@ def signs_run(tmp_path_factory):
 
 
 def served(run):
-    """`edgekit serve RUN`'s server for one run: its models, its name and its test images."""
-    from toolkit.serve.demo import make_server, running
+    """`edgekit serve RUN`'s page for one run (its models, its name and its test images), without the check that
+    each model passed the gate: these runs are never gated, the page is what is tested."""
+    from toolkit.serve.demo import make_model_server, running, tfjs_models
 
-    return running(make_server(run, port=0))
+    return running(make_model_server(tfjs_models(run), port=0, run_dir=run))
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import TINY_ARTIFACTS, build_tiny_run, sample_images
+from support import TINY_ARTIFACTS, build_tiny_run, passed_report, sample_images
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.wheel
@@ -68,6 +68,7 @@ def test_installed_package_locates_its_own_web_files(venv):
 def test_serve_from_the_wheel_installs_npm_packages_on_first_use(venv, tmp_path):
     base, env = venv
     tiny_run, _ = build_tiny_run(tmp_path)
+    passed_report(tiny_run)  # serve offers only what passed; what is tested here is the installed package
     process = subprocess.Popen(
         ["edgekit", "serve", str(tiny_run), "--port", "0"],
         stdout=subprocess.PIPE,
@@ -127,7 +128,7 @@ def test_user_model_exports_and_passes_from_the_wheel(venv, tmp_path):
 
     from toolkit.runtimes import RUNTIMES
 
-    for runtime in ("tfjs-node-wasm", "tfjs-browser-wasm"):  # the tools themselves (node, chromium) are here
+    for runtime in ("tfjs-node-wasm", "tfjs-chromium-wasm"):  # the tools themselves (node, chromium) are here
         if RUNTIMES[runtime].unavailable():
             pytest.skip(RUNTIMES[runtime].unavailable())
     base, env = venv
@@ -137,7 +138,7 @@ def test_user_model_exports_and_passes_from_the_wheel(venv, tmp_path):
     assert report["skipped"] == [], report["skipped"]  # every runtime ran from the installed package
     passed = {(a["name"], a["runtime"]) for a in report["artifacts"] if a["passed"]}
     for artifact in ("tfjs-float32", "tfjs-float16", "tfjs-uint8"):
-        assert {(artifact, "tfjs-node-wasm"), (artifact, "tfjs-browser-wasm")} <= passed
+        assert {(artifact, "tfjs-node-wasm"), (artifact, "tfjs-chromium-wasm")} <= passed
     assert ("tflite-int8-ptq", "litert") in passed
 
 

@@ -110,6 +110,25 @@ class ExportConfig(_Section):
     metadata: bool = True
     tfjs: bool = True
     saved_model: bool = True
+    # Extra TFLite artifacts made by the LiteRT quantizer (exporters/tflite_quantizer.py): "int8" writes
+    # tflite-int8-aeq, "int16x8" tflite-int16x8 (int16 activations: slow on CPUs, docs/quantization.md).
+    quantizer: list[Literal["int8", "int16x8"]] = Field(default_factory=list)
+    # A per-layer recipe for the quantizer's artifacts: layers (a name, or a regular expression searched in the op's
+    # output tensor names) kept in float, or given int16 activations.
+    float_layers: list[str] = Field(default_factory=list)
+    int16_layers: list[str] = Field(default_factory=list)
+
+    @field_validator("float_layers", "int16_layers")
+    @classmethod
+    def _patterns(cls, values: list[str]) -> list[str]:
+        import re
+
+        for pattern in values:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"{pattern!r} is not a regular expression: {error}") from None
+        return values
 
 
 # The verdict (toolkit/gate/verdict.py) and these defaults were chosen on a calibration set of faithful conversions
@@ -121,6 +140,7 @@ DEFAULT_TOLERANCES = {
     Variant.DYNAMIC.value: 0.2,
     Variant.UINT8.value: 0.2,
     Variant.INT8.value: 0.3,
+    Variant.INT16X8.value: 0.3,
 }
 # Hard floor on top-1 agreement with the reference, in percent: scrambled classes or another model.
 DEFAULT_MIN_AGREEMENT = {
@@ -129,6 +149,7 @@ DEFAULT_MIN_AGREEMENT = {
     Variant.DYNAMIC.value: 98.5,
     Variant.UINT8.value: 98.5,
     Variant.INT8.value: 97.0,
+    Variant.INT16X8.value: 97.0,
 }
 # Bound on the mean over images of max_k |p_artifact - p_reference|: right argmax, wrong probabilities (an edited
 # output zero-point or input scale). Set between the largest faithful error and the smallest edit (docs/verdict.md).
@@ -138,6 +159,7 @@ DEFAULT_MAX_MEAN_PROB_ERROR = {
     Variant.DYNAMIC.value: 0.03,
     Variant.UINT8.value: 0.03,
     Variant.INT8.value: 0.06,
+    Variant.INT16X8.value: 0.06,
 }
 # One-sided exact McNemar level at which an accuracy drop counts as real.
 DEFAULT_SIGNIFICANCE = 0.01
@@ -165,6 +187,9 @@ class ParityConfig(_Section):
     allow_chance_reference: bool = False
     fix: bool = False  # on an int8 PTQ breach, try the remedies of toolkit/fix/remedy.py and keep the first that passes
     runtimes: list[str] | None = None  # None: every runtime that can evaluate the artifact's format here
+    # Browser targets added to the default runtimes: names such as chromium-webgl (runtime tfjs-chromium-webgl),
+    # `all` for the whole matrix; `default` (or nothing) for today's gate alone.
+    targets: list[str] = Field(default_factory=list)
 
     def bounds(self, variant: str) -> Bounds:
         """The verdict's limits for one variant."""
@@ -194,13 +219,32 @@ class ParityConfig(_Section):
     @field_validator("runtimes")
     @classmethod
     def _known_runtimes(cls, values: list[str] | None) -> list[str] | None:
-        from toolkit.runtimes import RUNTIMES
+        from toolkit.runtimes import FORMER_NAMES, RUNTIMES
 
         known = list(RUNTIMES)
-        unknown = [name for name in values or [] if name not in known]
+        values = [FORMER_NAMES.get(name, name) for name in values or []]
+        unknown = [name for name in values if name not in known]
         if unknown:
             raise ValueError(f"unknown runtime {', '.join(unknown)} (known: {', '.join(known)})")
         return values or None
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _known_targets(cls, values: Any) -> Any:
+        from toolkit.runtimes import RUNTIMES, TARGET_WORDS, runtime_name
+
+        if isinstance(values, str):
+            values = [values]
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            return values  # the list[str] type says what is wrong
+        names = [part.strip() for value in values for part in value.split(",") if part.strip()]
+        names = [name if name in TARGET_WORDS else runtime_name(name) for name in names]
+        unknown = [name for name in names if name not in (*TARGET_WORDS, *RUNTIMES)]
+        if unknown:
+            short = [name.removeprefix("tfjs-") for name, r in RUNTIMES.items() if r.engine]
+            short += [name for name, r in RUNTIMES.items() if not r.engine and not r.default]
+            raise ValueError(f"unknown target {', '.join(unknown)} (known: {', '.join([*TARGET_WORDS, *short])})")
+        return names
 
 
 class Config(_Section):
@@ -279,6 +323,7 @@ OPTION_NAMES = {
     ("qat", "epochs"): "--qat-epochs",
     ("parity", "tolerances"): "--tolerance",
     ("parity", "runtimes"): "--runtime",
+    ("parity", "targets"): "--targets",
 }
 
 

@@ -145,6 +145,8 @@ _ENTRY = {
     **dict.fromkeys(("accuracy", "reference_accuracy", "accuracy_delta", "agreement", "float_accuracy"), _FIGURE),
     "kept_from": (str, NONE),
     "from_previous_run": (str, NONE),
+    "engine": (str, NONE),
+    "backend": (str, NONE),
 }
 REPORT = {
     "passed": Required(bool),

@@ -51,7 +51,7 @@ class Setting:
     """One way to run one artifact: a runtime and its options."""
 
     artifact: Artifact
-    runtime: str  # litert, tfjs-node-wasm, tfjs-browser-wasm, tfjs-browser-webgl
+    runtime: str  # litert, tfjs-node-wasm, tfjs-chromium-wasm, tfjs-chromium-webgl
     threads: int | None = None
     xnnpack: bool | None = None
 
@@ -64,7 +64,7 @@ class Setting:
     @property
     def primary(self) -> bool:
         """The setting that stands for the artifact in the report: 1 thread as shipped, or the browser's wasm."""
-        return (self.runtime == "litert" and self.threads == 1 and self.xnnpack) or self.runtime == "tfjs-browser-wasm"
+        return (self.runtime == "litert" and self.threads == 1 and self.xnnpack) or self.runtime == "tfjs-chromium-wasm"
 
 
 def plan(run: Run, runtimes: list[str] | None = None) -> tuple[list[Setting], list[str]]:
@@ -76,8 +76,8 @@ def plan(run: Run, runtimes: list[str] | None = None) -> tuple[list[Setting], li
     reasons = {
         "litert": litert.unavailable(),
         "tfjs-node-wasm": tfjs_node.unavailable(),
-        "tfjs-browser-wasm": tfjs_browser.unavailable(),
-        "tfjs-browser-webgl": tfjs_browser.unavailable(),
+        "tfjs-chromium-wasm": tfjs_browser.unavailable(),
+        "tfjs-chromium-webgl": tfjs_browser.unavailable(),
     }
     if wanted and wanted - set(reasons):
         raise InputError(
@@ -88,14 +88,14 @@ def plan(run: Run, runtimes: list[str] | None = None) -> tuple[list[Setting], li
             skipped.append(f"{name}: {reason}")
     # Without a GPU, Chromium's WebGL is SwiftShader: software rendering many times slower than wasm, and it takes
     # the CPU with it; measured only when asked for by name.
-    default = set(reasons) - {"tfjs-browser-webgl"}
+    default = set(reasons) - {"tfjs-chromium-webgl"}
     ok = {name for name, reason in reasons.items() if not reason and name in (wanted or default)}
     for artifact in run.artifacts():
         if artifact.format is Format.TFLITE and "litert" in ok:
             settings += [Setting(artifact, "litert", t, x) for x in (True, False) for t in (1, 2)]
         if artifact.format is Format.TFJS:
             settings += [
-                Setting(artifact, r) for r in ("tfjs-node-wasm", "tfjs-browser-wasm", "tfjs-browser-webgl") if r in ok
+                Setting(artifact, r) for r in ("tfjs-node-wasm", "tfjs-chromium-wasm", "tfjs-chromium-webgl") if r in ok
             ]
     return settings, skipped
 
@@ -250,7 +250,7 @@ def _measure_rounds(
 
     litert = [s for s in settings if s.runtime == "litert"]
     node = [s for s in settings if s.runtime == "tfjs-node-wasm"]
-    browser = [s for s in settings if s.runtime.startswith("tfjs-browser")]
+    browser = [s for s in settings if s.runtime.startswith("tfjs-chromium")]
     with tempfile.TemporaryDirectory(prefix="edgekit-bench-") as tmp:
         image_files = {}
         for artifact in {s.artifact.name: s.artifact for s in litert}.values():
@@ -302,6 +302,7 @@ def summarize(run: Run, measured: dict[Setting, list[dict | Exception]]) -> list
             "primary": setting.primary,
             "size_bytes": artifact.size_bytes,
             "gzip_bytes": gzipped[artifact.name],
+            "int16_activations": artifact.int16_activations,
             "rounds": len(good),
             "error": next((str(r) for r in rounds if isinstance(r, Exception)), None)
             if len(good) < len(rounds)
@@ -351,5 +352,8 @@ def render_table(result: dict[str, Any]) -> str:
             f"{f(r['p50_us'], '8.1f')} {f(r['p90_us'], '8.1f')} {f(r['p99_us'], '8.1f')} {spread:>15} {ratio:>13} "
             f"{f(r['throughput_ips'], '7.0f')} {f(memory, '7.0f')}" + (f"  error: {r['error']}" if r["error"] else "")
         )
+    if any(r.get("int16_activations") for r in result["results"]):
+        slow = sorted({r["artifact"] for r in result["results"] if r.get("int16_activations")})
+        lines.append(f"{', '.join(slow)}: int16 activations, which XNNPACK does not run (reference kernels on CPUs).")
     lines.append(result["method"])
     return "\n".join(lines)

@@ -28,7 +28,7 @@ def benchmark(
             "--runtime",
             "-r",
             metavar="NAME",
-            help="Only this runtime: litert, tfjs-node-wasm, tfjs-browser-wasm or tfjs-browser-webgl; repeatable.",
+            help="Only this runtime: litert, tfjs-node-wasm, tfjs-chromium-wasm or tfjs-chromium-webgl; repeatable.",
         ),
     ] = None,
 ) -> None:

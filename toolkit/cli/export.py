@@ -17,7 +17,9 @@ from toolkit.cli.options import (
     Out,
     QatEpochs,
     Runtime,
+    Targets,
     Tolerance,
+    build_config,
     refuse_unused,
 )
 from toolkit.errors import InputError
@@ -44,6 +46,31 @@ TrustModel = Annotated[
     ),
 ]
 Tfjs = Annotated[bool, typer.Option("--tfjs/--no-tfjs", help="Export TF.js (verified in Node and Chromium).")]
+Quantizer = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--quantizer",
+        metavar="RECIPE",
+        help="Also write TFLite through the LiteRT quantizer: int8 (tflite-int8-aeq) or int16x8 (tflite-int16x8, "
+        "int16 activations: slow on CPUs); repeatable.",
+    ),
+]
+FloatLayers = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--float-layers",
+        metavar="PATTERN",
+        help="With --quantizer: keep these layers in float (a layer name, op type or regular expression); repeatable.",
+    ),
+]
+Int16Layers = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--int16-layers",
+        metavar="PATTERN",
+        help="With --quantizer: give these layers int16 activations (name, op type or regex); repeatable.",
+    ),
+]
 
 
 @command
@@ -56,11 +83,15 @@ def export(
     qat_epochs: QatEpochs = None,
     tolerance: Tolerance = None,
     runtime: Runtime = None,
+    targets: Targets = None,
     fix: Fix = None,
     allow_chance_reference: AllowChance = None,
     config: ConfigFile = None,
     trust_model: TrustModel = False,
     tfjs: Tfjs = True,
+    quantizer: Quantizer = None,
+    float_layers: FloatLayers = None,
+    int16_layers: Int16Layers = None,
     normalization: images.NormalizationKind = None,
     mean: images.Mean = None,
     std: images.Std = None,
@@ -70,12 +101,10 @@ def export(
     """Export a run's artifacts, or import your model and gate it.
 
     Writes TFLite (float32, float16, dynamic, int8, and RGB-pixels float32 and uint8 for MediaPipe Tasks), TF.js
-    and SavedModel artifacts, each with its contract.
-    With RUN_DIR it only exports (then `edgekit validate RUN_DIR` gates them, or add --fix to gate now); with
-    --model it imports your model into a new run, exports it and runs the parity gate.
+    and SavedModel artifacts, each with its contract. With RUN_DIR it only exports (`edgekit validate RUN_DIR` gates
+    them, or --fix now); with --model it imports your model into a new run, exports it and runs the parity gate.
     """
     given = dict(locals())
-    from toolkit.cli.options import build_config
     from toolkit.flow.export import export as export_step
     from toolkit.flow.own_model import import_model
     from toolkit.flow.train import default_run_dir
@@ -85,12 +114,10 @@ def export(
     _refuse_what_cannot_apply(given)
     images.refuse_split_unless_folder(data, test_fraction, split_seed)
     declared = images.normalization(normalization, mean, std)
-    settings = build_config(
-        config,
-        qat=dict(epochs=qat_epochs),
-        export=dict(tfjs=None if tfjs else False),
-        parity=dict(tolerances=tolerance, runtimes=runtime, fix=fix, allow_chance_reference=allow_chance_reference),
-    )
+    gate = dict(tolerances=tolerance, runtimes=runtime, targets=targets, allow_chance_reference=allow_chance_reference)
+    layers = dict(float_layers=float_layers, int16_layers=int16_layers)
+    export = dict(tfjs=None if tfjs else False, quantizer=quantizer, **layers)
+    settings = build_config(config, qat=dict(epochs=qat_epochs), export=export, parity=dict(**gate, fix=fix))
     if model is not None:
         split = images.split(test_fraction, split_seed)
         import_model(
@@ -112,7 +139,7 @@ def export(
 
 
 IMPORTING = ("data", "out", "qat", "trust_model", "normalization", "mean", "std", "test_fraction", "split_seed")
-GATING = ("tolerance", "runtime", "allow_chance_reference", "qat_epochs")
+GATING = ("tolerance", "runtime", "targets", "allow_chance_reference", "qat_epochs")
 
 
 def _refuse_what_cannot_apply(given: dict) -> None:

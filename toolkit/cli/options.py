@@ -104,9 +104,20 @@ Runtime = Annotated[
         "--runtime",
         "-r",
         metavar="NAME",
-        help="Evaluate only in this runtime: litert, tfjs-node-wasm, tfjs-browser-wasm, tensorflow, or the "
-        "opt-in mediapipe and litertjs-browser-wasm; "
-        "repeatable. Default: every runtime available here but the opt-in ones.",
+        help="Evaluate only in this runtime: litert, tfjs-node-wasm, tfjs-chromium-wasm, tensorflow, mediapipe, "
+        "litertjs-chromium-wasm or a browser target's tfjs-ENGINE-BACKEND; repeatable. Default: every runtime "
+        "available here.",
+    ),
+]
+Targets = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--targets",
+        metavar="TARGETS",
+        help="Runtimes to gate in besides the default ones: all, TF.js browser targets by ENGINE-BACKEND "
+        "(chromium-webgl, chromium-webgl-f16, chromium-webgpu, firefox-wasm, firefox-webgl, webkit-wasm, "
+        "webkit-webgl), litertjs-chromium-wasm (LiteRT.js) or mediapipe (MediaPipe Tasks), comma-separated or "
+        "repeated. Default: TF.js in Chromium on wasm only.",
     ),
 ]
 
@@ -146,8 +157,9 @@ def build_config(config_file: Path | None, preset: str = "default", **sections: 
     parity = sections.get("parity")
     if parity is not None:
         parity["tolerances"] = parse_tolerances(parity.get("tolerances"))
-        if parity.get("runtimes") == []:
-            parity["runtimes"] = None
+        for key in ("runtimes", "targets"):
+            if parity.get(key) == []:
+                parity[key] = None
     return load_config(config_file, sections, preset)
 
 

@@ -19,6 +19,7 @@ from toolkit.cli.options import (
     Resume,
     Runtime,
     Seed,
+    Targets,
     Tolerance,
     ValidationSize,
 )
@@ -38,6 +39,7 @@ def pipeline(
     qat_epochs: QatEpochs = None,
     tolerance: Tolerance = None,
     runtime: Runtime = None,
+    targets: Targets = None,
     fix: Fix = None,
     config: ConfigFile = None,
     preset: Preset = "default",
@@ -74,7 +76,8 @@ def pipeline(
     )
     refuse_with_resume(resume, out=out, data=data, preset=preset, **train, **images_given)
     images.refuse_split_unless_folder(data, test_fraction, split_seed)
-    later = dict(qat=dict(epochs=qat_epochs), parity=dict(tolerances=tolerance, runtimes=runtime, fix=fix))
+    parity = dict(tolerances=tolerance, runtimes=runtime, targets=targets, fix=fix)
+    later = dict(qat=dict(epochs=qat_epochs), parity=parity)
     if resume is not None:
         resume_pipeline(resume, build_config(config, **later))
         return

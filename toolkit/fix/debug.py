@@ -1,4 +1,4 @@
-"""Where int8 loses accuracy: per-layer quantization error by TFLite's QuantizationDebugger, worst layers first."""
+"""Where int8 loses accuracy, worst layers first: TFLite's QuantizationDebugger, and the LiteRT quantizer's SNR."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from exporters import Variant
 from toolkit.data.run_data import load_run_data, representative_inputs
 from toolkit.errors import InputError, first_line
 from toolkit.modeling.keras_files import load_run_model
@@ -124,12 +125,39 @@ def summary(layers: list[LayerError], count: int = 5) -> dict:
     }
 
 
-def worst_layers(model, representative: np.ndarray) -> dict:
-    """The summary of the model's worst int8 layers, or the debugger's one-line error (it refuses some graphs)."""
+def snr_ranking(model, representative: np.ndarray, count: int = 5, samples: int = 64) -> dict:
+    """The quantizer's own per-tensor error: its int8 of the model (min/max calibration on `representative`) against
+    the float32 file, image by image, as signal-to-noise ratio in dB (lowest first), or its one-line error.
+
+    The quantizer averages the ratio over images, so a few badly clipped images hardly move it; the sensitivity
+    ranking of toolkit.fix.sensitivity measures flips instead (docs/quantization.md).
+    """
+    from exporters import tflite, tflite_quantizer
+
     try:
-        found = summary(layer_errors(model, representative))
-    except Exception as error:  # the breach itself is already reported; this only explains it
+        float_file = tflite.convert(model, Variant.FLOAT32)
+        quantized = tflite_quantizer.quantize(float_file, "int8", representative)
+        ratios = tflite_quantizer.tensor_snr(float_file, quantized, representative[:samples])
+    except Exception as error:  # an explanation, not a verdict: say why it is missing
         return {"error": first_line(error)[:200]}
+    ranked = sorted(ratios.items(), key=lambda item: item[1])
+    return {
+        "metric": "SNR in dB of each tensor of the LiteRT quantizer's int8 against float32 (mean ratio over images)",
+        "worst_tensors": [
+            {"tensor": name, "snr_db": round(10 * math.log10(ratio), 2) if ratio > 0 else None}
+            for name, ratio in ranked[:count]
+        ],
+    }
+
+
+def worst_layers(model, representative: np.ndarray) -> dict:
+    """The summary of the model's worst int8 layers by both measures; each may instead carry its one-line error
+    (the debugger refuses some graphs)."""
+    snr = snr_ranking(model, representative)
+    try:
+        found = {**summary(layer_errors(model, representative)), "quantizer_snr": snr}
+    except Exception as error:  # the breach itself is already reported; this only explains it
+        return {"error": first_line(error)[:200], "quantizer_snr": snr}
     worst = found["worst_layers"][0] if found["worst_layers"] else None
     if worst:
         log.info("debug worst layer %s (relative rmse %.3f)", worst["node"], worst["relative_rmse"])
@@ -148,5 +176,6 @@ def debug_artifact(run_dir: Path, name: str, config) -> dict:
     seed = run.recorded_seed(config.train.seed)
     representative = representative_inputs(data, config.export.representative_size, run.classifier, shape, seed)
     result = {"artifact": name, "source": artifact.source, **summary(layer_errors(model, representative))}
+    result["quantizer_snr"] = snr_ranking(model, representative)
     atomic_write_json(run.debug_path(name), result)
     return result

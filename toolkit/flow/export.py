@@ -15,6 +15,7 @@ import numpy as np
 
 from exporters import Variant
 from exporters.base import Format, is_keras3
+from exporters.tflite_quantizer import PatternError
 from toolkit.config import Config
 from toolkit.data.datasets import Dataset
 from toolkit.data.run_data import load_run_data, representative_inputs, representative_pixels
@@ -61,6 +62,7 @@ def export_plan(
                     {"variant": Variant.INT8, "calibration": pixels},
                 ),
             ]
+        jobs += quantizer_jobs(config, representative)
     if config.export.tfjs:  # TF.js has no kernels for QAT's fake-quantization wrappers: float model only
         jobs += [
             ExportJob(f"tfjs-{v.value}", "float", tfjs.export, {"variant": v})
@@ -71,9 +73,32 @@ def export_plan(
     return jobs
 
 
+QUANTIZER_ARTIFACTS = {"int8": ("tflite-int8-aeq", Variant.INT8), "int16x8": ("tflite-int16x8", Variant.INT16X8)}
+
+
+def quantizer_jobs(config: Config, representative: np.ndarray) -> list[ExportJob]:
+    """The LiteRT quantizer's artifacts the config asks for, with its per-layer recipe."""
+    from exporters import tflite_quantizer
+
+    overrides = [tflite_quantizer.Override(p, "float") for p in config.export.float_layers]
+    overrides += [tflite_quantizer.Override(p, "int16") for p in config.export.int16_layers]
+    jobs = []
+    for recipe in config.export.quantizer:
+        name, variant = QUANTIZER_ARTIFACTS[recipe]
+        options = {"variant": variant, "representative": representative, "overrides": overrides}
+        jobs.append(ExportJob(name, "float", tflite_quantizer.export, options))
+    return jobs
+
+
 def check_formats(config: Config) -> None:
     if not (config.export.tflite or config.export.tfjs or config.export.saved_model):
         raise InputError("nothing to export: every format is switched off")
+    if (config.export.float_layers or config.export.int16_layers) and not (
+        config.export.quantizer and config.export.tflite
+    ):
+        raise InputError(
+            "--float-layers/--int16-layers shape the LiteRT quantizer's artifacts: add --quantizer int8 or int16x8"
+        )
 
 
 def export(run_dir: Path, config: Config) -> Run:
@@ -133,6 +158,8 @@ def _write_all(run: Run, jobs: list[ExportJob], models: dict, metadata: bool = T
                     classifier=run.classifier,
                     **job.options,
                 )
+            except PatternError as error:  # a per-layer recipe naming no layer of this model
+                raise InputError(f"[export] float_layers/int16_layers: {error}") from None
             except Exception as error:  # the converters raise many types; say which artifact failed and why
                 raise StepError(f"exporting {job.name} failed: {first_line(error)}") from error
             exported.append(artifact)
@@ -147,24 +174,11 @@ def _write_all(run: Run, jobs: list[ExportJob], models: dict, metadata: bool = T
 
 
 def _with_metadata(run: Run, staging: Run, exported: list) -> list:
-    """The artifacts with TFLite Metadata in every .tflite; as they are (and a log line why) where MediaPipe's
-    environment, which writes it, cannot be made here."""
-    import toolkit
+    """The artifacts with TFLite Metadata in every .tflite (as they are where it cannot be written here)."""
     from toolkit.web import mediapipe_env
 
     tflite = [a for a in exported if a.format is Format.TFLITE]
-    provenance = {
-        "run": run.path.name,
-        "version": str(run.manifest.get("created")),
-        "author": f"edgekit {toolkit.__version__}",
-    }
-    try:
-        written = mediapipe_env.write_metadata([(staging.artifact_dir(a), a) for a in tflite], provenance)
-    except InputError as error:
-        log.warning("the .tflite files carry no TFLite Metadata: %s", error)
-        return exported
-    log.info("wrote TFLite Metadata into %d .tflite files", len(written))
-    by_name = {a.name: a for a in written}
+    by_name = {a.name: a for a in mediapipe_env.embed(run, [(staging.artifact_dir(a), a) for a in tflite])}
     return [by_name.get(a.name, a) for a in exported]
 
 

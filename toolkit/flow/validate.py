@@ -26,7 +26,7 @@ from toolkit.report.document import build_report, keep_previous, write_report
 from toolkit.report.environment import environment
 from toolkit.report.html import curves, write_html
 from toolkit.run import Run
-from toolkit.runtimes import RUNTIMES
+from toolkit.runtimes import FORMER_NAMES, RUNTIMES
 
 log = logging.getLogger("edgekit")
 
@@ -132,7 +132,10 @@ def _write_reports(run: Run, report: dict, outcome, data: Dataset, references: d
     predictions = Predictions.from_probabilities(labels, references, outcome.predictions)
     if config.parity.runtimes is not None:
         digests = {a.name: a.digest for a in run.artifacts()}
-        carried = keep_previous(report, previous[0], set(config.parity.runtimes), digests)
+        # A runtime's former name in an older report is that runtime: its results are replaced, not carried.
+        named = set(config.parity.runtimes)
+        named |= {old for old, new in FORMER_NAMES.items() if new in named}
+        carried = keep_previous(report, previous[0], named, digests)
         if carried:
             log.info("kept %d result(s) in other runtimes from the previous report (same files)", len(carried))
         predictions.keep_previous(previous[1], set(carried))
@@ -148,17 +151,20 @@ def _write_reports(run: Run, report: dict, outcome, data: Dataset, references: d
 
 
 def _references(run: Run, sources: list[str], images: np.ndarray) -> dict[str, np.ndarray]:
-    """Those kept by export when still valid for these models and images; else computed here."""
+    """Those kept by export (or the last gate) when still valid for these models and images; else computed here,
+    and kept."""
     from toolkit.runtimes.keras import KerasPredictor
 
     for source in sources:  # the run's trust decision holds even when no model needs loading
         refuse_code(run.model_path(source), run.trusts_model)
     found = kept.load(run, sources, len(images))
     if found is not None:
-        log.info("Keras references: kept by export (model files and test set unchanged)")
+        log.info("Keras references: kept (model files and test set unchanged)")
         return found
     log.info("Keras references on %d test images", len(images))
-    return {s: KerasPredictor(load_run_model(run, s), run.classifier).predict(images) for s in sources}
+    computed = {s: KerasPredictor(load_run_model(run, s), run.classifier).predict(images) for s in sources}
+    kept.store(run, computed)  # sealed for the next gate, as export keeps them
+    return computed
 
 
 def _kept_evaluations(run: Run, evaluations: list, count: int, config: Config) -> dict:

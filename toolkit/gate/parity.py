@@ -18,7 +18,8 @@ from toolkit.gate.stats import accuracy
 from toolkit.gate.trust import contract_problems
 from toolkit.gate.verdict import POWER, breaches, inconclusive, measure, reference_problem
 from toolkit.run import Run
-from toolkit.runtimes import RUNTIMES, Runtime, runtimes_for
+from toolkit.runtimes import RUNTIMES, Runtime, chosen, runtimes_for
+from toolkit.runtimes.base import NotStarted
 
 
 @dataclasses.dataclass
@@ -64,6 +65,8 @@ class ParityResult:
     detectable_drop: float | None = None
     inconclusive: str | None = None  # why it neither passed nor failed: the test set could not have seen a drop
     digest: str | None = None  # Artifact.digest of the files judged: a verdict holds for these files only
+    engine: str | None = None  # the browser engine of a browser runtime (chromium, firefox, webkit)
+    backend: str | None = None  # the TF.js backend of a JavaScript runtime (wasm, webgl, webgl-f16, webgpu)
 
     @property
     def verdict(self) -> str:
@@ -74,7 +77,7 @@ class ParityResult:
     def summary(self) -> str:
         """One line for the console."""
         word = {"passed": "ok  ", "failed": "FAIL", "inconclusive": "????"}[self.verdict]
-        head = f"{word}  {self.name:<18} {self.runtime:<18}"
+        head = f"{word}  {self.name:<18} {self.runtime:<23}"
         if self.error:
             return f"{head} {self.error}"
         when = f"outputs kept from the gate of {self.kept_from}" if self.kept_from else f"{self.seconds:.1f} s"
@@ -195,17 +198,18 @@ def compare(
     )
 
 
-def _wanted(runtime: Runtime, config: ParityConfig) -> bool:
-    """Whether the gate asks for this runtime: every one that is not opt-in, unless the user named some."""
-    return runtime.name in config.runtimes if config.runtimes is not None else not runtime.opt_in
-
-
 def plan(artifacts: list[Artifact], config: ParityConfig) -> tuple[list[tuple[Artifact, Runtime]], list[Skipped]]:
-    """The evaluations the gate will run, (artifact, runtime), and those that cannot run here: the first line."""
+    """The evaluations the gate will run, (artifact, runtime), and those that cannot run here: the first line.
+
+    The default runtimes and those the targets choose run; `-r` (config.runtimes) narrows that down, and may name
+    any runtime."""
     evaluations, skipped = [], []
+    matrix = chosen(config.targets)
     for artifact in artifacts:
         for runtime in runtimes_for(artifact.format):
-            if not _wanted(runtime, config) or not runtime.takes(artifact):
+            if runtime.name not in (config.runtimes if config.runtimes is not None else matrix):
+                continue
+            if not runtime.takes(artifact):
                 continue
             reason = runtime.unavailable() or runtime.refuses(artifact)
             if reason:
@@ -222,7 +226,11 @@ def unverified(
     verified = {artifact.name for artifact, _ in evaluations}
     names = []
     for artifact in artifacts:
-        wanted = [r for r in runtimes_for(artifact.format) if _wanted(r, config) and r.takes(artifact)]
+        wanted = [
+            r
+            for r in runtimes_for(artifact.format)
+            if r.name in (config.runtimes or chosen(config.targets)) and r.takes(artifact)
+        ]
         if wanted and artifact.name not in verified:
             names.append(artifact.name)
     return names
@@ -276,8 +284,7 @@ def check_parity(
         else:
             intact.append(artifact)
     evaluations, skipped = plan(intact, config)
-    for skip in skipped:
-        progress(f"skip  {skip.name:<18} {skip.runtime:<18} {skip.reason}")
+    skipped = _not_here(skipped, intact, config, results, progress)
     outcome = ParityOutcome(results, skipped, unverified(intact, evaluations, config))
     if not config.allow_chance_reference:
         found = {name: reference_problem(p, labels, config.significance) for name, p in references.items()}
@@ -290,13 +297,26 @@ def check_parity(
     return outcome
 
 
+def _not_here(skipped: list[Skipped], artifacts: list[Artifact], config, results: list, progress) -> list[Skipped]:
+    """Report the evaluations that cannot run here: a default runtime's are skipped (the returned list), while a
+    runtime chosen on purpose (a browser target) that cannot run is not verified, never quietly left out."""
+    artifact_of = {artifact.name: artifact for artifact in artifacts}
+    for skip in skipped:
+        runtime = RUNTIMES[skip.runtime]
+        if runtime.default:
+            progress(f"skip  {skip.name:<18} {skip.runtime:<23} {skip.reason}")
+        else:
+            results.append(_not_verified(artifact_of[skip.name], runtime, skip.reason, config))
+            progress(results[-1].summary())
+    return [skip for skip in skipped if RUNTIMES[skip.runtime].default]
+
+
 def _run_all(
     evaluations, run: Run, images, labels, references, config, progress, outcome: ParityOutcome, kept: dict
 ) -> None:
-    """Evaluate and gate every (artifact, runtime). Runtimes that start an engine of their own (Node, Chromium)
-    get all their artifacts at once, each in a thread, so they run beside the in-process runtimes on another core;
-    in-process runtimes follow in registry order (LiteRT, quick, before TensorFlow's, slow to start); kept outputs
-    are scored first."""
+    """Evaluate and gate every (artifact, runtime). Runtimes that start an engine of their own (Node, browsers) get
+    all their artifacts at once, one thread per lane, beside the in-process runtimes in registry order (LiteRT,
+    quick, before TensorFlow's, slow to start); kept outputs are scored first."""
     done: dict[int, ParityResult] = {}
     lock = threading.Lock()
 
@@ -304,6 +324,9 @@ def _run_all(
         artifact, runtime = evaluations[index]
         result = _score(artifact, runtime, probabilities, labels, references, config, seconds)
         result.kept_from = kept_from
+        if result.verdict == "failed" and not result.error and runtime.explain is not None:
+            note = runtime.explain(run.artifact_dir(artifact), artifact, images)
+            result.reasons += [note] if note else []
         with lock:
             done[index] = result
             if not isinstance(probabilities, Exception) and not result.error:
@@ -338,15 +361,29 @@ def _run_all(
             gate(index, probabilities, seconds, when)
         else:
             by_runtime.setdefault(runtime.name, []).append(index)
-    batched = [name for name in by_runtime if RUNTIMES[name].predict_many is not None]
     order = list(RUNTIMES)
+    batched = [name for name in sorted(by_runtime, key=order.index) if RUNTIMES[name].predict_many is not None]
     in_process = [i for name in sorted(by_runtime, key=order.index) if name not in batched for i in by_runtime[name]]
-    with concurrent.futures.ThreadPoolExecutor(max(len(batched), 1), thread_name_prefix="edgekit-gate") as pool:
-        futures = [pool.submit(all_at_once, RUNTIMES[name], by_runtime[name]) for name in batched]
+    lanes = _lanes(batched)
+
+    def lane(names: list[str]) -> None:
+        for name in names:
+            all_at_once(RUNTIMES[name], by_runtime[name])
+
+    with concurrent.futures.ThreadPoolExecutor(max(len(lanes), 1), thread_name_prefix="edgekit-gate") as pool:
+        futures = [pool.submit(lane, names) for names in lanes]
         one_by_one(in_process)
         for future in futures:
             future.result()
     outcome.results += [done[i] for i in range(len(evaluations))]
+
+
+def _lanes(names: list[str]) -> list[list[str]]:
+    """Runtimes grouped by lane, in the order given: each lane's run one after the other, the lanes side by side."""
+    lanes: dict[str, list[str]] = {}
+    for name in names:
+        lanes.setdefault(RUNTIMES[name].lane or name, []).append(name)
+    return list(lanes.values())
 
 
 def _score(artifact, runtime, probabilities, labels, references, config, seconds) -> ParityResult:
@@ -354,13 +391,24 @@ def _score(artifact, runtime, probabilities, labels, references, config, seconds
     reference = references[artifact.source]
     if not isinstance(probabilities, Exception) and probabilities.shape != reference.shape:
         probabilities = ValueError(f"returned shape {probabilities.shape}, expected {reference.shape}")
-    if isinstance(probabilities, Exception):
+    if isinstance(probabilities, NotStarted):
+        result = _not_verified(artifact, runtime, first_line(probabilities), config, seconds)
+    elif isinstance(probabilities, Exception):
         detail = f"{type(probabilities).__name__}: {first_line(probabilities)}"
         result = _failure(artifact.name, runtime.name, detail, artifact, artifact.size_bytes, config, seconds)
     else:
         float_reference = references["float"] if artifact.source != "float" else None
         bounds = config.bounds(artifact.variant.value)
         result = compare(artifact, runtime.name, probabilities, reference, labels, bounds, float_reference, seconds)
+    result.engine, result.backend = runtime.engine, runtime.backend
+    return result
+
+
+def _not_verified(artifact: Artifact, runtime: Runtime, reason: str, config, seconds: float = 0.0) -> ParityResult:
+    """An evaluation that could not happen here (its browser or backend did not start): inconclusive, not passed."""
+    result = _failure(artifact.name, runtime.name, reason, artifact, artifact.size_bytes, config, seconds)
+    result.inconclusive = f"not verified: {reason}"
+    result.engine, result.backend = runtime.engine, runtime.backend
     return result
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from exporters.base import Classifier, TensorSpec
 
-_RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
+_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
 
 
 def quantize(values: np.ndarray, scale: float, zero_point: int, dtype: str) -> np.ndarray:

@@ -203,26 +203,52 @@ def _ensemble_lines(ensemble: dict[str, Any]) -> list[str]:
     ]
 
 
+def _snr_lines(snr: dict[str, Any] | None) -> list[str]:
+    if not snr:
+        return []
+    lines = ["", f"By the LiteRT quantizer ({snr.get('metric', 'SNR')}):", ""]
+    if "error" in snr:
+        return lines + [f"- {snr['error']}"]
+    return lines + [f"- {t['tensor']}: {_cell(t['snr_db'])} dB" for t in snr["worst_tensors"]]
+
+
 def _debug_lines(name: str, debug: dict[str, Any]) -> list[str]:
     lines = ["", f"## Worst int8 layers of {name} (QuantizationDebugger, {debug.get('metric', '')})", ""]
     if "error" in debug:
-        return lines + [f"- {debug['error']}"]
-    return lines + [
+        return lines + [f"- {debug['error']}"] + _snr_lines(debug.get("quantizer_snr"))
+    lines += [
         f"- {w['node']} ({w['op']}): {w['relative_rmse']:.2f}{' SUSPECT' if w['suspect'] else ''}"
         for w in debug["worst_layers"]
     ]
+    return lines + _snr_lines(debug.get("quantizer_snr"))
 
 
 def _fix_lines(fix: dict[str, Any]) -> list[str]:
     outcome = "fixed by " + fix["remedy"] if fix["fixed"] else "not fixed"
     lines = ["", f"## --fix on {fix['artifact']}: {outcome}", ""]
-    lines += [f"- tried {t['remedy']}: {'pass' if t['passed'] else 'fail'}" for t in fix["tried"]]
+    lines += [f"- tried {t['remedy']}: {t.get('verdict') or ('pass' if t['passed'] else 'fail')}" for t in fix["tried"]]
     if fix["fixed"]:
         size, latency = fix["size_bytes"], fix["latency_ms_per_image"]
         lines.append(
             f"- cost: {size['before'] / 1024:.0f} -> {size['after'] / 1024:.0f} KB, "
             f"{latency['before']:.3f} -> {latency['after']:.3f} ms per image (LiteRT, 1 thread)"
         )
+        lines += _recipe_lines(fix.get("recipe"))
+    return lines
+
+
+def _recipe_lines(recipe: dict[str, Any] | None) -> list[str]:
+    """The kept file's recipe: variant, backend, per-layer precision, and whether it is fully integer."""
+    if not recipe:
+        return []
+    layers = "; ".join(f"{o['layers']} -> {o['precision']}" for o in recipe.get("overrides", []))
+    lines = [
+        f"- recipe: {recipe['variant']} by {recipe.get('backend', '?')}"
+        + (f", per layer: {layers}" if layers else "")
+        + (", fully integer" if recipe.get("fully_integer") else f", float ops: {', '.join(recipe['float_ops'])}")
+    ]
+    if recipe.get("speed"):
+        lines.append(f"- speed: {recipe['speed']}")
     return lines
 
 

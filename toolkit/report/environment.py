@@ -55,9 +55,9 @@ def _cpu() -> str:
 
 def environment() -> dict[str, Any]:
     """Versions of every engine the gate ran in, and the CPU: recorded in report.json when the gate runs."""
-    from toolkit.runtimes.tfjs_browser import chromium_executable
+    from toolkit.runtimes.tfjs_browser import chromium_executable, firefox_executable
 
-    chromium = chromium_executable()
+    chromium, firefox = chromium_executable(), firefox_executable()
     flags = ""
     try:
         flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
@@ -72,6 +72,9 @@ def environment() -> dict[str, Any]:
         "tfjs": _tfjs_version(),
         "node": _version(["node", "--version"]),
         "chromium": _version([chromium, "--version"]) if chromium else None,
+        "firefox": _version([firefox, "--version"]) if firefox else None,
+        # WebKitGTK's MiniBrowser prints no version without a display: the distribution's package says it.
+        "webkitgtk": _version(["dpkg-query", "-W", "-f", "${Version}\n", "libwebkit2gtk-4.1-0"]),
         "cpu": _cpu(),
         "cpu_count": os.cpu_count(),
         "avx2": " avx2" in flags,

@@ -20,9 +20,16 @@ from toolkit.report.document import overall
 from toolkit.run import Run, atomic_write_text
 
 # The evaluation whose figures stand for an artifact: the runtime users deploy it to, when it ran there.
-PRIMARY_RUNTIMES = ("litert", "tfjs-browser-wasm", "tfjs-node-wasm", "tensorflow")
-TARGETS = {"tflite": "phones (TFLite)", "tfjs": "browsers (TF.js)"}
-MEDIAPIPE, MEDIAPIPE_TARGET = "mediapipe", "MediaPipe Tasks (TFLite with metadata)"
+# tfjs-browser-wasm: what reports before the browser matrix called tfjs-chromium-wasm.
+PRIMARY_RUNTIMES = ("litert", "tfjs-chromium-wasm", "tfjs-browser-wasm", "tfjs-node-wasm", "tensorflow")
+MEDIAPIPE, LITERTJS = "mediapipe", "litertjs-chromium-wasm"
+# The recommendation's rows: where a file goes, and what it must be to go there.
+INTERPRETER = "LiteRT interpreter (TFLite, CPU; app does the preprocessing)"
+INTEGER_ONLY = "NPUs, DSPs, Edge TPU (full-integer TFLite)"
+TASKS = "MediaPipe Tasks ImageClassifier (Android, iOS, web, Python)"
+BROWSER_TFJS, BROWSER_LITERTJS = "browsers: TF.js", "browsers: LiteRT.js (the .tflite itself)"
+# Said where a row's file was not run by the runtime the row is for.
+NOT_IN_MEDIAPIPE = "not gated in MediaPipe Tasks here (--targets mediapipe): in LiteRT, the same file and kernels"
 GALLERY = 24  # images per gallery: enough to see a pattern, few enough to look at each
 # Difference matrices: blue where the artifact does better than its reference, orange where worse (the Okabe-Ito
 # pair, told apart with every common colour-vision deficiency); each cell also carries its sign.
@@ -147,9 +154,28 @@ def _latency(rows: list[dict[str, Any]], name: str) -> float | None:
     return None
 
 
-def recommendations(report: dict[str, Any], sizes: dict[str, int], latency: dict[str, float | None]) -> list[dict]:
-    """Per target, the smallest (then fastest) artifact that passed in every runtime it was evaluated in; for
-    MediaPipe Tasks (when the gate ran it) among those it evaluated, as it opens only the pixels artifacts."""
+# Said beside an artifact with int16 activations wherever it is recommended (docs/quantization.md).
+SLOW_INT16 = (
+    "int16 activations: XNNPACK runs no int16 op, so on CPUs those ops run on reference kernels, many times slower "
+    "than int8; the file suits an NPU or DSP with int16 support"
+)
+
+
+def recommendations(
+    report: dict[str, Any],
+    sizes: dict[str, int],
+    latency: dict[str, float | None],
+    int16: set[str] = frozenset(),
+    traits: dict[str, set[str]] | None = None,
+) -> list[dict]:
+    """Per target, the smallest artifact that fits it and passed in every runtime it was evaluated in; this
+    machine's latency only breaks a tie in size, as an x86 CPU says little about a phone's CPU, GPU or NPU.
+
+    `traits` names what each artifact is: `pixels` (RGB pixels in, what MediaPipe Tasks and LiteRT.js open) and
+    `fully_integer` (integer tensors in and out, no float op: what integer-only NPUs and DSPs run). MediaPipe Tasks
+    and LiteRT.js, when the gate ran them, take only what they ran. `int16` names the artifacts with int16
+    activations, whose recommendation says what that costs on CPUs."""
+    traits = traits or {}
     verdicts: dict[str, list[bool]] = {}
     formats: dict[str, str] = {}
     runtimes: dict[str, set[str]] = {}
@@ -157,15 +183,50 @@ def recommendations(report: dict[str, Any], sizes: dict[str, int], latency: dict
         verdicts.setdefault(entry["name"], []).append(bool(entry["passed"]))
         formats[entry["name"]] = entry["format"]
         runtimes.setdefault(entry["name"], set()).add(entry["runtime"])
-    targets = [(target, lambda n, fmt=fmt: formats[n] == fmt) for fmt, target in TARGETS.items()]
-    if any(MEDIAPIPE in r for r in runtimes.values()):
-        targets.append((MEDIAPIPE_TARGET, lambda n: MEDIAPIPE in runtimes[n]))
+
+    def has(name: str, trait: str) -> bool:
+        return trait in traits.get(name, ())
+
+    def ran(runtime: str) -> bool:
+        return any(runtime in r for r in runtimes.values())
+
+    tflite = [n for n in formats if formats[n] == "tflite"]
+    targets = [(INTERPRETER, lambda n: n in tflite and not has(n, "pixels"), None)] if tflite else []
+    targets += [(INTEGER_ONLY, lambda n: n in tflite and has(n, "fully_integer"), None)] if tflite else []
+    if ran(MEDIAPIPE) or any(has(n, "pixels") for n in formats):
+        tasks_note = None if ran(MEDIAPIPE) else NOT_IN_MEDIAPIPE
+        targets.append(
+            (TASKS, lambda n: MEDIAPIPE in runtimes[n] or (has(n, "pixels") and not ran(MEDIAPIPE)), tasks_note)
+        )
+    if "tfjs" in formats.values():
+        targets.append((BROWSER_TFJS, lambda n: formats[n] == "tfjs", None))
+    if ran(LITERTJS):
+        targets.append((BROWSER_LITERTJS, lambda n: LITERTJS in runtimes[n], None))
     result = []
-    for target, fits in targets:
+    for target, fits, why in targets:
         passed = [n for n, v in verdicts.items() if fits(n) and all(v)]
         best = min(passed, key=lambda n: (sizes.get(n, 0), latency.get(n) or float("inf")), default=None)
-        result.append({"target": target, "artifact": best, "size": sizes.get(best), "latency_us": latency.get(best)})
+        note = "; ".join(x for x in (why if best else None, SLOW_INT16 if best in int16 else None) if x) or None
+        result.append(
+            {"target": target, "artifact": best, "size": sizes.get(best), "latency_us": latency.get(best), "note": note}
+        )
     return result
+
+
+def artifact_traits(run: Run, artifacts: dict[str, Artifact]) -> dict[str, set[str]]:
+    """What `recommendations` needs to know of each artifact: `pixels`, `fully_integer` (read from its file)."""
+    from exporters.base import Format
+    from exporters.tflite_quantizer import float_ops
+
+    traits: dict[str, set[str]] = {}
+    for name, artifact in artifacts.items():
+        traits[name] = {"pixels"} if artifact.pixels is not None else set()
+        integer = {"int8", "uint8", "int16"}
+        if artifact.format is Format.TFLITE and {artifact.input.dtype, artifact.output.dtype} <= integer:
+            path = run.artifact_dir(artifact) / artifact.main_file
+            if path.is_file() and not float_ops(path.read_bytes()):
+                traits[name].add("fully_integer")
+    return traits
 
 
 def render(
@@ -201,7 +262,13 @@ def render(
         sizes=sizes,
         gzipped={n: gzip_size(run.artifact_dir(a), a) for n, a in artifacts.items()},
         latency=latency,
-        recommendations=recommendations(report, sizes, latency),
+        recommendations=recommendations(
+            report,
+            sizes,
+            latency,
+            {n for n, a in artifacts.items() if a.int16_activations},
+            artifact_traits(run, artifacts),
+        ),
         hint={verb: command(verb, run.path) for verb in ("benchmark", "report")},
         confusion_refs=evidence.reference_tables(),
         evidence=[e for name in names if (e := evidence.of(name, cells)) is not None],

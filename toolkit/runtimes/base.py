@@ -10,6 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from exporters.base import Artifact, Format
+from toolkit.errors import StepError
 
 # Images per call into a runtime: one LiteRT invoke or Keras batch of 1000 takes the 10k test set in ~1 s, where
 # one image at a time takes minutes; larger batches gain nothing and cost memory.
@@ -45,12 +46,24 @@ class Runtime:
     # Which artifacts of its formats it is made for (MediaPipe Tasks: the pixels artifacts); the others are not
     # planned for it at all, rather than listed as skipped.
     takes: Callable[[Artifact], bool] = lambda artifact: True
-    # Evaluated only when named (`-r NAME`, `[parity] runtimes`): one that would cost the default gate much time.
-    opt_in: bool = False
     # In-process TensorFlow runtimes, whose outputs on the same files and images are fixed by the engine's version
     # and whose start costs seconds: that version, under which the gate reuses its last results on unchanged files
     # (toolkit.gate.kept). None: always evaluated afresh (the runtimes users deploy to: LiteRT, Node, Chromium).
     engine_version: Callable[[], str] | None = None
+    # In every gate (True), or only when chosen with --targets / [parity] targets (the browser matrix, and the
+    # runtimes that would cost the default gate much time: MediaPipe Tasks, LiteRT.js).
+    default: bool = True
+    engine: str | None = None  # the browser engine of a browser runtime: chromium, firefox, webkit
+    backend: str | None = None  # the backend of a JavaScript runtime (TF.js, LiteRT.js): wasm, webgl, webgl-f16, webgpu
+    # Engine processes of one lane run one after the other (two cores cannot host several browsers at once);
+    # None: a lane of its own, beside the others.
+    lane: str | None = None
+    # Why an evaluation that failed failed, beyond its figures: (artifact directory, artifact, images) -> one line.
+    explain: Callable[[Path, Artifact, np.ndarray], str | None] | None = None
+
+
+class NotStarted(StepError):
+    """The runtime's engine, or its backend, could not start here: nothing was evaluated, so nothing is verified."""
 
 
 def package_versions(*names: str) -> str:

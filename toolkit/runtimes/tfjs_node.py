@@ -103,4 +103,4 @@ def load(artifact_dir: Path, artifact: Artifact) -> TFJSNodePredictor:
     return TFJSNodePredictor(artifact_dir, artifact)
 
 
-RUNTIME = Runtime(NAME, (Format.TFJS,), unavailable, load, by_input(predict_many))
+RUNTIME = Runtime(NAME, (Format.TFJS,), unavailable, load, by_input(predict_many), backend="wasm")

@@ -15,7 +15,7 @@ DEFAULT_ARTIFACT = "tflite-int8-qat"
 # Relative to the Android project; the app loads contract.json from here, then the model file it names.
 ASSETS_DIR = Path("app/src/main/assets/edgekit")
 # The app's preprocessing makes the contract's image (H x W x C) and can write these input types.
-APP_DTYPES = ("float32", "int8", "uint8")
+APP_DTYPES = ("float32", "int8", "uint8", "int16")
 
 
 def install_model(

@@ -35,7 +35,8 @@ __all__ = [
 
 REPORT = "report.html"  # the URL path the report is served at
 # Whose verdict a model's entry in the index shows: the browser the demo runs in, then Node's identical kernels.
-GATE_RUNTIMES = ("tfjs-browser-wasm", "tfjs-node-wasm")
+# (tfjs-browser-wasm: tfjs-chromium-wasm's name in reports written before the browser matrix.)
+GATE_RUNTIMES = ("tfjs-chromium-wasm", "tfjs-browser-wasm", "tfjs-node-wasm")
 # report.html is self-contained (inline styles, images as data: URLs) and needs no script: it runs none, so a label
 # or model name that smuggled markup into it still cannot execute.
 REPORT_POLICY = (

@@ -31,10 +31,12 @@ VENDOR = {
     "tfjs-converter": "@tensorflow/tfjs-converter/dist",
     "tfjs-backend-webgl": "@tensorflow/tfjs-backend-webgl/dist",
     "tfjs-backend-cpu": "@tensorflow/tfjs-backend-cpu/dist",
-    # LiteRT.js (the litertjs-browser-wasm runtime): its ES module, its wasm builds, the helper it imports by name.
+    # LiteRT.js (the litertjs-chromium-wasm runtime): its ES module, its wasm builds, the helper it imports by name.
     "litertjs": "@litertjs/core/dist",
     "litertjs-wasm": "@litertjs/core/wasm",
     "litertjs-utils": "@litertjs/wasm-utils/dist",
+    # Loaded by the evaluation page only for the tfjs-chromium-webgpu runtime (not in the full TF.js bundle).
+    "tfjs-backend-webgpu": "@tensorflow/tfjs-backend-webgpu/dist",
 }
 PACKAGES = (
     "@tensorflow/tfjs",

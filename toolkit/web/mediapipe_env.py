@@ -15,10 +15,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from exporters.base import Artifact, describe_files, write_contract
 from toolkit.errors import InputError, StepError
 from toolkit.web.assets import cache_root
+
+if TYPE_CHECKING:
+    from toolkit.run import Run
 
 SCRIPTS = Path(__file__).resolve().parent / "mediapipe"  # run by the environment's Python, never imported here
 REQUIREMENTS = SCRIPTS / "requirements.txt"
@@ -184,6 +188,25 @@ def write_metadata(items: list[tuple[Path, Artifact]], provenance: dict[str, str
         artifact = dataclasses.replace(artifact, files=describe_files(directory))
         write_contract(artifact, directory)
         written.append(artifact)
+    return written
+
+
+def embed(run: Run, items: list[tuple[Path, Artifact]]) -> list[Artifact]:
+    """`write_metadata` with the run's name, creation time and edgekit's version; the artifacts as they are (and a
+    warning why) where MediaPipe's environment, which writes it, cannot be made here."""
+    import toolkit
+
+    provenance = {
+        "run": run.path.name,
+        "version": str(run.manifest.get("created")),
+        "author": f"edgekit {toolkit.__version__}",
+    }
+    try:
+        written = write_metadata(items, provenance)
+    except InputError as error:
+        logging.getLogger("edgekit").warning("the .tflite files carry no TFLite Metadata: %s", error)
+        return [artifact for _, artifact in items]
+    logging.getLogger("edgekit").info("wrote TFLite Metadata into %d .tflite file(s)", len(written))
     return written
 
 

@@ -20,15 +20,22 @@ export function clockStep() {
   return step;
 }
 
-/** How many consecutive inferences last 50 clock steps: timed together, their sum is read to within 2 %. */
+/**
+ * How many consecutive inferences last 50 clock steps: timed together, their sum is read to within 2 %. The most of
+ * five tries, since a try during which the machine took the core away counts too few.
+ */
 function runsPerSample(model, image, step, most) {
-  let count = 0;
-  const start = performance.now();
-  do {
-    model.predictRaw(image, 1);
-    count += 1;
-  } while (performance.now() - start < 50 * step && count < most);
-  return count;
+  let best = 1;
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    let count = 0;
+    const start = performance.now();
+    do {
+      model.predictRaw(image, 1);
+      count += 1;
+    } while (performance.now() - start < 50 * step && count < most);
+    best = Math.max(best, count);
+  }
+  return best;
 }
 
 /**

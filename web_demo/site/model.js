@@ -93,20 +93,39 @@ export class ImageClassifier {
    * @param {Float32Array|Int32Array} inputs count * input.size values in the input tensor's type (see encodeInput)
    */
   predictRaw(inputs, count) {
-    const tf = this.tf;
-    const { input } = this.spec;
-    const dtype = input.scale === null ? 'float32' : 'int32'; // TF.js holds int8/uint8 values in int32 tensors
-    const output = tf.tidy(() => {
-      // A layers model otherwise cuts the batch into slices of 32 and joins them again: 15-25 % slower in wasm,
-      // same outputs (a graph model ignores the option).
-      const result = this.model.predict(tf.tensor(inputs, [count, ...input.shape], dtype), { batchSize: count });
-      return Array.isArray(result) ? result[0] : result;
-    });
+    const output = this.outputTensor(inputs, count);
     try {
       return output.dataSync();
     } finally {
       output.dispose();
     }
+  }
+
+  /**
+   * predictRaw, read back asynchronously: on GPU backends (WebGL, WebGPU) a synchronous read stalls the page, and
+   * WebGPU's is a slow fallback.
+   * @returns {Promise<Float32Array|Int32Array>}
+   */
+  async predictRawAsync(inputs, count) {
+    const output = this.outputTensor(inputs, count);
+    try {
+      return await output.data();
+    } finally {
+      output.dispose();
+    }
+  }
+
+  /** The output tensor of one batch (the caller disposes of it). */
+  outputTensor(inputs, count) {
+    const tf = this.tf;
+    const { input } = this.spec;
+    const dtype = input.scale === null ? 'float32' : 'int32'; // TF.js holds int8/uint8 values in int32 tensors
+    return tf.tidy(() => {
+      // A layers model otherwise cuts the batch into slices of 32 and joins them again: 15-25 % slower in wasm,
+      // same outputs (a graph model ignores the option).
+      const result = this.model.predict(tf.tensor(inputs, [count, ...input.shape], dtype), { batchSize: count });
+      return Array.isArray(result) ? result[0] : result;
+    });
   }
 
   /** Raw outputs of many inputs, `batchSize` at a time so that memory stays flat. */
@@ -117,6 +136,19 @@ export class ImageClassifier {
     for (let start = 0; start < count; start += batchSize) {
       const n = Math.min(batchSize, count - start);
       outputs.set(this.predictRaw(inputs.subarray(start * perInput, (start + n) * perInput), n), start * perOutput);
+    }
+    return outputs;
+  }
+
+  /** predictBatches with asynchronous read-back (see predictRawAsync). */
+  async predictBatchesAsync(inputs, count, batchSize = 500) {
+    const perInput = this.spec.input.size;
+    const perOutput = this.spec.output.size;
+    const outputs = new Float32Array(count * perOutput);
+    for (let start = 0; start < count; start += batchSize) {
+      const n = Math.min(batchSize, count - start);
+      const slice = inputs.subarray(start * perInput, (start + n) * perInput);
+      outputs.set(await this.predictRawAsync(slice, n), start * perOutput);
     }
     return outputs;
   }

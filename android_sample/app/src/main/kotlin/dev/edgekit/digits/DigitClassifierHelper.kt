@@ -194,6 +194,7 @@ class DigitClassifierHelper(
             DataType.FLOAT32 -> DType.FLOAT32
             DataType.INT8 -> DType.INT8
             DataType.UINT8 -> DType.UINT8
+            DataType.INT16 -> DType.INT16
             else -> error("$which type ${tensor.dataType()} is not supported by this app")
         }
         check(dtype == spec.dtype) { "$which type is $dtype in the model but ${spec.dtype} in contract.json" }

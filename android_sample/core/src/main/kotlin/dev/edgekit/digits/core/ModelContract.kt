@@ -16,13 +16,16 @@ class ContractException(message: String) : IllegalArgumentException(message)
 enum class DType(val jsonName: String, val byteSize: Int, val minValue: Int, val maxValue: Int) {
     FLOAT32("float32", 4, 0, 0),
     INT8("int8", 1, -128, 127),
-    UINT8("uint8", 1, 0, 255);
+    UINT8("uint8", 1, 0, 255),
+
+    // int16 activations (the LiteRT quantizer's int16x8 files, or an int16 output head): two bytes, native order.
+    INT16("int16", 2, -32768, 32767);
 
     val isInteger: Boolean get() = this != FLOAT32
 
     companion object {
         fun fromJson(name: String): DType = values().firstOrNull { it.jsonName == name }
-            ?: throw ContractException("unsupported dtype '$name' (expected float32, int8 or uint8)")
+            ?: throw ContractException("unsupported dtype '$name' (expected float32, int8, uint8 or int16)")
     }
 }
 

@@ -41,6 +41,8 @@ class TensorCodec(val contract: ModelContract) {
         buffer.rewind()
         if (input.dtype == DType.FLOAT32) {
             for (v in values) buffer.putFloat(v)
+        } else if (input.dtype == DType.INT16) {
+            for (q in Quantization.quantize(values, input)) buffer.putShort(q.toShort())
         } else {
             // Two's complement bytes: toByte() keeps the bit pattern of uint8 values above 127 too.
             for (q in Quantization.quantize(values, input)) buffer.put(q.toByte())
@@ -58,6 +60,7 @@ class TensorCodec(val contract: ModelContract) {
             DType.FLOAT32 -> FloatArray(output.elementCount) { buffer.getFloat() }
             DType.INT8 -> Quantization.dequantize(IntArray(output.elementCount) { buffer.get().toInt() }, output)
             DType.UINT8 -> Quantization.dequantize(IntArray(output.elementCount) { buffer.get().toInt() and 0xFF }, output)
+            DType.INT16 -> Quantization.dequantize(IntArray(output.elementCount) { buffer.getShort().toInt() }, output)
         }
         buffer.rewind()
         return values

@@ -66,6 +66,12 @@ class CoreMathTest {
     }
 
     @Test
+    fun quantizesToInt16AndClips() {
+        val q = Quantization.quantize(floatArrayOf(0f, 0.5f, 1f, -2f), 1.0 / 32767, 0, DType.INT16)
+        assertArrayEquals(intArrayOf(0, 16384, 32767, -32768), q)
+    }
+
+    @Test
     fun softmaxIsStableAndSumsToOne() {
         val p = Quantization.softmax(floatArrayOf(1000f, 1000f, -1000f))
         assertArrayEquals(floatArrayOf(0.5f, 0.5f, 0f), p, 1e-7f)
@@ -118,6 +124,25 @@ class CoreMathTest {
         val output = codec.newOutputBuffer()
         for (i in 0 until 10) output.put((if (i == 3) 255 else 0).toByte())
         assertEquals(Recognition(3, "3", 255 / 256f), codec.classify(output, 1)[0])
+    }
+
+    @Test
+    fun int16TensorsAreTwoBytesEach() {
+        val contract = ModelContract.parse(
+            contractJson(
+                input = """{"shape": [28, 28, 1], "dtype": "int16", "scale": 0.000030518509475997192, "zero_point": 0}""",
+                output = """{"shape": [10], "dtype": "int16", "scale": 0.000030517578125, "zero_point": 0}"""
+            )
+        )
+        val codec = TensorCodec(contract)
+        val input = codec.encodeInput(FloatArray(784) { if (it == 0) 1f else 0.5f })
+        assertEquals(784 * 2, input.capacity())
+        assertEquals(32767, input.getShort(0).toInt())
+        assertEquals(16384, input.getShort(2).toInt())
+        val output = codec.newOutputBuffer()
+        assertEquals(10 * 2, output.capacity())
+        for (i in 0 until 10) output.putShort((if (i == 4) 32767 else 0).toShort())
+        assertEquals(Recognition(4, "4", 32767 / 32768f), codec.classify(output, 1)[0])
     }
 
     @Test
