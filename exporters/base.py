@@ -279,6 +279,58 @@ class Classifier:
 
 MNIST = Classifier()
 
+# RGB -> gray inside a pixels artifact of a one-channel model: ITU-R 601 luma as 65/217, 127/217, 25/217, whose
+# per-channel int8 quantization is exact (weights 65, 127, 25), so R=G=B=p gives back p in float32 and int8 alike
+# (docs/verdict.md, "Pixels artifacts").
+GRAY_FROM_RGB = (65 / 217, 127 / 217, 25 / 217)
+RAW = Normalization("raw", (1.0,), (0.0,))
+
+
+@dataclasses.dataclass(frozen=True)
+class PixelsInput:
+    """What a "pixels" artifact does inside its graph so that an app hands it a decoded RGB picture unchanged:
+    batch 1, RGB pixels 0..255 in; RGB->gray (`gray_weights`, for one-channel models), the run's normalization and,
+    for logits models, a softmax appended, all inside. Its contract's image, normalization and output_kind are then
+    `pixels_classifier(run's classifier)`."""
+
+    batch: int = 1
+    gray_weights: tuple[float, ...] | None = None
+    softmax_appended: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "batch": self.batch,
+            "gray_weights": None if self.gray_weights is None else list(self.gray_weights),
+            "softmax_appended": self.softmax_appended,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, field: str = "pixels") -> PixelsInput:
+        """Raises FieldError naming the field: batch 1, three gray weights or null, softmax_appended a boolean."""
+        batch = _count(_get(data, "batch", field), f"{field}.batch")
+        if batch != 1:
+            raise FieldError(f"field {field}.batch must be 1, not {batch}")
+        weights = _numbers(data.get("gray_weights"), f"{field}.gray_weights", optional=True)
+        if weights is not None and len(weights) != 3:
+            raise FieldError(f"field {field}.gray_weights must hold 3 numbers, not {len(weights)}")
+        appended = _get(data, "softmax_appended", field)
+        if not isinstance(appended, bool):
+            raise FieldError(f"field {field}.softmax_appended must be true or false, not {appended!r:.60}")
+        return cls(batch, weights, appended)
+
+
+def pixels_classifier(model: Classifier) -> Classifier:
+    """What a pixels artifact of a model described by `model` reads and returns: the same picture size with 3
+    channels, raw pixels (its normalization is inside), probabilities, the same labels."""
+    image = ImageSpec(model.image.height, model.image.width, 3)
+    return Classifier(image, RAW, "probabilities", model.labels)
+
+
+def pixels_input(model: Classifier) -> PixelsInput:
+    """The in-graph steps a pixels artifact of a model described by `model` takes."""
+    gray = GRAY_FROM_RGB if model.image.channels == 1 else None
+    return PixelsInput(1, gray, model.output_kind == "logits")
+
 
 @dataclasses.dataclass
 class Artifact:
@@ -299,6 +351,7 @@ class Artifact:
     classifier: Classifier = MNIST
     model_type: str | None = None
     files: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # name -> {sha256, size_bytes}
+    pixels: PixelsInput | None = None  # a pixels artifact: RGB pixels in, preprocessing inside the graph
     # TFLite only: {"backend": one of BACKENDS, ...the recipe: per-layer precision, whether fully integer}
     quantization: dict[str, Any] | None = None
 
@@ -342,6 +395,7 @@ class Artifact:
             "sha256": self.sha256,
             "size_bytes": self.size_bytes,
             "files": self.files,
+            **({"pixels": self.pixels.to_dict()} if self.pixels else {}),
             **({"quantization": self.quantization} if self.quantization is not None else {}),
         }
 
@@ -370,6 +424,7 @@ class Artifact:
             classifier=Classifier.from_dict(data),
             model_type=None if model_type is None else _text(model_type, "model_type", MODEL_TYPES),
             files=_files(_get(data, "files", "")),
+            pixels=None if data.get("pixels") is None else PixelsInput.from_dict(data["pixels"]),
             quantization=_quantization(data.get("quantization")),
         )
         if artifact.main_file not in artifact.files:

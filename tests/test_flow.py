@@ -31,6 +31,8 @@ EXPECTED_ARTIFACTS = {
     "tflite-dynamic",
     "tflite-int8-ptq",
     "tflite-int8-qat",
+    "tflite-pixels-float32",
+    "tflite-pixels-uint8",
     "tfjs-float32",
     "tfjs-float16",
     "tfjs-uint8",

@@ -33,6 +33,8 @@ def test_pipeline_passes_the_gate_on_real_mnist(mnist_run: Path):
         "tflite-dynamic",
         "tflite-int8-ptq",
         "tflite-int8-qat",
+        "tflite-pixels-float32",
+        "tflite-pixels-uint8",
     }
     for entry in report["artifacts"]:
         assert entry["passed"], entry

@@ -64,6 +64,14 @@ def test_quantizer_artifacts_are_gated_with_their_contract_and_recipe(tmp_path: 
     sizes = [_contract(out, f"tflite-{n}")["size_bytes"] for n in ("weights-int4", "weights-int8", "float32")]
     assert sizes == sorted(sizes) and sizes[0] < 0.7 * sizes[1], sizes
     assert "quantization" not in _contract(out, "tflite-float32")
+    # The quantizer's files carry TFLite Metadata too (export writes it into every .tflite where it can).
+    from toolkit.web import mediapipe_env
+
+    if mediapipe_env.ready():
+        for name, contract in (("tflite-int16x8", whole), ("tflite-int8-aeq", mixed)):
+            metadata = mediapipe_env.read_metadata(out / "artifacts" / name / contract["main_file"])
+            assert metadata["labels"] == contract["labels"] and metadata["name"].endswith(name), name
+            assert "serving_default" in metadata["signatures"], name
 
     quick = ["--runs", "20", "--warmup", "2", "--rounds", "1", "-r", "litert"]
     bench = runner.invoke(app, ["benchmark", str(out), *quick])

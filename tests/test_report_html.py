@@ -13,7 +13,15 @@ from support import ARTIFACTS
 from toolkit.errors import InputError
 from toolkit.gate.evidence import Predictions, confusion, per_class, per_class_report
 from toolkit.report.document import keep_previous
-from toolkit.report.html import recommendations
+from toolkit.report.html import (
+    BROWSER_LITERTJS,
+    BROWSER_TFJS,
+    INTEGER_ONLY,
+    INTERPRETER,
+    NOT_IN_MEDIAPIPE,
+    TASKS,
+    recommendations,
+)
 from toolkit.run import Run
 
 
@@ -84,16 +92,42 @@ def test_recommendation_is_the_smallest_artifact_that_passed_everywhere():
             entry("t-mid2", "tflite", "litert", True),
             entry("t-big", "tflite", "litert", True),
             entry("j-small", "tfjs", "tfjs-node-wasm", True),
-            entry("j-small", "tfjs", "tfjs-browser-wasm", False),
+            entry("j-small", "tfjs", "tfjs-chromium-wasm", False),
         ]
     }
     sizes = {"t-small": 1, "t-mid": 5, "t-mid2": 5, "t-big": 9, "j-small": 1}
-    phones, browsers = recommendations(report, sizes, {"t-mid": 90.0, "t-mid2": 40.0})
-    assert phones["artifact"] == "t-mid2"  # same size: the faster one
-    assert browsers["artifact"] is None  # failed in one of its runtimes
-    assert phones["note"] is None
-    phones, _ = recommendations(report, sizes, {"t-mid": 90.0, "t-mid2": 40.0}, int4={"t-mid2"})
-    assert phones["artifact"] == "t-mid2" and phones["note"].startswith("int4 weights: XNNPACK does not take")
+    latency = {"t-mid": 90.0, "t-mid2": 40.0, "t-big": 1.0}
+    rows = {r["target"]: r for r in recommendations(report, sizes, latency, traits={"t-big": {"fully_integer"}})}
+    assert set(rows) == {INTERPRETER, INTEGER_ONLY, BROWSER_TFJS}  # no pixels file, nothing run in MediaPipe
+    assert rows[INTERPRETER]["artifact"] == "t-mid2"  # same size: the faster one; never t-big for its 1 µs
+    assert rows[INTEGER_ONLY]["artifact"] == "t-big"  # the only full-integer file
+    assert rows[BROWSER_TFJS]["artifact"] is None  # failed in one of its runtimes
+    assert rows[INTERPRETER]["note"] is None
+    rows = {r["target"]: r for r in recommendations(report, sizes, latency, int4={"t-mid2"})}
+    assert rows[INTERPRETER]["note"].startswith("int4 weights: XNNPACK does not take")
+
+
+@pytest.mark.unit
+def test_recommendation_names_the_files_for_mediapipe_tasks_and_litertjs():
+    def entry(name, fmt, runtime, passed=True):
+        return {"name": name, "format": fmt, "runtime": runtime, "passed": passed}
+
+    report = {"artifacts": [entry("t", "tflite", "litert"), entry("p-f32", "tflite", "litert")]}
+    report["artifacts"] += [entry("p-u8", "tflite", "litert"), entry("j", "tfjs", "tfjs-chromium-wasm")]
+    sizes = {"t": 2, "p-f32": 8, "p-u8": 3, "j": 1}
+    traits = {"p-f32": {"pixels"}, "p-u8": {"pixels", "fully_integer"}}
+    rows = {r["target"]: r for r in recommendations(report, sizes, {}, traits=traits)}
+    # The interpreter's file is not a pixels file; MediaPipe not run: the smallest pixels file, and the row says so.
+    assert rows[INTERPRETER]["artifact"] == "t" and rows[INTEGER_ONLY]["artifact"] == "p-u8"
+    assert rows[TASKS]["artifact"] == "p-u8" and rows[TASKS]["note"] == NOT_IN_MEDIAPIPE
+    assert BROWSER_LITERTJS not in rows
+    # Run in MediaPipe Tasks and LiteRT.js: only what each ran and passed.
+    report["artifacts"] += [entry("p-u8", "tflite", "mediapipe", False), entry("p-f32", "tflite", "mediapipe")]
+    report["artifacts"] += [entry("p-f32", "tflite", "litertjs-chromium-wasm")]
+    rows = {r["target"]: r for r in recommendations(report, sizes, {}, traits=traits)}
+    assert rows[TASKS] == {"target": TASKS, "artifact": "p-f32", "size": 8, "latency_us": None, "note": None}
+    assert rows[BROWSER_LITERTJS]["artifact"] == "p-f32" and rows[BROWSER_TFJS]["artifact"] == "j"
+    assert rows[INTEGER_ONLY]["artifact"] is None  # p-u8 failed in MediaPipe
 
 
 def test_validate_prints_progress_and_a_verdict_without_native_logs(tiny_run_copy: Path):

@@ -35,6 +35,8 @@ SAMPLES = {
     "export": {
         "representative_size": 100,
         "tflite": False,
+        "pixels": False,
+        "metadata": False,
         "tfjs": False,
         "saved_model": False,
         "quantizer": ["int8"],

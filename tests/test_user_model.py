@@ -38,7 +38,15 @@ def test_28x28_model_as_keras_file_with_qat(tmp_path, tiny_data):
     result = export_user(tmp_path / "user.keras", tiny_data, tmp_path / "run", "--qat", "--config", str(config))
     assert result.exit_code == 0, result.output
     names = {a["name"] for a in json.loads((tmp_path / "run" / "report.json").read_text())["artifacts"]}
-    assert names == {"tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8-ptq", "tflite-int8-qat"}
+    assert names == {
+        "tflite-float32",
+        "tflite-float16",
+        "tflite-dynamic",
+        "tflite-int8-ptq",
+        "tflite-int8-qat",
+        "tflite-pixels-float32",
+        "tflite-pixels-uint8",
+    }
 
 
 def test_savedmodel_directory(tmp_path, tiny_data):

@@ -102,6 +102,12 @@ class QATConfig(FineTuneConfig):
 class ExportConfig(_Section):
     representative_size: Images = 500  # training images that calibrate int8 activation ranges
     tflite: bool = True
+    # Batch-1 RGB-pixels .tflite files (float32, int8 with uint8 I/O) that MediaPipe Tasks and LiteRT.js open as
+    # they are; written with tflite, for tf-keras models.
+    pixels: bool = True
+    # TFLite Metadata (normalization, labels, names) in every .tflite, written in MediaPipe's environment
+    # (made on first use); where it cannot be made, the files go without and the log says why.
+    metadata: bool = True
     tfjs: bool = True
     saved_model: bool = True
     # Extra TFLite artifacts made by the LiteRT quantizer (exporters/tflite_quantizer.py): "int8" writes
@@ -245,6 +251,7 @@ class ParityConfig(_Section):
         unknown = [name for name in names if name not in (*TARGET_WORDS, *RUNTIMES)]
         if unknown:
             short = [name.removeprefix("tfjs-") for name, r in RUNTIMES.items() if r.engine]
+            short += [name for name, r in RUNTIMES.items() if not r.engine and not r.default]
             raise ValueError(f"unknown target {', '.join(unknown)} (known: {', '.join([*TARGET_WORDS, *short])})")
         return names
 

@@ -282,7 +282,8 @@ def summarize(run: Run, measured: dict[Setting, list[dict | Exception]]) -> list
     float32 = {
         (s.artifact.format, s.runtime, s.threads, s.xnnpack): rounds
         for s, rounds in measured.items()
-        if s.artifact.variant.value == "float32" and s.artifact.source == "float"
+        # the format's plain float32 file, not a pixels artifact (which does more: gray conversion, normalization)
+        if s.artifact.variant.value == "float32" and s.artifact.source == "float" and s.artifact.pixels is None
     }
     rows = []
     for setting, rounds in measured.items():

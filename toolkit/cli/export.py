@@ -101,9 +101,9 @@ def export(
 ) -> None:
     """Export a run's artifacts, or import your model and gate it.
 
-    Writes TFLite (float32, float16, dynamic, int8), TF.js and SavedModel artifacts, each with its contract. With
-    RUN_DIR it only exports (`edgekit validate RUN_DIR` gates them, or --fix now); with --model it imports your model
-    into a new run, exports it and runs the parity gate.
+    Writes TFLite (float32, float16, dynamic, int8, and RGB-pixels float32 and uint8 for MediaPipe Tasks), TF.js
+    and SavedModel artifacts, each with its contract. With RUN_DIR it only exports (`edgekit validate RUN_DIR` gates
+    them, or --fix now); with --model it imports your model into a new run, exports it and runs the parity gate.
     """
     given = dict(locals())
     from toolkit.flow.export import export as export_step

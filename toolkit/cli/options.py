@@ -105,8 +105,9 @@ Runtime = Annotated[
         "--runtime",
         "-r",
         metavar="NAME",
-        help="Evaluate only in this runtime: litert, tfjs-node-wasm, tfjs-chromium-wasm, tensorflow or a "
-        "browser target's tfjs-ENGINE-BACKEND; repeatable. Default: every runtime available here.",
+        help="Evaluate only in this runtime: litert, tfjs-node-wasm, tfjs-chromium-wasm, tensorflow, mediapipe, "
+        "litertjs-chromium-wasm or a browser target's tfjs-ENGINE-BACKEND; repeatable. Default: every runtime "
+        "available here.",
     ),
 ]
 Targets = Annotated[
@@ -114,9 +115,10 @@ Targets = Annotated[
     typer.Option(
         "--targets",
         metavar="TARGETS",
-        help="Browser targets to gate TF.js in besides the default runtimes: all, or ENGINE-BACKEND names "
+        help="Runtimes to gate in besides the default ones: all, TF.js browser targets by ENGINE-BACKEND "
         "(chromium-webgl, chromium-webgl-f16, chromium-webgpu, firefox-wasm, firefox-webgl, webkit-wasm, "
-        "webkit-webgl), comma-separated or repeated. Default: Chromium on wasm only.",
+        "webkit-webgl), litertjs-chromium-wasm (LiteRT.js) or mediapipe (MediaPipe Tasks), comma-separated or "
+        "repeated. Default: TF.js in Chromium on wasm only.",
     ),
 ]
 

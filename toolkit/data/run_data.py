@@ -41,6 +41,16 @@ def representative_inputs(
     return float_input(sample, classifier, shape)
 
 
+def representative_pixels(data: Dataset, count: int, classifier: Classifier, seed: int) -> np.ndarray:
+    """The training images `representative_inputs` draws, as RGB pixels 0..255 (N, H, W, 3): what calibrates a
+    pixels artifact (one-channel pictures as R = G = B)."""
+    rng = np.random.default_rng(seed)
+    sample = data.x_train[rng.choice(len(data.x_train), min(count, len(data.x_train)), replace=False)]
+    image = classifier.image
+    pixels = np.asarray(sample, np.float32).reshape((len(sample), *image.shape))
+    return pixels if image.channels == 3 else np.repeat(pixels, 3, axis=-1)
+
+
 def balanced_inputs(
     data: Dataset, per_class: int, classifier: Classifier, shape: tuple[int, ...], seed: int
 ) -> np.ndarray:

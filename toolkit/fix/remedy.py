@@ -176,6 +176,8 @@ def fix_int8(run: Run, failing: Artifact, model, data: Dataset, references, conf
         log.info("fix   %-18s %s: %s", failing.name, description, verdict)
         if verdict != "fail":
             candidate = Run(scratch, run.manifest).artifact_dir(artifact)
+            if config.export.metadata:  # as export writes every .tflite: the kept file carries it too
+                artifact = _with_metadata(run, candidate, artifact)
             latency = latency_ms(candidate / artifact.main_file, artifact, data.x_test)
             shutil.rmtree(original_dir)
             shutil.move(candidate, original_dir)
@@ -191,6 +193,13 @@ def fix_int8(run: Run, failing: Artifact, model, data: Dataset, references, conf
             }
         shutil.rmtree(scratch, ignore_errors=True)
     return {"artifact": failing.name, "fixed": False, "tried": tried}
+
+
+def _with_metadata(run: Run, directory: Path, artifact: Artifact) -> Artifact:
+    """The kept candidate with TFLite Metadata in its file (as it is where it cannot be written here)."""
+    from toolkit.web import mediapipe_env
+
+    return mediapipe_env.embed(run, [(directory, artifact)])[0]
 
 
 def _recipe(artifact: Artifact, path: Path) -> dict:

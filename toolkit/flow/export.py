@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 
 from exporters import Variant
+from exporters.base import Format, is_keras3
 from exporters.tflite_quantizer import PatternError
 from toolkit.config import Config
 from toolkit.data.datasets import Dataset
-from toolkit.data.run_data import load_run_data, representative_inputs
+from toolkit.data.run_data import load_run_data, representative_inputs, representative_pixels
 from toolkit.errors import InputError, StepError, first_line
 from toolkit.gate import kept
 from toolkit.modeling.keras_files import load_run_model
@@ -36,8 +37,11 @@ class ExportJob:
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-def export_plan(config: Config, sources: list[str], representative: np.ndarray) -> list[ExportJob]:
-    """The jobs of every artifact the config asks for, for the run's models (`sources`)."""
+def export_plan(
+    config: Config, sources: list[str], representative: np.ndarray, pixels: np.ndarray | None = None
+) -> list[ExportJob]:
+    """The jobs of every artifact the config asks for, for the run's models (`sources`); the pixels artifacts only
+    when given their calibration pictures (`pixels`, RGB 0..255)."""
     from exporters import saved_model, tfjs, tflite
 
     jobs = []
@@ -48,6 +52,16 @@ def export_plan(config: Config, sources: list[str], representative: np.ndarray) 
         ]
         int8 = {"variant": Variant.INT8, "representative": representative}
         jobs += [ExportJob(f"tflite-int8-{'ptq' if s == 'float' else s}", s, tflite.export, int8) for s in sources]
+        if config.export.pixels and pixels is not None:
+            jobs += [
+                ExportJob("tflite-pixels-float32", "float", tflite.export_pixels, {"variant": Variant.FLOAT32}),
+                ExportJob(
+                    "tflite-pixels-uint8",
+                    "float",
+                    tflite.export_pixels,
+                    {"variant": Variant.INT8, "calibration": pixels},
+                ),
+            ]
         jobs += quantizer_jobs(config, representative)
     if config.export.tfjs:  # TF.js has no kernels for QAT's fake-quantization wrappers: float model only
         jobs += [
@@ -112,10 +126,16 @@ def export(run_dir: Path, config: Config) -> Run:
     shape = tuple(models["float"].inputs[0].shape[1:])
     seed = run.recorded_seed(config.train.seed)
     representative = representative_inputs(data, config.export.representative_size, run.classifier, shape, seed)
-    jobs = export_plan(config, list(models), representative)
+    pixels = None
+    if config.export.tflite and config.export.pixels:
+        if is_keras3(models["float"]):  # the RGB wrapper is built of tf-keras layers
+            log.info("no pixels artifacts: they are made from tf-keras models, this one is Keras 3")
+        else:
+            pixels = representative_pixels(data, config.export.representative_size, run.classifier, seed)
+    jobs = export_plan(config, list(models), representative, pixels)
     run.start("export")
     start = time.perf_counter()
-    exported = _write_all(run, jobs, models)
+    exported = _write_all(run, jobs, models, config.export.metadata)
     _keep_references(run, models, data)
     run.forget_verdict()  # the old report and kept outputs were about the files just replaced
     run.record(
@@ -129,8 +149,9 @@ def export(run_dir: Path, config: Config) -> Run:
     return run
 
 
-def _write_all(run: Run, jobs: list[ExportJob], models: dict) -> list:
-    """Write every job's artifact into staging, then swap the whole set in; nothing changes if one fails."""
+def _write_all(run: Run, jobs: list[ExportJob], models: dict, metadata: bool = True) -> list:
+    """Write every job's artifact into staging (with TFLite Metadata when asked), then swap the whole set in;
+    nothing changes if one fails."""
     staging = run.staging()
     exported = []
     try:
@@ -151,11 +172,22 @@ def _write_all(run: Run, jobs: list[ExportJob], models: dict) -> list:
                 raise StepError(f"exporting {job.name} failed: {first_line(error)}") from error
             exported.append(artifact)
             log.info("exported %-18s %8.1f KB", job.name, artifact.size_bytes / 1024)
+        if metadata:
+            exported = _with_metadata(run, staging, exported)
     except BaseException:
         shutil.rmtree(staging.path, ignore_errors=True)
         raise
     run.commit_artifacts(staging)
     return exported
+
+
+def _with_metadata(run: Run, staging: Run, exported: list) -> list:
+    """The artifacts with TFLite Metadata in every .tflite (as they are where it cannot be written here)."""
+    from toolkit.web import mediapipe_env
+
+    tflite = [a for a in exported if a.format is Format.TFLITE]
+    by_name = {a.name: a for a in mediapipe_env.embed(run, [(staging.artifact_dir(a), a) for a in tflite])}
+    return [by_name.get(a.name, a) for a in exported]
 
 
 def _keep_references(run: Run, models: dict, data: Dataset) -> None:

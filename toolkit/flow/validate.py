@@ -208,7 +208,7 @@ def _after_breaches(run: Run, outcome: ParityOutcome, data: Dataset, references:
     extra: dict = {"debug": {}, "fixes": []}
     failing = sorted(
         {r.name for r in outcome.results if not r.passed and r.format == "tflite" and r.variant == Variant.INT8.value}
-        & {a.name for a in run.artifacts() if a.source == "float"}
+        & {a.name for a in run.artifacts() if a.source == "float" and a.pixels is None}
     )
     if not failing:
         return outcome, extra

@@ -209,6 +209,8 @@ def plan(artifacts: list[Artifact], config: ParityConfig) -> tuple[list[tuple[Ar
         for runtime in runtimes_for(artifact.format):
             if runtime.name not in (config.runtimes if config.runtimes is not None else matrix):
                 continue
+            if not runtime.takes(artifact):
+                continue
             reason = runtime.unavailable() or runtime.refuses(artifact)
             if reason:
                 skipped.append(Skipped(artifact.name, runtime.name, reason))
@@ -224,7 +226,11 @@ def unverified(
     verified = {artifact.name for artifact, _ in evaluations}
     names = []
     for artifact in artifacts:
-        wanted = [r for r in runtimes_for(artifact.format) if r.name in (config.runtimes or chosen(config.targets))]
+        wanted = [
+            r
+            for r in runtimes_for(artifact.format)
+            if r.name in (config.runtimes or chosen(config.targets)) and r.takes(artifact)
+        ]
         if wanted and artifact.name not in verified:
             names.append(artifact.name)
     return names

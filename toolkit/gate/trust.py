@@ -21,7 +21,7 @@ import secrets
 
 import numpy as np
 
-from exporters.base import Artifact
+from exporters.base import Artifact, pixels_classifier, pixels_input
 from toolkit.errors import InputError, ParityError
 from toolkit.gate.integrity import file_problems
 from toolkit.gate.verdict import entry_verdict
@@ -65,6 +65,10 @@ def contract_problems(run: Run, artifact: Artifact) -> list[str]:
     if artifact.path != f"artifacts/{artifact.name}":
         problems.append(f"the contract's path {artifact.path!r} is not the artifact's own directory")
     recorded, claimed = run.classifier, artifact.classifier
+    if artifact.pixels is not None:  # RGB pixels in, the model's own preprocessing inside the graph
+        recorded = pixels_classifier(recorded)
+        if artifact.pixels != pixels_input(run.classifier):
+            problems.append("its in-graph steps (pixels) differ from those the run's model needs")
     for field in ("image", "output_kind", "labels"):
         if getattr(claimed, field) != getattr(recorded, field):
             problems.append(f"its {field} differ from what the run recorded for the model")

@@ -32,10 +32,14 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 def to_model_input(images: np.ndarray, classifier: Classifier, spec: TensorSpec) -> np.ndarray:
     """Normalize raw pixels as the contract says, reshape them to the model's input, quantize an integer input.
 
-    `images` hold N x H x W x C pixels 0..255 in any shape with N first ((N, H, W) for one channel, (N, H, W, C)).
+    `images` hold N x H x W x C pixels 0..255 in any shape with N first ((N, H, W) for one channel, (N, H, W, C));
+    one-channel pictures given to a three-channel input are read as R = G = B.
     """
     pixels = np.asarray(images)
     image = classifier.image
+    if image.channels == 3 and pixels.size == len(pixels) * image.height * image.width:
+        # A gray picture for an RGB input (a pixels artifact of a one-channel model): R = G = B, as a decoder gives it.
+        pixels = np.repeat(pixels.reshape((len(pixels), image.height, image.width, 1)), 3, axis=-1)
     if pixels.size != len(pixels) * image.height * image.width * image.channels:
         raise ValueError(
             f"images of shape {pixels.shape[1:]} do not hold {image.height}x{image.width}x{image.channels}"

@@ -22,7 +22,14 @@ from toolkit.run import Run, atomic_write_text
 # The evaluation whose figures stand for an artifact: the runtime users deploy it to, when it ran there.
 # tfjs-browser-wasm: what reports before the browser matrix called tfjs-chromium-wasm.
 PRIMARY_RUNTIMES = ("litert", "tfjs-chromium-wasm", "tfjs-browser-wasm", "tfjs-node-wasm", "tensorflow")
-TARGETS = {"tflite": "phones (TFLite)", "tfjs": "browsers (TF.js)"}
+MEDIAPIPE, LITERTJS = "mediapipe", "litertjs-chromium-wasm"
+# The recommendation's rows: where a file goes, and what it must be to go there.
+INTERPRETER = "LiteRT interpreter (TFLite, CPU; app does the preprocessing)"
+INTEGER_ONLY = "NPUs, DSPs, Edge TPU (full-integer TFLite)"
+TASKS = "MediaPipe Tasks ImageClassifier (Android, iOS, web, Python)"
+BROWSER_TFJS, BROWSER_LITERTJS = "browsers: TF.js", "browsers: LiteRT.js (the .tflite itself)"
+# Said where a row's file was not run by the runtime the row is for.
+NOT_IN_MEDIAPIPE = "not gated in MediaPipe Tasks here (--targets mediapipe): in LiteRT, the same file and kernels"
 GALLERY = 24  # images per gallery: enough to see a pattern, few enough to look at each
 # Difference matrices: blue where the artifact does better than its reference, orange where worse (the Okabe-Ito
 # pair, told apart with every common colour-vision deficiency); each cell also carries its sign.
@@ -165,24 +172,68 @@ def recommendations(
     latency: dict[str, float | None],
     int16: set[str] = frozenset(),
     int4: set[str] = frozenset(),
+    traits: dict[str, set[str]] | None = None,
 ) -> list[dict]:
-    """Per target, the smallest (then fastest) artifact that passed in every runtime it was evaluated in; `int16`
-    names the artifacts with int16 activations and `int4` those with int4 weights, whose recommendation says what
-    that costs on CPUs."""
+    """Per target, the smallest artifact that fits it and passed in every runtime it was evaluated in; this
+    machine's latency only breaks a tie in size, as an x86 CPU says little about a phone's CPU, GPU or NPU.
+
+    `traits` names what each artifact is: `pixels` (RGB pixels in, what MediaPipe Tasks and LiteRT.js open) and
+    `fully_integer` (integer tensors in and out, no float op: what integer-only NPUs and DSPs run). MediaPipe Tasks
+    and LiteRT.js, when the gate ran them, take only what they ran. `int16` names the artifacts with int16
+    activations and `int4` those with int4 weights, whose recommendation says what that costs on CPUs."""
+    traits = traits or {}
     verdicts: dict[str, list[bool]] = {}
     formats: dict[str, str] = {}
+    runtimes: dict[str, set[str]] = {}
     for entry in report["artifacts"]:
         verdicts.setdefault(entry["name"], []).append(bool(entry["passed"]))
         formats[entry["name"]] = entry["format"]
+        runtimes.setdefault(entry["name"], set()).add(entry["runtime"])
+
+    def has(name: str, trait: str) -> bool:
+        return trait in traits.get(name, ())
+
+    def ran(runtime: str) -> bool:
+        return any(runtime in r for r in runtimes.values())
+
+    tflite = [n for n in formats if formats[n] == "tflite"]
+    targets = [(INTERPRETER, lambda n: n in tflite and not has(n, "pixels"), None)] if tflite else []
+    targets += [(INTEGER_ONLY, lambda n: n in tflite and has(n, "fully_integer"), None)] if tflite else []
+    if ran(MEDIAPIPE) or any(has(n, "pixels") for n in formats):
+        tasks_note = None if ran(MEDIAPIPE) else NOT_IN_MEDIAPIPE
+        targets.append(
+            (TASKS, lambda n: MEDIAPIPE in runtimes[n] or (has(n, "pixels") and not ran(MEDIAPIPE)), tasks_note)
+        )
+    if "tfjs" in formats.values():
+        targets.append((BROWSER_TFJS, lambda n: formats[n] == "tfjs", None))
+    if ran(LITERTJS):
+        targets.append((BROWSER_LITERTJS, lambda n: LITERTJS in runtimes[n], None))
     result = []
-    for fmt, target in TARGETS.items():
-        passed = [n for n, v in verdicts.items() if formats[n] == fmt and all(v)]
+    for target, fits, why in targets:
+        passed = [n for n, v in verdicts.items() if fits(n) and all(v)]
         best = min(passed, key=lambda n: (sizes.get(n, 0), latency.get(n) or float("inf")), default=None)
-        note = SLOW_INT16 if best in int16 else INT4_WEIGHTS if best in int4 else None
+        cost = SLOW_INT16 if best in int16 else INT4_WEIGHTS if best in int4 else None
+        note = "; ".join(x for x in (why if best else None, cost) if x) or None
         result.append(
             {"target": target, "artifact": best, "size": sizes.get(best), "latency_us": latency.get(best), "note": note}
         )
     return result
+
+
+def artifact_traits(run: Run, artifacts: dict[str, Artifact]) -> dict[str, set[str]]:
+    """What `recommendations` needs to know of each artifact: `pixels`, `fully_integer` (read from its file)."""
+    from exporters.base import Format
+    from exporters.tflite_quantizer import float_ops
+
+    traits: dict[str, set[str]] = {}
+    for name, artifact in artifacts.items():
+        traits[name] = {"pixels"} if artifact.pixels is not None else set()
+        integer = {"int8", "uint8", "int16"}
+        if artifact.format is Format.TFLITE and {artifact.input.dtype, artifact.output.dtype} <= integer:
+            path = run.artifact_dir(artifact) / artifact.main_file
+            if path.is_file() and not float_ops(path.read_bytes()):
+                traits[name].add("fully_integer")
+    return traits
 
 
 def render(
@@ -224,6 +275,7 @@ def render(
             latency,
             {n for n, a in artifacts.items() if a.int16_activations},
             {n for n, a in artifacts.items() if a.variant is Variant.WEIGHTS_INT4},
+            artifact_traits(run, artifacts),
         ),
         hint={verb: command(verb, run.path) for verb in ("benchmark", "report")},
         confusion_refs=evidence.reference_tables(),

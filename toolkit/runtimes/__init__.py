@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from exporters.base import Format
-from toolkit.runtimes import litert, saved_model, tfjs_browser, tfjs_node
+from toolkit.runtimes import litert, litertjs_browser, mediapipe_tasks, saved_model, tfjs_browser, tfjs_node
 from toolkit.runtimes.base import Predictor, Runtime
 
 # In evaluation order. Each module imports its engine (LiteRT, TensorFlow, Node, Playwright) only when used.
 RUNTIMES: dict[str, Runtime] = {
-    r.name: r for r in (litert.RUNTIME, tfjs_node.RUNTIME, *tfjs_browser.RUNTIMES, saved_model.RUNTIME)
+    r.name: r
+    for r in (
+        litert.RUNTIME,
+        mediapipe_tasks.RUNTIME,
+        tfjs_node.RUNTIME,
+        *tfjs_browser.RUNTIMES,
+        litertjs_browser.RUNTIME,
+        saved_model.RUNTIME,
+    )
 }
 # Names that reports and options of earlier versions used for a runtime that has been renamed since.
-FORMER_NAMES = {"tfjs-browser-wasm": tfjs_browser.NAME}
+FORMER_NAMES = {"tfjs-browser-wasm": tfjs_browser.NAME, "litertjs-browser-wasm": litertjs_browser.NAME}
 TARGET_WORDS = ("default", "all")
 
 

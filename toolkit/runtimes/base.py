@@ -43,14 +43,18 @@ class Runtime:
     # predictors of this runtime in one go -> each one's probabilities, or the exception it met.
     predict_many: Callable[[list[Predictor], np.ndarray], list[np.ndarray | Exception]] | None = None
     refuses: Callable[[Artifact], str | None] = lambda artifact: None  # why it cannot evaluate this artifact
+    # Which artifacts of its formats it is made for (MediaPipe Tasks: the pixels artifacts); the others are not
+    # planned for it at all, rather than listed as skipped.
+    takes: Callable[[Artifact], bool] = lambda artifact: True
     # In-process TensorFlow runtimes, whose outputs on the same files and images are fixed by the engine's version
     # and whose start costs seconds: that version, under which the gate reuses its last results on unchanged files
     # (toolkit.gate.kept). None: always evaluated afresh (the runtimes users deploy to: LiteRT, Node, Chromium).
     engine_version: Callable[[], str] | None = None
-    # In every gate (True), or only when chosen with --targets / [parity] targets (the browser matrix).
+    # In every gate (True), or only when chosen with --targets / [parity] targets (the browser matrix, and the
+    # runtimes that would cost the default gate much time: MediaPipe Tasks, LiteRT.js).
     default: bool = True
     engine: str | None = None  # the browser engine of a browser runtime: chromium, firefox, webkit
-    backend: str | None = None  # the TF.js backend of a JavaScript runtime: wasm, webgl, webgl-f16, webgpu
+    backend: str | None = None  # the backend of a JavaScript runtime (TF.js, LiteRT.js): wasm, webgl, webgl-f16, webgpu
     # Engine processes of one lane run one after the other (two cores cannot host several browsers at once);
     # None: a lane of its own, beside the others.
     lane: str | None = None

@@ -37,14 +37,19 @@ class LiteRTPredictor:
     def __init__(self, model_path: Path, artifact: Artifact, num_threads: int | None = None):
         self.artifact = artifact
         self.interpreter = _interpreter_class()(model_path=str(model_path), num_threads=num_threads)
-        self.input_index = self.interpreter.get_input_details()[0]["index"]
+        detail = self.interpreter.get_input_details()[0]
+        self.input_index = detail["index"]
+        # A file of fixed batch (a pixels artifact: batch 1) runs at its own batch: a Reshape in its graph may hold
+        # that batch, which resizing would break (docs/verdict.md, "Pixels artifacts").
+        self.fixed_batch = None if detail["shape_signature"][0] == -1 else int(detail["shape"][0])
         self.output_index = self.interpreter.get_output_details()[0]["index"]
         self.batch = 0
 
     def run(self, model_input: np.ndarray) -> np.ndarray:
         """One invoke() on an already shaped (and quantized) input batch; returns the raw output tensor."""
         if len(model_input) != self.batch:
-            self.interpreter.resize_tensor_input(self.input_index, model_input.shape, strict=True)
+            if self.fixed_batch is None:
+                self.interpreter.resize_tensor_input(self.input_index, model_input.shape, strict=True)
             self.interpreter.allocate_tensors()
             self.batch = len(model_input)
         self.interpreter.set_tensor(self.input_index, model_input)
@@ -53,10 +58,16 @@ class LiteRTPredictor:
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         spec = self.artifact
-        outputs = [
-            self.run(to_model_input(images[i : i + BATCH_SIZE], spec.classifier, spec.input))
-            for i in range(0, len(images), BATCH_SIZE)
-        ]
+        step = self.fixed_batch or BATCH_SIZE
+        outputs = []
+        for i in range(0, len(images), step):
+            model_input = to_model_input(images[i : i + step], spec.classifier, spec.input)
+            count = len(model_input)
+            if self.fixed_batch and count < step:  # the last group, padded to the file's batch
+                model_input = np.concatenate(
+                    [model_input, np.zeros((step - count, *model_input.shape[1:]), model_input.dtype)]
+                )
+            outputs.append(self.run(model_input)[:count])
         return to_probabilities(np.concatenate(outputs), spec.output, spec.output_kind)
 
 

@@ -31,6 +31,10 @@ VENDOR = {
     "tfjs-converter": "@tensorflow/tfjs-converter/dist",
     "tfjs-backend-webgl": "@tensorflow/tfjs-backend-webgl/dist",
     "tfjs-backend-cpu": "@tensorflow/tfjs-backend-cpu/dist",
+    # LiteRT.js (the litertjs-chromium-wasm runtime): its ES module, its wasm builds, the helper it imports by name.
+    "litertjs": "@litertjs/core/dist",
+    "litertjs-wasm": "@litertjs/core/wasm",
+    "litertjs-utils": "@litertjs/wasm-utils/dist",
     # Loaded by the evaluation page only for the tfjs-chromium-webgpu runtime (not in the full TF.js bundle).
     "tfjs-backend-webgpu": "@tensorflow/tfjs-backend-webgpu/dist",
 }
@@ -40,11 +44,13 @@ PACKAGES = (
     "@tensorflow/tfjs-converter",
     "@tensorflow/tfjs-layers",
     "@tensorflow/tfjs-backend-wasm",
+    "@litertjs/core",
+    "@litertjs/wasm-utils",
 )
 NPM_TIMEOUT_S = 900
 # What `npm ci --omit=dev` of the shipped lock writes, for the message before it starts (docs/performance.md,
 # "The web demo's npm packages").
-NPM_INSTALL_MB = 300
+NPM_INSTALL_MB = 320
 CHECKOUT_HINT = "run `npm ci --prefix web_demo`"
 
 
