@@ -627,3 +627,32 @@ def test_lite_tfjs_predicts_what_the_full_tfjs_does_and_fetches_the_wasm_once(pa
     assert "tfjs-core/tf-core.es2017.min.js" in fetched["?tfjs=full"]
     for query, files in fetched.items():  # the backend takes boot.js's bytes: the binary is downloaded once
         assert [f for f in files if f.endswith(".wasm")] == ["tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm"], query
+
+
+def test_backend_picker_switches_backends_and_shows_each_ones_verdict(page, lite_url):
+    """The report says the models passed on Chromium's wasm only: wasm is "verified", WebGL "not verified"."""
+    errors = open_demo(page, lite_url)
+    digit = np.round(sample_images(1, seed=4)[0]).astype(np.uint8).ravel().tolist()
+    draw = "(pixels) => window.edgekitDemo.drawImage(Float32Array.from(pixels), 28, 28).probabilities"
+    shown = {}
+    for backend, verdict, words in (("wasm", "passed", "verified"), ("webgl", "none", "not verified")):
+        if backend != "wasm":
+            with page.expect_navigation():
+                page.select_option("#backend-picker", backend)
+            page.evaluate("() => window.edgekitDemo.ready")
+        assert page.locator("#backend").inner_text() == backend
+        assert page.locator("#backend-picker").input_value() == backend
+        badge = page.locator("#backend-verdict")
+        assert (badge.inner_text(), badge.get_attribute("data-verdict")) == (words, verdict)
+        assert (f"tfjs-chromium-{backend}" in badge.get_attribute("title")) and badge.is_visible()
+        # only the default wasm page takes the lite TF.js: another backend loads the full one, on demand
+        assert page.evaluate("() => window.tf.lite === true") == (backend == "wasm")
+        shown[backend] = np.array(page.evaluate(draw, digit))
+    assert page.url.endswith("?backend=webgl")
+    assert shown["webgl"].argmax() == shown["wasm"].argmax() and np.abs(shown["webgl"] - shown["wasm"]).max() < 1e-4
+    with page.expect_navigation():
+        page.select_option("#backend-picker", "wasm")
+    page.evaluate("() => window.edgekitDemo.ready")
+    assert "backend=" not in page.url and page.locator("#backend-verdict").inner_text() == "verified"
+    assert layout_problems(page) == []
+    assert errors.messages == []

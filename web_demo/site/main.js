@@ -8,9 +8,9 @@ import * as ui from './ui.js';
 
 const boot = window.edgekitBoot; // boot.js: downloads started, and TF.js loading, before this module ran
 let tf = null; // the `tf` global of the TF.js boot.js loaded (start)
-// ?backend=cpu (or webgl) forces a backend, to see the fallbacks at work.
+// ?backend=webgl (or webgpu, cpu) asks for another backend first (the backend picker sets it), then the usual order.
 const requested = new URLSearchParams(location.search).get('backend');
-const preferred = requested ? [requested] : BACKENDS;
+const preferred = requested ? [requested, ...BACKENDS.filter((name) => name !== requested)] : BACKENDS;
 // The camera's frames are classified at most this often: enough to follow a hand, and light on a phone.
 const CAMERA_INTERVAL_MS = 100;
 
@@ -211,6 +211,25 @@ function adopt(model) {
   useSource(source);
 }
 
+/** The browser engine, in the words of edgekit's runtime names (tfjs-chromium-webgl, tfjs-firefox-wasm ...). */
+function engine() {
+  const agent = navigator.userAgent;
+  if (/Firefox\//.test(agent)) return 'firefox';
+  if (/AppleWebKit\//.test(agent) && !/Chrom(e|ium)\//.test(agent)) return 'webkit';
+  return 'chromium';
+}
+
+/**
+ * Another backend: the page loads again with ?backend=NAME, so the full TF.js and that backend are fetched only for
+ * whoever asks (the default page's first prediction stays with the lite TF.js on wasm).
+ */
+function pickBackend(name) {
+  const url = new URL(location.href);
+  if (name === BACKENDS[0]) url.searchParams.delete('backend');
+  else url.searchParams.set('backend', name);
+  location.assign(url);
+}
+
 /** Load a variant (from the downloads boot.js started, for the first one) and make it the page's model. */
 async function selectModel(name, downloaded = null) {
   ui.enableVariantPicker(false);
@@ -227,6 +246,7 @@ async function selectModel(name, downloaded = null) {
     performance.mark('edgekit:model-loaded');
     state.samples = await samplesReady; // the run's name and whether its pictures are sketches or photos
     adopt(next);
+    ui.showBackendVerdict(entry.verdicts, `tfjs-${engine()}-${state.backend}`);
     ui.showStatus(`${name} ready`);
   } catch (error) {
     ui.showStatus(`Could not load ${name}: ${error.message}`, true);
@@ -279,6 +299,7 @@ async function start() {
   performance.mark('edgekit:backend-ready');
   state.backend = backend;
   ui.showBackend(backend, preferred[0]);
+  ui.buildBackendPicker(backend, pickBackend);
   state.models = catalog.models;
   ui.buildVariantPicker(catalog.models, catalog.selected, (name) => selectModel(name));
   ui.showReportLink(catalog.report);
