@@ -453,6 +453,7 @@ def test_index_holds_variant_size_and_each_models_verdict_and_links_the_report(r
     with running(make_server(run_dir, port=0)) as url:
         index = json.loads(request(url, "/models/index.json")[2])
         status, headers, body = request(url, "/report.html")
+        contracts = {n: json.loads(request(url, f"/models/{n}/contract.json")[2]) for n in ("tfjs-a", "tfjs-b")}
     assert index == {
         "models": [
             {
@@ -465,6 +466,8 @@ def test_index_holds_variant_size_and_each_models_verdict_and_links_the_report(r
                 # every runtime's verdict about these files, by its current name (the page shows its backend's)
                 "verdicts": {"tfjs-node-wasm": "passed", "tfjs-chromium-wasm": "passed"},
                 "ops": None,  # a layers model: the page loads the full TF.js for it
+                # as /models/tfjs-a/contract.json serves it: the page fetches the files it lists at once
+                "contract": contracts["tfjs-a"],
             },
             {
                 "name": "tfjs-b",
@@ -474,6 +477,7 @@ def test_index_holds_variant_size_and_each_models_verdict_and_links_the_report(r
                 "gate": {"passed": True, "verdict": "passed", "accuracy": 97.25, "runtime": "tfjs-node-wasm"},
                 "verdicts": {"tfjs-node-wasm": "passed"},
                 "ops": None,
+                "contract": contracts["tfjs-b"],
             },
         ],
         "report": "report.html",

@@ -177,9 +177,11 @@ def model_index(
     run: Run | None = None,
     report: bool = False,
     ops: dict[str, list[str] | None] | None = None,
+    contracts: dict[str, dict] | None = None,
 ) -> dict:
     """The demo's /models/index.json: each model with its variant, size, graph ops (`ops`: name -> graph_ops), gate
-    verdict and the verdict of each runtime that evaluated it, and the report's URL."""
+    verdict and the verdict of each runtime that evaluated it, its contract as served (`contracts`: name -> contract;
+    the page then fetches model.json and the weights it lists at once), and the report's URL."""
     try:
         document = (run.report() if run is not None else None) or {}
     except InputError:
@@ -194,6 +196,7 @@ def model_index(
             "gate": _gate(artifact, evaluations),
             "verdicts": _verdicts(artifact, evaluations),
             "ops": (ops or {}).get(artifact.name),
+            **({"contract": contracts[artifact.name]} if artifact.name in (contracts or {}) else {}),
         }
         for artifact in artifacts
     ]
@@ -227,7 +230,8 @@ def _listen(
 ) -> StaticServer:
     report = servable_report(run)[0] if run is not None else None
     ops = {name: graph_ops(offer.directory, offer.artifact) for name, offer in chosen.items()}
-    index = model_index([o.artifact for o in chosen.values()], run, report is not None, ops)
+    contracts = {name: json.loads(offer.contract) for name, offer in chosen.items()}
+    index = model_index([o.artifact for o in chosen.values()], run, report is not None, ops, contracts)
     generated = {"/models/index.json": make_entity(json.dumps(index).encode(), "application/json")}
     for offer in chosen.values():
         generated.update(_model_files(offer))

@@ -61,12 +61,19 @@
     return { models, report: index.report ?? null, selected: defaultModel(models) };
   }
 
-  /** Everything a model needs from the server: its contract, model.json and the weight shards, as bytes. */
+  /**
+   * Everything a model needs from the server: its contract, model.json and the weight shards, as bytes. With the
+   * contract in the index (edgekit serve puts it there), model.json and every other file it lists are fetched at
+   * once rather than one after the other.
+   */
   async function download(entry) {
     const contract = entry.contract ?? (await getJson(`${entry.url}contract.json`));
+    const listed = Object.keys(contract.files ?? {}).filter((file) => file !== contract.main_file);
+    const early = new Map(listed.map((file) => [file, getBytes(`${entry.url}${file}`)]));
+    early.forEach((bytes) => bytes.catch(() => {})); // awaited below if model.json names it
     const modelJson = await getJson(`${entry.url}${contract.main_file}`);
     const paths = (modelJson.weightsManifest ?? []).flatMap((group) => group.paths);
-    const shards = await Promise.all(paths.map((path) => getBytes(`${entry.url}${path}`)));
+    const shards = await Promise.all(paths.map((path) => early.get(path) ?? getBytes(`${entry.url}${path}`)));
     return { contract, modelJson, shards: Object.fromEntries(paths.map((path, i) => [path, shards[i]])) };
   }
 
