@@ -3,13 +3,11 @@
 import * as fused from '@tensorflow/tfjs-core/dist/ops/fused_ops';
 
 export { fused };
-export { add } from '@tensorflow/tfjs-core/dist/ops/add';
 export { clone } from '@tensorflow/tfjs-core/dist/ops/clone';
 export { conv2d } from '@tensorflow/tfjs-core/dist/ops/conv2d';
 export { matMul } from '@tensorflow/tfjs-core/dist/ops/mat_mul';
 export { maxPool } from '@tensorflow/tfjs-core/dist/ops/max_pool';
 export { relu } from '@tensorflow/tfjs-core/dist/ops/relu';
-export { relu6 } from '@tensorflow/tfjs-core/dist/ops/relu6';
 export { reshape } from '@tensorflow/tfjs-core/dist/ops/reshape';
 export { softmax } from '@tensorflow/tfjs-core/dist/ops/softmax';
 export { tensor } from '@tensorflow/tfjs-core/dist/ops/tensor';

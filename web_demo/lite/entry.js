@@ -5,7 +5,6 @@
 import '@tensorflow/tfjs-core/dist/base_side_effects';
 import { registerKernel } from '@tensorflow/tfjs-core/dist/base';
 import * as wasm from '@tensorflow/tfjs-backend-wasm/dist/base';
-import { addConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/Add';
 import { batchMatMulConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/BatchMatMul';
 import { castConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/Cast';
 import { conv2DConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/Conv2D';
@@ -13,14 +12,13 @@ import { fusedConv2DConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/Fu
 import { identityConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/Identity';
 import { maxPoolConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/MaxPool';
 import { reluConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/Relu';
-import { relu6Config } from '@tensorflow/tfjs-backend-wasm/dist/kernels/Relu6';
 import { reshapeConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/Reshape';
 import { softmaxConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/Softmax';
 import { _fusedMatMulConfig } from '@tensorflow/tfjs-backend-wasm/dist/kernels/_FusedMatMul';
 
 // The kernels the ops of converter_ops.js run (Cast: tensors of other dtypes in model.js's input path).
-const KERNELS = [addConfig, batchMatMulConfig, castConfig, conv2DConfig, fusedConv2DConfig, identityConfig,
-  maxPoolConfig, reluConfig, relu6Config, reshapeConfig, softmaxConfig, _fusedMatMulConfig];
+const KERNELS = [batchMatMulConfig, castConfig, conv2DConfig, fusedConv2DConfig, identityConfig, maxPoolConfig,
+  reluConfig, reshapeConfig, softmaxConfig, _fusedMatMulConfig];
 for (const config of KERNELS) registerKernel({ ...config, backendName: 'wasm' });
 
 export {
