@@ -4,7 +4,8 @@
 
 RUN_DIR is a run directory with models/<source>.h5 and artifacts/tfjs-*/ (e.g. from `edgekit pipeline`).
 --compare-site DIR times another copy of web_demo/site (e.g. `git archive REV web_demo/site`) in the same run,
-page loads interleaved with this one's, so that the ratio holds on a busy machine.
+page loads interleaved with this one's (each site loaded once unmeasured first, the order alternating per round),
+so that the ratio of each pair holds on a busy machine; the load average and the CPU's SIMD flags are printed.
 """
 
 from __future__ import annotations
@@ -95,8 +96,11 @@ def page_timings(
         urls = {name: stack.enter_context(serve.running(server)) for name, server in sites.items()}
         browser = tfjs_browser.launch_chromium(playwright)
         try:
-            for _ in range(loads):
-                for name, url in urls.items():  # interleaved: both sites see the same load on the machine
+            for url in urls.values():  # unmeasured: the browser's own first start (code caches, processes)
+                first_prediction(browser, url, digit)
+            for round_ in range(loads):
+                # interleaved: both sites see the same load; alternating, so that neither always goes first
+                for name, url in sorted(urls.items(), reverse=bool(round_ % 2)):
                     loaded[name].append(first_prediction(browser, url, digit))
             page = browser.new_page()
             page.goto(urls["this"])
@@ -152,7 +156,23 @@ def print_page_timings(timing: dict, loads: int) -> None:
         )
     if "compared_first_ms" in timing:
         ratio = statistics.median(timing["this_first_ms"]) / statistics.median(timing["compared_first_ms"])
-        print(f"this / compared site, medians of interleaved loads: {ratio:.2f}")
+        pairs = [a / b for a, b in zip(timing["this_first_ms"], timing["compared_first_ms"], strict=True)]
+        faster = sum(r < 1 for r in pairs)
+        print(
+            f"this / compared site: medians {ratio:.2f}; per interleaved pair median {statistics.median(pairs):.2f} "
+            f"(min {min(pairs):.2f}, max {max(pairs):.2f}), this faster in {faster} of {len(pairs)} pairs"
+        )
+    print(f"load average (1, 5, 15 min) at the end: {machine_load()}; CPU: {cpu_flags()}")
+
+
+def machine_load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def cpu_flags() -> str:
+    """The SIMD flags that speed matters on (ENVIRONMENT.md): avx512_vnni, avx2."""
+    flags = set(Path("/proc/cpuinfo").read_text().split())
+    return ", ".join(f for f in ("avx512_vnni", "avx2") if f in flags) or "neither avx2 nor avx512_vnni"
 
 
 def main() -> int:

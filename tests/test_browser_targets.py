@@ -144,3 +144,38 @@ def test_the_first_node_where_a_backend_departs_from_wasm_is_named(tiny_web_run)
     assert departure.startswith("first departs from tfjs-chromium-wasm at node ")
     # WebGL in float32 agrees with wasm to float32 rounding at every node.
     assert tfjs_browser.first_departure(Target("chromium", "webgl"), directory, artifact, images) is None
+
+
+@pytest.mark.unit
+def test_benchmark_takes_every_browser_target_and_caps_webgpu():
+    from toolkit.bench.benchmark import WEBGPU_OPTIONS, browser_options
+
+    asked = {"runs": 1000, "warmup": 100, "batch": 100, "batch_repeats": 20}
+    same = {"runs": 1000, "warmup": 100, "batch": 100, "batchRepeats": 20}  # bench.js's names
+    assert browser_options("tfjs-firefox-wasm", asked) == same
+    capped = browser_options("tfjs-chromium-webgpu", asked)
+    assert capped == {"runs": 10, "warmup": 2, "batch": 8, "batchRepeats": 2} and WEBGPU_OPTIONS["runs"] == 10
+    assert browser_options("tfjs-chromium-webgpu", {**asked, "runs": 3})["runs"] == 3  # a smaller ask stays
+
+
+@pytest.mark.browser
+def test_benchmark_measures_each_browser_target_in_rounds_with_first_prediction_and_page_weight(tiny_web_run, tmp_path):
+    import shutil
+
+    from toolkit.bench.benchmark import benchmark, render_table
+
+    wanted = ["tfjs-chromium-webgl-f16", "tfjs-chromium-webgpu", "tfjs-firefox-wasm", "tfjs-webkit-wasm"]
+    for name in wanted:
+        skip_unless(RUNTIMES[name].unavailable())
+    run = Path(shutil.copytree(tiny_web_run, tmp_path / "run"))
+    lines = []
+    result = benchmark(run, runs=20, warmup=2, rounds=1, batch=4, runtimes=wanted, progress=lines.append)
+    rows = {(r["artifact"], r["runtime"]): r for r in result["results"]}
+    assert {runtime for _, runtime in rows} == set(wanted) and len(lines) == len(rows)
+    for key, row in rows.items():
+        assert row["error"] is None, (key, row["error"])
+        assert row["load_ms"] > 0 and row["first_ms"] > 0 and 0 < row["p50_us"] <= row["p99_us"], key
+        assert row["page_kb"] > 100, key  # TF.js itself, at least, went to the page
+    assert "WebGPU" in result["method"] and "tfjs-webkit-wasm" in render_table(result)
+    report = json.loads((run / "benchmark.json").read_text())
+    assert report["results"] == json.loads(json.dumps(result["results"]))

@@ -34,8 +34,9 @@ done
 def installed(tmp_path, monkeypatch) -> Path:
     """An 'installed package' layout: package data in tmp, no checkout, a private cache and a stand-in npm."""
     packaged = tmp_path / "site-packages" / "toolkit" / "_web"
-    for name in ("site", "node"):
+    for name in ("site", "node", "dist"):
         (packaged / name).mkdir(parents=True)
+    (packaged / web_assets.LITE_BUNDLE).write_text("var tf;")
     (packaged / "site" / "index.html").write_text("<!doctype html>")
     (packaged / "node" / "evaluate.mjs").write_text("// runner")
     (packaged / "package.json").write_text("{}")
@@ -66,6 +67,8 @@ def test_first_use_installs_into_the_cache_once_with_a_progress_message(installe
     assets = web_assets.locate(progress=lines.append)
     assert assets.root == tmp_path / "cache" / "edgekit" / f"web-{web_assets.shipped_hash()}"
     assert assets.runner.read_text() == "// runner" and (assets.site / "index.html").is_file()
+    # the page's built TF.js travels in the wheel (npm ci --omit=dev has no bundler) and is served beside the site
+    assert assets.mounts()[web_assets.LITE_PREFIX].joinpath("tf-lite.js").read_text() == "var tf;"
     assert lines[0].startswith("Installing the web demo's TF.js packages") and str(assets.root) in lines[0]
     # the size before npm starts (a first use writes hundreds of MB), what it came to after
     assert f"about {web_assets.NPM_INSTALL_MB} MB" in lines[0] and re.fullmatch(
@@ -127,3 +130,17 @@ def test_a_failing_npm_is_one_line_and_leaves_no_cache(installed, tmp_path):
 def test_without_npm_the_reason_says_to_install_node(installed, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert web_assets.missing().startswith("npm not found on PATH")
+
+
+@pytest.mark.unit
+def test_a_checkout_without_the_built_tfjs_says_how_to_build_it(tmp_path, monkeypatch):
+    (tmp_path / "site").mkdir()
+    (tmp_path / "package-lock.json").write_text("{}")
+    for package in web_assets.PACKAGES:
+        (tmp_path / "node_modules" / package).mkdir(parents=True)
+        (tmp_path / "node_modules" / package / "package.json").write_text("{}")
+    monkeypatch.setattr(web_assets, "CHECKOUT", tmp_path)
+    assert web_assets.missing() == f"{tmp_path / 'dist' / 'tf-lite.js'} missing: run `npm run build --prefix web_demo`"
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "tf-lite.js").write_text("var tf;")
+    assert web_assets.missing() is None

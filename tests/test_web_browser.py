@@ -578,3 +578,81 @@ def test_chromium_loads_the_demo_gzipped_and_a_reload_downloads_almost_nothing(t
     assert errors.messages == []
     assert first["tfjs-core/tf-core.es2017.min.js"] == 200 and first_bytes < 1_000_000, (first, first_bytes)  # gzipped
     assert again["tfjs-core/tf-core.es2017.min.js"] == 304 and again_bytes < 20_000, (again, again_bytes)
+
+
+@pytest.fixture(scope="module")
+def lite_run(tiny_web_run, tmp_path_factory):
+    """A copy of the tiny run with only its graph models (ops the lite TF.js has), and a report that says they
+    passed on Chromium's wasm only: the page of an exported CNN, as `edgekit serve` shows it after the default gate."""
+    import shutil
+
+    from support import passed_report
+
+    run = tmp_path_factory.mktemp("lite") / "run"
+    shutil.copytree(tiny_web_run[0], run)
+    passed_report(run, runtime="tfjs-chromium-wasm")
+    return run
+
+
+@pytest.fixture(scope="module")
+def lite_url(lite_run):
+    from toolkit.serve.demo import make_model_server, running, tfjs_models
+
+    graphs = {name: path for name, path in tfjs_models(lite_run).items() if name != "tfjs-flat-logits"}
+    with running(make_model_server(graphs, port=0, run_dir=lite_run)) as url:
+        yield url
+
+
+def test_lite_tfjs_predicts_what_the_full_tfjs_does_and_fetches_the_wasm_once(pages, lite_url):
+    """The page's small TF.js build (web_demo/lite/) against the full TF.js scripts (`?tfjs=full`), on digits."""
+    digits = np.round(sample_images(12, seed=11)).astype(np.uint8)
+    outputs, fetched = {}, {}
+    for query in ("", "?tfjs=full"):
+        page = pages()
+        errors = open_demo(page, lite_url + query)
+        outputs[query] = np.array(
+            page.evaluate(
+                """([pixels, count]) => Array.from({length: count}, (_, k) => Array.from(
+                    window.edgekitDemo.drawImage(pixels.slice(k * 784, (k + 1) * 784), 28, 28).probabilities))""",
+                [digits.ravel().tolist(), len(digits)],
+            )
+        )
+        fetched[query] = page.evaluate(
+            "() => performance.getEntriesByType('resource').map((r) => new URL(r.name).pathname.slice(1))"
+        )
+        assert page.evaluate("() => [window.tf.lite === true, window.edgekitDemo.state.backend]") == [not query, "wasm"]
+        assert errors.messages == []
+    np.testing.assert_array_equal(outputs[""], outputs["?tfjs=full"])
+    assert "tfjs-lite/tf-lite.js" in fetched[""] and not any(f.startswith("tfjs-core/") for f in fetched[""])
+    assert "tfjs-core/tf-core.es2017.min.js" in fetched["?tfjs=full"]
+    for query, files in fetched.items():  # the backend takes boot.js's bytes: the binary is downloaded once
+        assert [f for f in files if f.endswith(".wasm")] == ["tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm"], query
+
+
+def test_backend_picker_switches_backends_and_shows_each_ones_verdict(page, lite_url):
+    """The report says the models passed on Chromium's wasm only: wasm is "verified", WebGL "not verified"."""
+    errors = open_demo(page, lite_url)
+    digit = np.round(sample_images(1, seed=4)[0]).astype(np.uint8).ravel().tolist()
+    draw = "(pixels) => window.edgekitDemo.drawImage(Float32Array.from(pixels), 28, 28).probabilities"
+    shown = {}
+    for backend, verdict, words in (("wasm", "passed", "verified"), ("webgl", "none", "not verified")):
+        if backend != "wasm":
+            with page.expect_navigation():
+                page.select_option("#backend-picker", backend)
+            page.evaluate("() => window.edgekitDemo.ready")
+        assert page.locator("#backend").inner_text() == backend
+        assert page.locator("#backend-picker").input_value() == backend
+        badge = page.locator("#backend-verdict")
+        assert (badge.inner_text(), badge.get_attribute("data-verdict")) == (words, verdict)
+        assert (f"tfjs-chromium-{backend}" in badge.get_attribute("title")) and badge.is_visible()
+        # only the default wasm page takes the lite TF.js: another backend loads the full one, on demand
+        assert page.evaluate("() => window.tf.lite === true") == (backend == "wasm")
+        shown[backend] = np.array(page.evaluate(draw, digit))
+    assert page.url.endswith("?backend=webgl")
+    assert shown["webgl"].argmax() == shown["wasm"].argmax() and np.abs(shown["webgl"] - shown["wasm"]).max() < 1e-4
+    with page.expect_navigation():
+        page.select_option("#backend-picker", "wasm")
+    page.evaluate("() => window.edgekitDemo.ready")
+    assert "backend=" not in page.url and page.locator("#backend-verdict").inner_text() == "verified"
+    assert layout_problems(page) == []
+    assert errors.messages == []

@@ -88,3 +88,43 @@ def test_demo_classifies_real_digits_and_mouse_drawings(mnist_run, mnist_test):
             assert errors.messages == []
         finally:
             browser.close()
+
+
+def lite_and_full_probabilities(run_dir, pixels: np.ndarray) -> dict[str, np.ndarray]:
+    """The served page's probabilities of digits drawn into its pad, with the lite TF.js and with ?tfjs=full."""
+    from playwright.sync_api import sync_playwright
+
+    from toolkit.serve.demo import make_server, running
+
+    shown = {}
+    with running(make_server(run_dir, port=0)) as url, sync_playwright() as playwright:
+        browser = tfjs_browser.launch_chromium(playwright)
+        try:
+            for query in ("", "?tfjs=full"):
+                page = browser.new_page()
+                errors = PageErrors(page)
+                page.goto(url + query)
+                page.evaluate("() => window.edgekitDemo.ready")
+                assert page.evaluate("() => window.tf.lite === true") == (query == ""), query
+                shown[query] = np.array(
+                    page.evaluate(
+                        """([pixels, count]) => Array.from({length: count}, (_, k) => Array.from(window.edgekitDemo
+                            .drawImage(pixels.slice(k * 784, (k + 1) * 784), 28, 28).probabilities))""",
+                        [pixels.ravel().tolist(), len(pixels)],
+                    )
+                )
+                assert errors.messages == []
+                page.close()
+        finally:
+            browser.close()
+    return shown
+
+
+def test_the_default_page_takes_the_lite_tfjs_and_predicts_what_the_full_one_does(mnist_run, mnist_test):
+    """The real pipeline's graphs (fused convolutions and dense layers) in the lite build: the same probabilities."""
+    skip_unless(tfjs_browser.unavailable())
+    images, labels = mnist_test
+    pixels = np.round(images[:40] * 255).astype(np.uint8)
+    shown = lite_and_full_probabilities(mnist_run, pixels)
+    np.testing.assert_array_equal(shown[""], shown["?tfjs=full"])
+    assert (shown[""].argmax(1) == labels[:40]).mean() >= MIN_RENDERED_ACCURACY

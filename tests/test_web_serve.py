@@ -136,6 +136,9 @@ def test_serves_the_page_models_and_wasm_with_their_mime_types(server):
         "/models/tfjs-a/group1-shard1of1.bin": "application/octet-stream",
         "/tfjs/tf.es2017.min.js": "text/javascript; charset=utf-8",
         "/tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm": "application/wasm",
+        "/tfjs-lite/tf-lite.js": "text/javascript; charset=utf-8",  # web_demo/dist/: the page's small TF.js
+        "/?backend=webgl": "text/html; charset=utf-8",  # the page's own query names the same file
+        "/models/index.json?x=1": "application/json",
     }
     for path, mime in cases.items():
         status, headers, body = request(server, path)
@@ -143,6 +146,7 @@ def test_serves_the_page_models_and_wasm_with_their_mime_types(server):
         assert int(headers["content-length"]) == len(body) > 0
         assert headers["x-content-type-options"] == "nosniff"
     assert request(server, "/tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm")[2][:4] == b"\0asm"
+    assert request(server, "/?backend=webgl")[2] == request(server, "/")[2]
     index = json.loads(request(server, "/models/index.json")[2])
     assert [m["name"] for m in index["models"]] == ["tfjs-a", "tfjs-b"]
 
@@ -449,6 +453,7 @@ def test_index_holds_variant_size_and_each_models_verdict_and_links_the_report(r
     with running(make_server(run_dir, port=0)) as url:
         index = json.loads(request(url, "/models/index.json")[2])
         status, headers, body = request(url, "/report.html")
+        contracts = {n: json.loads(request(url, f"/models/{n}/contract.json")[2]) for n in ("tfjs-a", "tfjs-b")}
     assert index == {
         "models": [
             {
@@ -458,6 +463,11 @@ def test_index_holds_variant_size_and_each_models_verdict_and_links_the_report(r
                 "size_bytes": len(b'{"format": "layers-model"}') + 8,  # the contract's files
                 # the browser's verdict about these files, not the older one about other files
                 "gate": {"passed": True, "verdict": "passed", "accuracy": 98.875, "runtime": "tfjs-browser-wasm"},
+                # every runtime's verdict about these files, by its current name (the page shows its backend's)
+                "verdicts": {"tfjs-node-wasm": "passed", "tfjs-chromium-wasm": "passed"},
+                "ops": None,  # a layers model: the page loads the full TF.js for it
+                # as /models/tfjs-a/contract.json serves it: the page fetches the files it lists at once
+                "contract": contracts["tfjs-a"],
             },
             {
                 "name": "tfjs-b",
@@ -465,6 +475,9 @@ def test_index_holds_variant_size_and_each_models_verdict_and_links_the_report(r
                 "variant": "float16",
                 "size_bytes": len(b"{}"),
                 "gate": {"passed": True, "verdict": "passed", "accuracy": 97.25, "runtime": "tfjs-node-wasm"},
+                "verdicts": {"tfjs-node-wasm": "passed"},
+                "ops": None,
+                "contract": contracts["tfjs-b"],
             },
         ],
         "report": "report.html",

@@ -86,6 +86,8 @@ def test_serve_from_the_wheel_installs_npm_packages_on_first_use(venv, tmp_path)
         status, bundle = get(url, "/tfjs/tf.es2017.min.js")
         assert status == 200 and len(bundle) > 500_000
         assert get(url, "/tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm")[1][:4] == b"\0asm"
+        # the page's lite TF.js, built in the checkout (npm ci's prepare) and shipped in the wheel
+        assert get(url, "/tfjs-lite/tf-lite.js") == (200, (REPO / "web_demo" / "dist" / "tf-lite.js").read_bytes())
         index = json.loads(get(url, "/models/index.json")[1])
         assert sorted(m["name"] for m in index["models"]) == sorted(TINY_ARTIFACTS)
     finally:

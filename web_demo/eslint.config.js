@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import globals from 'globals';
 
 export default [
-  { ignores: ['node_modules/'] },
+  { ignores: ['node_modules/', 'dist/'] }, // dist/: built by `npm run build`
   js.configs.recommended,
   {
     rules: {

@@ -41,9 +41,13 @@ FIGURES = (
     "wasm_heap_mb",
     "page_memory_mb",
     "runs_per_sample",
+    "page_kb",
 )
 TIMEOUT_S = 600
 BATCH_REPEATS = 20  # batches timed for the throughput figure
+# TF.js's WebGPU runs on SwiftShader here, in software: a full evaluation takes half an hour (docs/performance.md,
+# "TF.js backends and browsers"). It gets at most these counts, whatever was asked, and the method text says so.
+WEBGPU_OPTIONS = {"runs": 10, "warmup": 2, "batch": 8, "batch_repeats": 2}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)  # keyed by identity: each setting is made once
@@ -51,7 +55,7 @@ class Setting:
     """One way to run one artifact: a runtime and its options."""
 
     artifact: Artifact
-    runtime: str  # litert, tfjs-node-wasm, tfjs-chromium-wasm, tfjs-chromium-webgl
+    runtime: str  # litert, tfjs-node-wasm or a browser target of the gate (tfjs-chromium-wasm, tfjs-firefox-wasm ...)
     threads: int | None = None
     xnnpack: bool | None = None
 
@@ -76,8 +80,7 @@ def plan(run: Run, runtimes: list[str] | None = None) -> tuple[list[Setting], li
     reasons = {
         "litert": litert.unavailable(),
         "tfjs-node-wasm": tfjs_node.unavailable(),
-        "tfjs-chromium-wasm": tfjs_browser.unavailable(),
-        "tfjs-chromium-webgl": tfjs_browser.unavailable(),
+        **{target.name: tfjs_browser.target_unavailable(target) for target in tfjs_browser.TARGETS},
     }
     if wanted and wanted - set(reasons):
         raise InputError(
@@ -86,17 +89,15 @@ def plan(run: Run, runtimes: list[str] | None = None) -> tuple[list[Setting], li
     for name, reason in reasons.items():
         if reason and (wanted is None or name in wanted):
             skipped.append(f"{name}: {reason}")
-    # Without a GPU, Chromium's WebGL is SwiftShader: software rendering many times slower than wasm, and it takes
-    # the CPU with it; measured only when asked for by name.
-    default = set(reasons) - {"tfjs-chromium-webgl"}
+    # Without a GPU, WebGL and WebGPU are SwiftShader: software rendering many times slower than wasm, and it takes
+    # the CPU with it; they and the other engines are measured only when asked for by name.
+    default = {"litert", "tfjs-node-wasm", tfjs_browser.DEFAULT.name}
     ok = {name for name, reason in reasons.items() if not reason and name in (wanted or default)}
     for artifact in run.artifacts():
         if artifact.format is Format.TFLITE and "litert" in ok:
             settings += [Setting(artifact, "litert", t, x) for x in (True, False) for t in (1, 2)]
         if artifact.format is Format.TFJS:
-            settings += [
-                Setting(artifact, r) for r in ("tfjs-node-wasm", "tfjs-chromium-wasm", "tfjs-chromium-webgl") if r in ok
-            ]
+            settings += [Setting(artifact, r) for r in reasons if r != "litert" and r in ok]
     return settings, skipped
 
 
@@ -142,8 +143,21 @@ def _node(run: Run, setting: Setting, options: dict) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def browser_options(runtime: str, options: dict) -> dict:
+    """The page's options (bench.js's names) for one browser target: WebGPU's counts capped (WEBGPU_OPTIONS)."""
+    capped = runtime.endswith("-webgpu")
+    chosen = {key: min(value, WEBGPU_OPTIONS[key]) if capped else value for key, value in options.items()}
+    return {
+        "runs": chosen["runs"],
+        "warmup": chosen["warmup"],
+        "batch": chosen["batch"],
+        "batchRepeats": chosen["batch_repeats"],
+    }
+
+
 class _Browser:
-    """One headless Chromium session for a round of browser measurements."""
+    """One browser per target (engine and backend) for a round of measurements, the evaluation page loaded afresh
+    for each model: no backend state carried over."""
 
     def __init__(self, run: Run, settings: list[Setting]):
         self.run, self.settings = run, settings
@@ -156,34 +170,49 @@ class _Browser:
             pool.submit(self._measure_all, options, each).result()
 
     def _measure_all(self, options: dict, each) -> None:
-        from playwright.sync_api import sync_playwright
-
-        from toolkit.runtimes.tfjs_browser import CHROMIUM_ARGS, TIMEOUT_MS, chromium_executable
+        from toolkit.runtimes.tfjs_browser import TARGETS, open_session
         from toolkit.serve.demo import make_model_server, running
 
+        targets = {target.name: target for target in TARGETS}
         models = {s.artifact.name: self.run.artifact_dir(s.artifact) for s in self.settings}
-        # SwiftShader gives WebGL without a GPU where Chromium still offers it; otherwise webgl is reported missing.
-        args = [*CHROMIUM_ARGS, "--enable-unsafe-swiftshader"]
-        with running(make_model_server(models)) as base_url, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium_executable(), args=args, headless=True)
-            try:
-                for setting in self.settings:
-                    page = browser.new_page()  # a fresh page per model: no backend state carried over
-                    page.set_default_timeout(TIMEOUT_MS)
-                    try:
-                        page.goto(f"{base_url}eval.html")
-                        page.wait_for_function("() => window.edgekitEval !== undefined")
-                        result = page.evaluate(
-                            "([url, backend, options]) => window.edgekitEval.benchmark(url, backend, options)",
-                            [f"models/{setting.artifact.name}/", setting.runtime.rsplit("-", 1)[1], options],
-                        )
-                    except Exception as error:  # Playwright's errors carry the page's exception text
-                        result = RuntimeError(first_line(error))
-                    finally:
-                        page.close()
-                    each(setting, result)
-            finally:
-                browser.close()
+        with running(make_model_server(models)) as base_url:
+            for name in dict.fromkeys(s.runtime for s in self.settings):
+                settings = [s for s in self.settings if s.runtime == name]
+                try:
+                    session = open_session(targets[name])
+                except Exception as error:  # every model of this target reports it; the other targets still run
+                    for setting in settings:
+                        each(setting, RuntimeError(f"{name}: the browser did not start: {first_line(error)}"))
+                    continue
+                runtime_kb: list[float] = []  # what the first, uncached page took besides its model
+                try:
+                    for setting in settings:
+                        result = _attempt(lambda s=setting, b=session: _page(b, base_url, s, options))
+                        if isinstance(result, dict) and result.get("page_kb") is not None:
+                            runtime_kb = runtime_kb or [result["page_kb"] - result["model_kb"]]
+                            # A later page gets TF.js from the browser's cache: count what a fresh page downloads.
+                            result["page_kb"] = runtime_kb[0] + result["model_kb"]
+                        each(setting, result)
+                finally:
+                    session.close()
+
+
+# Some drivers (WebKitWebDriver) return from a navigation before the page's module script ran: wait for it.
+PAGE_READY = (
+    "new Promise((resolve) => { const poll = () => window.edgekitEval ? resolve(window.edgekitEval.ready) "
+    ": setTimeout(poll, 50); poll(); })"
+)
+
+
+def _page(session, base_url: str, setting: Setting, options: dict) -> dict:
+    """One model benchmarked on a freshly loaded evaluation page of the setting's target."""
+    backend = setting.runtime.split("-", 2)[2]  # tfjs-chromium-webgl-f16 -> webgl-f16
+    # The model's name in the query: another address than the last model's, so the page loads anew (not a jump to
+    # its fragment); the fragment names the target for eval.js.
+    session.open(f"{base_url}eval.html?model={setting.artifact.name}#{backend}")
+    session.call(PAGE_READY, TIMEOUT_S)
+    arguments = json.dumps([f"models/{setting.artifact.name}/", None, browser_options(setting.runtime, options)])
+    return session.call(f"window.edgekitEval.benchmark(...{arguments})", TIMEOUT_S)
 
 
 def benchmark(
@@ -210,14 +239,7 @@ def benchmark(
     measured = _measure_rounds(run, settings, image, options, rounds, progress)
     result = {
         "created": now(),
-        "method": (
-            f"{rounds} interleaved rounds; per round and setting: load, first inference, {warmup} warm-up runs, "
-            f"{runs} timed single-image runs (p50/p90/p99), then batches of {batch}; LiteRT and Node each in a "
-            "process of their own (peak RSS is that process's); browser memory is the page's wasm heap (it only "
-            "grows) plus its JS heap. In the browser, whose clock ticks in 100 us steps, each latency sample is a "
-            "run of consecutive inferences (runs_per_sample) timed together. Figures are medians over rounds; "
-            "spread = min-max of the round p50s; ratios to float32 are taken within a round."
-        ),
+        "method": _method(rounds, warmup, runs, batch, settings),
         "runs": runs,
         "warmup": warmup,
         "rounds": rounds,
@@ -229,6 +251,26 @@ def benchmark(
     }
     atomic_write_json(run.benchmark_path, result)
     return result
+
+
+def _method(rounds: int, warmup: int, runs: int, batch: int, settings: list[Setting]) -> str:
+    """How the figures were made, in words for the table and the report."""
+    webgpu = (
+        f"; WebGPU (software SwiftShader here: slow, so small counts) at most {WEBGPU_OPTIONS['runs']} timed runs, "
+        f"{WEBGPU_OPTIONS['warmup']} warm-up runs and {WEBGPU_OPTIONS['batch_repeats']} batches of "
+        f"{WEBGPU_OPTIONS['batch']}"
+    )
+    return (
+        f"{rounds} interleaved rounds; per round and setting: load, first inference, {warmup} warm-up runs, "
+        f"{runs} timed single-image runs (p50/p90/p99), then batches of {batch}; LiteRT and Node each in a "
+        "process of their own (peak RSS is that process's); browser memory is the page's wasm heap (it only "
+        "grows) plus its JS heap. In the browser, whose clock ticks in 100 us steps, each latency sample is a "
+        "run of consecutive inferences (runs_per_sample) timed together. Figures are medians over rounds; "
+        "spread = min-max of the round p50s; ratios to float32 are taken within a round. Browsers: each target "
+        "(engine and TF.js backend, as the gate names them) on a freshly loaded evaluation page per model; page_kb "
+        "is what a fresh page downloads (TF.js with its backend, as each browser's first page took it, and the "
+        "model)" + (webgpu if any(s.runtime.endswith("-webgpu") for s in settings) else "") + "."
+    )
 
 
 def _measure_rounds(
@@ -250,7 +292,7 @@ def _measure_rounds(
 
     litert = [s for s in settings if s.runtime == "litert"]
     node = [s for s in settings if s.runtime == "tfjs-node-wasm"]
-    browser = [s for s in settings if s.runtime.startswith("tfjs-chromium")]
+    browser = [s for s in settings if s.runtime not in ("litert", "tfjs-node-wasm")]
     with tempfile.TemporaryDirectory(prefix="edgekit-bench-") as tmp:
         image_files = {}
         for artifact in {s.artifact.name: s.artifact for s in litert}.values():
@@ -331,7 +373,7 @@ def render_table(result: dict[str, Any]) -> str:
     head = (
         f"{'artifact':<18} {'runtime':<18} {'setting':<22} {'size KB':>8} {'gzip KB':>8} {'load ms':>8} "
         f"{'first ms':>8} {'p50 us':>8} {'p90 us':>8} {'p99 us':>8} {'p50 spread':>15} {'vs f32':>13} "
-        f"{'img/s':>7} {'RSS MB':>7}"
+        f"{'img/s':>7} {'RSS MB':>7} {'page KB':>8}"
     )
     lines = [head, "-" * len(head)]
 
@@ -350,7 +392,8 @@ def render_table(result: dict[str, Any]) -> str:
             f"{r['artifact']:<18} {r['runtime']:<18} {r['setting']:<22} {r['size_bytes'] / 1024:>8.1f} "
             f"{r['gzip_bytes'] / 1024:>8.1f} {f(r['load_ms'], '8.1f')} {f(r['first_ms'], '8.2f')} "
             f"{f(r['p50_us'], '8.1f')} {f(r['p90_us'], '8.1f')} {f(r['p99_us'], '8.1f')} {spread:>15} {ratio:>13} "
-            f"{f(r['throughput_ips'], '7.0f')} {f(memory, '7.0f')}" + (f"  error: {r['error']}" if r["error"] else "")
+            f"{f(r['throughput_ips'], '7.0f')} {f(memory, '7.0f')} {f(r.get('page_kb'), '8.0f')}"
+            + (f"  error: {r['error']}" if r["error"] else "")
         )
     if any(r.get("int16_activations") for r in result["results"]):
         slow = sorted({r["artifact"] for r in result["results"] if r.get("int16_activations")})

@@ -28,13 +28,18 @@ def benchmark(
             "--runtime",
             "-r",
             metavar="NAME",
-            help="Only this runtime: litert, tfjs-node-wasm, tfjs-chromium-wasm or tfjs-chromium-webgl; repeatable.",
+            help=(
+                "Only this runtime: litert, tfjs-node-wasm, or a browser target as the gate names it "
+                "(tfjs-chromium-wasm, -webgl, -webgl-f16, -webgpu; tfjs-firefox-wasm, -webgl; tfjs-webkit-wasm, "
+                "-webgl); repeatable. Default: litert, tfjs-node-wasm, tfjs-chromium-wasm."
+            ),
         ),
     ] = None,
 ) -> None:
     """Measure latency, throughput and memory of every artifact.
 
-    LiteRT with 1 and 2 threads, with and without XNNPACK; TF.js in Node and Chromium. Prints a table, writes
+    LiteRT with 1 and 2 threads, with and without XNNPACK; TF.js in Node and Chromium, and on request on every
+    browser target of the gate (load, first prediction, p50/p99, page weight). Prints a table, writes
     RUN_DIR/benchmark.json and redraws report.html.
     """
     from toolkit.bench.benchmark import benchmark as run_benchmark

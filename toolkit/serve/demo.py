@@ -16,6 +16,7 @@ from toolkit.gate.trust import shippable
 from toolkit.gate.verdict import entry_verdict
 from toolkit.launcher import command
 from toolkit.run import Run
+from toolkit.runtimes import runtime_name
 from toolkit.serve.samples import sample_entities
 from toolkit.web import assets as web_assets
 from toolkit.web.server import Entity, ServedFile, StaticServer, make_entity, make_static_server, running, url_segments
@@ -149,8 +150,38 @@ def _gate(artifact: Artifact, evaluations: list[dict]) -> dict:
     }
 
 
-def model_index(artifacts: Iterable[Artifact], run: Run | None = None, report: bool = False) -> dict:
-    """The demo's /models/index.json: each model with its variant, size and gate verdict, and the report's URL."""
+def graph_ops(directory: Path, artifact: Artifact) -> list[str] | None:
+    """The op names of a TF.js graph model, sorted, from its model.json (None for a layers model or an unreadable
+    file): the page loads its small TF.js only when it has every op of every model (web_demo/site/boot.js)."""
+    if artifact.model_type != "graph-model":
+        return None
+    try:
+        topology = json.loads((directory / artifact.main_file).read_bytes())["modelTopology"]
+        nodes = list(topology.get("node", []))
+        for function in topology.get("library", {}).get("function", []):
+            nodes += function.get("nodeDef", [])
+        return sorted({str(node["op"]) for node in nodes})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _verdicts(artifact: Artifact, evaluations: list[dict]) -> dict[str, str]:
+    """Runtime (by its current name) -> verdict of the report's evaluations of these very files: the page shows the
+    one of the engine and backend it runs on."""
+    mine = [e for e in evaluations if e.get("name") == artifact.name and e.get("digest") == artifact.digest]
+    return {runtime_name(e["runtime"]): entry_verdict(e) for e in mine if isinstance(e.get("runtime"), str)}
+
+
+def model_index(
+    artifacts: Iterable[Artifact],
+    run: Run | None = None,
+    report: bool = False,
+    ops: dict[str, list[str] | None] | None = None,
+    contracts: dict[str, dict] | None = None,
+) -> dict:
+    """The demo's /models/index.json: each model with its variant, size, graph ops (`ops`: name -> graph_ops), gate
+    verdict and the verdict of each runtime that evaluated it, its contract as served (`contracts`: name -> contract;
+    the page then fetches model.json and the weights it lists at once), and the report's URL."""
     try:
         document = (run.report() if run is not None else None) or {}
     except InputError:
@@ -163,6 +194,9 @@ def model_index(artifacts: Iterable[Artifact], run: Run | None = None, report: b
             "variant": artifact.variant.value,
             "size_bytes": artifact.size_bytes,
             "gate": _gate(artifact, evaluations),
+            "verdicts": _verdicts(artifact, evaluations),
+            "ops": (ops or {}).get(artifact.name),
+            **({"contract": contracts[artifact.name]} if artifact.name in (contracts or {}) else {}),
         }
         for artifact in artifacts
     ]
@@ -195,7 +229,9 @@ def _listen(
     chosen: dict[str, Offer], run: Run | None, host: str, port: int, quiet: bool, allow_hosts: Iterable[str]
 ) -> StaticServer:
     report = servable_report(run)[0] if run is not None else None
-    index = model_index([o.artifact for o in chosen.values()], run, report is not None)
+    ops = {name: graph_ops(offer.directory, offer.artifact) for name, offer in chosen.items()}
+    contracts = {name: json.loads(offer.contract) for name, offer in chosen.items()}
+    index = model_index([o.artifact for o in chosen.values()], run, report is not None, ops, contracts)
     generated = {"/models/index.json": make_entity(json.dumps(index).encode(), "application/json")}
     for offer in chosen.values():
         generated.update(_model_files(offer))

@@ -20,7 +20,9 @@ from toolkit.errors import InputError
 TOOLKIT = Path(__file__).resolve().parent.parent
 CHECKOUT = TOOLKIT.parent / "web_demo"  # a git checkout (or an editable install of one)
 PACKAGED = TOOLKIT / "_web"  # the wheel's copy, see [tool.hatch...force-include]
-SHIPPED = ("package.json", "package-lock.json", "site", "node")  # what the wheel carries of web_demo/
+# What the wheel carries of web_demo/; dist/ is built (`npm run build`, which `npm ci` runs) before the wheel is.
+SHIPPED = ("package.json", "package-lock.json", "site", "node", "dist")
+LITE_BUNDLE = Path("dist") / "tf-lite.js"  # the demo page's own small TF.js (web_demo/lite/entry.js)
 # URL prefix -> folder inside node_modules: the UMD bundles and the .wasm binaries, served as installed.
 VENDOR = {
     "tfjs": "@tensorflow/tfjs/dist",
@@ -38,6 +40,7 @@ VENDOR = {
     # Loaded by the evaluation page only for the tfjs-chromium-webgpu runtime (not in the full TF.js bundle).
     "tfjs-backend-webgpu": "@tensorflow/tfjs-backend-webgpu/dist",
 }
+LITE_PREFIX = "tfjs-lite"  # URL prefix of web_demo/dist/
 PACKAGES = (
     "@tensorflow/tfjs",
     "@tensorflow/tfjs-core",
@@ -51,7 +54,7 @@ NPM_TIMEOUT_S = 900
 # What `npm ci --omit=dev` of the shipped lock writes, for the message before it starts (docs/performance.md,
 # "The web demo's npm packages").
 NPM_INSTALL_MB = 320
-CHECKOUT_HINT = "run `npm ci --prefix web_demo`"
+CHECKOUT_HINT = "run `npm ci --prefix web_demo`"  # which also builds web_demo/dist/ (package.json's prepare)
 
 
 @dataclass(frozen=True)
@@ -74,11 +77,13 @@ class WebAssets:
 
     def mounts(self) -> dict[str, Path]:
         """The demo's URL mounts: the site at the root and the TF.js bundles beside it."""
-        return {"": self.site, **{prefix: self.node_modules / folder for prefix, folder in VENDOR.items()}}
+        vendored = {prefix: self.node_modules / folder for prefix, folder in VENDOR.items()}
+        return {"": self.site, LITE_PREFIX: self.root / LITE_BUNDLE.parent, **vendored}
 
 
 def _complete(root: Path) -> bool:
-    return (root / "site").is_dir() and all((root / "node_modules" / p / "package.json").is_file() for p in PACKAGES)
+    installed = all((root / "node_modules" / p / "package.json").is_file() for p in PACKAGES)
+    return (root / "site").is_dir() and installed and (root / LITE_BUNDLE).is_file()
 
 
 def in_checkout() -> bool:
@@ -111,10 +116,12 @@ def missing() -> str | None:
         if not (CHECKOUT / "site").is_dir():
             return f"the web demo is not in this checkout ({CHECKOUT / 'site'} is missing)"
         if not _complete(CHECKOUT):
+            if all((CHECKOUT / "node_modules" / p / "package.json").is_file() for p in PACKAGES):
+                return f"{CHECKOUT / LITE_BUNDLE} missing: run `npm run build --prefix web_demo`"
             return f"web_demo packages missing: {CHECKOUT_HINT}"
         return None
-    if not (PACKAGED / "package-lock.json").is_file():
-        return f"the web demo is not in this installation ({PACKAGED} is missing)"
+    if not (PACKAGED / "package-lock.json").is_file() or not (PACKAGED / LITE_BUNDLE).is_file():
+        return f"the web demo is not in this installation ({PACKAGED} is missing or incomplete)"
     if _complete(cached_root()):
         return None
     if shutil.which("npm") is None:

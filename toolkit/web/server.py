@@ -376,17 +376,18 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _entity(self) -> Entity | None:
-        segments = url_segments(urlsplit(self.path).path)
+        path = urlsplit(self.path).path  # the page's own query (?backend=webgl) names no other file
+        segments = url_segments(path)
         if segments is None:
             return None
-        path = "/" + "/".join(segments)
-        self.policy = self.policies.get(path)
-        entity = self.generated.get(path)
+        key = "/" + "/".join(segments)
+        self.policy = self.policies.get(key)
+        entity = self.generated.get(key)
         try:
             if isinstance(entity, ServedFile):
                 return served_entity(entity)
             if entity is None:
-                file = resolve(self.mounts, self.path)
+                file = resolve(self.mounts, path)
                 return file_entity(file) if file is not None else None
         except (OSError, FileChanged):
             return None

@@ -1,11 +1,18 @@
-// Starts the downloads that the first prediction waits for (the model index, then the default model's contract,
-// model.json and weights) before the browser spends its time parsing TF.js; main.js picks them up. A classic script
-// placed before TF.js, run twice: in the page it starts itself again as a Web Worker, which walks that chain of
-// requests on its own thread while the page's thread is busy parsing TF.js (each step needs a turn of JavaScript).
+// Starts what the first prediction waits for before the browser parses anything else: the model index, then the
+// default model's contract, model.json and weights, TF.js's wasm binary, and TF.js itself, the small build of it
+// (tfjs-lite/tf-lite.js, web_demo/lite/) when every model of the index runs on it, else the full TF.js scripts.
+// A classic script placed first in the page; main.js picks up what it started from `edgekitBoot`.
 (function boot(global) {
   'use strict';
 
   const WASM_URL = 'tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm';
+  // The graph ops that web_demo/lite/entry.js has kernels and converter ops for (wasm backend only): those of the
+  // CNN graphs edgekit exports, fused (the default MNIST run) or not (the tests' tiny run).
+  const LITE_OPS = new Set(['Const', 'Conv2D', 'Identity', 'MatMul', 'MaxPool', 'Placeholder', 'Relu', 'Reshape',
+    'Softmax', '_FusedConv2D', '_FusedMatMul']);
+  const LITE_SCRIPTS = ['tfjs-lite/tf-lite.js'];
+  const FULL_SCRIPTS = ['tfjs-core/tf-core.es2017.min.js', 'tfjs-converter/tf-converter.es2017.min.js',
+    'tfjs-backend-wasm/tf-backend-wasm.es2017.min.js'];
 
   async function getJson(url) {
     const response = await fetch(url);
@@ -33,6 +40,15 @@
     return (pool.find((m) => m.name === 'tfjs-float32') ?? pool.find((m) => m.variant === 'float32') ?? pool[0]).name;
   }
 
+  /**
+   * Whether the lite TF.js runs every model of the index on `backend`: graph models whose ops (the index lists
+   * them) it has, on wasm. Any other model, or a variant picked later that it could not run, needs the full TF.js.
+   */
+  function liteFits(models, backend) {
+    if (backend != null && backend !== 'wasm') return false;
+    return models.every((m) => Array.isArray(m.ops) && m.ops.every((op) => LITE_OPS.has(op)));
+  }
+
   /** The index with each model's variant and size; read from the contracts when the index does not give them. */
   async function catalog() {
     const index = await getJson('models/index.json');
@@ -46,70 +62,63 @@
     return { models, report: index.report ?? null, selected: defaultModel(models) };
   }
 
-  /** Everything a model needs from the server: its contract, model.json and the weight shards, as bytes. */
+  /**
+   * Everything a model needs from the server: its contract, model.json and the weight shards, as bytes. With the
+   * contract in the index (edgekit serve puts it there), model.json and every other file it lists are fetched at
+   * once rather than one after the other.
+   */
   async function download(entry) {
     const contract = entry.contract ?? (await getJson(`${entry.url}contract.json`));
+    const listed = Object.keys(contract.files ?? {}).filter((file) => file !== contract.main_file);
+    const early = new Map(listed.map((file) => [file, getBytes(`${entry.url}${file}`)]));
+    early.forEach((bytes) => bytes.catch(() => {})); // awaited below if model.json names it
     const modelJson = await getJson(`${entry.url}${contract.main_file}`);
     const paths = (modelJson.weightsManifest ?? []).flatMap((group) => group.paths);
-    const shards = await Promise.all(paths.map((path) => getBytes(`${entry.url}${path}`)));
+    const shards = await Promise.all(paths.map((path) => early.get(path) ?? getBytes(`${entry.url}${path}`)));
     return { contract, modelJson, shards: Object.fromEntries(paths.map((path, i) => [path, shards[i]])) };
   }
 
-  const chosen = (found) => download(found.models.find((m) => m.name === found.selected));
-
-  if (typeof global.document === 'undefined' && typeof global.postMessage === 'function') {
-    // In the worker: post the catalog, then the chosen model's files (the weight bytes moved, not copied).
-    catalog()
-      .then((found) => {
-        global.postMessage({ catalog: found });
-        return chosen(found);
-      })
-      .then(
-        (first) => global.postMessage({ first }, Object.values(first.shards).map((shard) => shard.buffer)),
-        (error) => global.postMessage({ error: error.message }),
-      );
-    return;
-  }
-
   /**
-   * Fetch and compile TF.js's wasm binary now, off the main thread, while TF.js's scripts download and parse: when
-   * the backend asks for the same bytes later, the engine has them compiled (V8 keeps compiled modules by their
-   * bytes). The binary is the one tfjs-backend-wasm picks in a page without cross-origin isolation: SIMD.
+   * Fetch TF.js's wasm binary now and compile it while TF.js's scripts download and parse (V8 keeps compiled modules
+   * by their bytes), and keep the bytes: main.js hands them to the backend, so the same file is not fetched again on
+   * the way to the first prediction. The binary is the one tfjs-backend-wasm picks in a page without cross-origin
+   * isolation: SIMD. Resolves to the bytes, or null when the backend should fetch for itself.
    */
-  function precompileWasm() {
+  function prefetchWasm() {
     const wasm = global.WebAssembly;
-    if (typeof wasm?.compileStreaming !== 'function' || global.crossOriginIsolated) return;
+    if (typeof wasm?.compileStreaming !== 'function' || global.crossOriginIsolated) return Promise.resolve(null);
     const simd = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 10, 9, 1, 7, 0, 65, 0, 253,
       15, 26, 11]); // the probe tfjs-backend-wasm validates
-    if (!wasm.validate(simd)) return;
-    wasm.compileStreaming(fetch(WASM_URL, { credentials: 'same-origin' })).catch(() => {}); // the backend reports failures
+    if (!wasm.validate(simd)) return Promise.resolve(null);
+    const response = fetch(WASM_URL, { credentials: 'same-origin' });
+    response.then((r) => (r.ok ? wasm.compileStreaming(r.clone()) : null)).catch(() => {}); // the backend reports
+    return response.then((r) => (r.ok ? r.arrayBuffer() : null)).catch(() => null);
   }
 
-  let models, first;
-  const script = global.document?.currentScript;
-  if (script) precompileWasm();
-  if (typeof global.Worker === 'function' && script) {
-    const settle = {};
-    models = new Promise((resolve, reject) => Object.assign(settle, { models: [resolve, reject] }));
-    first = new Promise((resolve, reject) => Object.assign(settle, { first: [resolve, reject] }));
-    const worker = new global.Worker(script.src);
-    const fail = (message) => {
-      for (const [, reject] of Object.values(settle)) reject(new Error(message)); // no-op once resolved
-      worker.terminate();
-    };
-    worker.onmessage = ({ data }) => {
-      if (data.catalog) settle.models[0](data.catalog);
-      else if (data.first) {
-        settle.first[0](data.first);
-        worker.terminate();
-      } else fail(data.error);
-    };
-    worker.onerror = (event) => fail(event.message);
-  } else {
-    models = catalog();
-    first = models.then(chosen);
+  /** Add same-origin scripts (as the page's Content-Security-Policy allows) that run in order; resolves when all ran. */
+  function loadScripts(document, urls) {
+    return Promise.all(urls.map((src) => new Promise((resolve, reject) => {
+      const script = Object.assign(document.createElement('script'), { src, async: false });
+      script.onload = resolve;
+      script.onerror = () => reject(new Error(`could not load ${src}`));
+      document.head.append(script);
+    })));
+  }
+
+  const models = catalog();
+  const first = models.then((found) => download(found.models.find((m) => m.name === found.selected)));
+  let tf, wasmBytes, lite;
+  const document = global.document;
+  if (document?.currentScript) {
+    wasmBytes = prefetchWasm();
+    // ?backend=webgl (or webgpu, cpu) starts another backend, ?tfjs=full the full TF.js: both need the full scripts.
+    const query = new URLSearchParams(global.location?.search ?? '');
+    lite = models.then((found) => query.get('tfjs') !== 'full' && liteFits(found.models, query.get('backend')));
+    tf = lite.then((small) => loadScripts(document, small ? LITE_SCRIPTS : FULL_SCRIPTS)).then(() => global.tf);
+    tf.catch(() => {});
+    lite.catch(() => {});
   }
   first.catch(() => {}); // main.js reports failures; this only keeps them from being logged twice
   models.catch(() => {});
-  global.edgekitBoot = { models, first, download, defaultModel };
+  global.edgekitBoot = { models, first, download, defaultModel, liteFits, tf, lite, wasmBytes, WASM_URL };
 })(globalThis);

@@ -119,20 +119,28 @@ async function evaluate(modelUrl, imagesUrl, count, batchSize = 500) {
 }
 
 /**
- * Benchmark the model at `modelUrl` on `backend` ('wasm' or 'webgl'): see bench.js. Adds what a page can read of
- * its own memory, in MB: the JS heap in use and, on wasm, the WebAssembly heap, whose size is its peak (linear
- * memory only grows); page_memory_mb is their sum.
+ * Benchmark the model at `modelUrl` on the page's evaluation target (eval.html#webgl-f16), or on `backend` when
+ * given ('wasm' or 'webgl'): see bench.js. Adds what a page can read of its own memory, in MB: the JS heap in use
+ * and, on wasm, the WebAssembly heap, whose size is its peak (linear memory only grows); page_memory_mb is their
+ * sum; page_kb, the kB this page downloaded as sent (gzipped where served so; a browser's cache hits are not
+ * counted), and model_kb, the part of them that is the model.
  */
 async function benchmark(modelUrl, backend, options) {
-  await ready;
-  if ((await initBackend(tf, [backend])) !== backend) throw new Error(`backend ${backend} not offered`);
+  const started = await ready;
+  if (backend && backend !== started.target && (await initBackend(tf, [backend])) !== backend) {
+    throw new Error(`backend ${backend} not offered`);
+  }
   const result = await benchmarkModel(tf, () => ImageClassifier.fromUrl(tf, modelUrl), options);
   const jsHeap = performance.memory ? performance.memory.usedJSHeapSize / 2 ** 20 : null;
   const heap = tf.backend().wasm?.HEAPU8;
   const wasmHeap = heap ? heap.buffer.byteLength / 2 ** 20 : null;
   const parts = [jsHeap, wasmHeap].filter((mb) => mb !== null);
   const pageMemory = parts.length ? parts.reduce((a, b) => a + b, 0) : null;
-  return { ...result, js_heap_mb: jsHeap, wasm_heap_mb: wasmHeap, page_memory_mb: pageMemory };
+  const entries = [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')];
+  const kb = (list) => list.reduce((sum, entry) => sum + (entry.encodedBodySize || 0), 0) / 1024;
+  const model = entries.filter((entry) => new URL(entry.name).pathname.startsWith('/models/'));
+  return { ...result, js_heap_mb: jsHeap, wasm_heap_mb: wasmHeap, page_memory_mb: pageMemory, page_kb: kb(entries),
+    model_kb: kb(model) };
 }
 
 /**

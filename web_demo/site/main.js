@@ -6,18 +6,19 @@ import { MAX_PIXEL, SOURCES, fitInk, fitPicture, inputKind } from './picture.js'
 import { alphaChannel, preprocessDigit } from './preprocess.js';
 import * as ui from './ui.js';
 
-const tf = window.tf;
-const boot = window.edgekitBoot; // boot.js: downloads started before TF.js was parsed
-// ?backend=cpu (or webgl) forces a backend, to see the fallbacks at work.
+const boot = window.edgekitBoot; // boot.js: downloads started, and TF.js loading, before this module ran
+let tf = null; // the `tf` global of the TF.js boot.js loaded (start)
+// ?backend=webgl (or webgpu, cpu) asks for another backend first (the backend picker sets it), then the usual order.
 const requested = new URLSearchParams(location.search).get('backend');
-const preferred = requested ? [requested] : BACKENDS;
+const preferred = requested ? [requested, ...BACKENDS.filter((name) => name !== requested)] : BACKENDS;
 // The camera's frames are classified at most this often: enough to follow a hand, and light on a phone.
 const CAMERA_INTERVAL_MS = 100;
 
-// TF.js parts the page loads only when needed (index.html loads core, the converter that reads the graph models
-// edgekit exports, and the wasm backend).
+// TF.js parts the page loads only when needed on top of the full TF.js (boot.js loads core, the converter that reads
+// the graph models edgekit exports, and the wasm backend).
 const SCRIPTS = {
   webgl: 'tfjs-backend-webgl/tf-backend-webgl.es2017.min.js',
+  webgpu: 'tfjs-backend-webgpu/tf-backend-webgpu.es2017.min.js',
   cpu: 'tfjs-backend-cpu/tf-backend-cpu.es2017.min.js',
   'layers-model': 'tfjs-layers/tf-layers.es2017.min.js',
 };
@@ -210,6 +211,25 @@ function adopt(model) {
   useSource(source);
 }
 
+/** The browser engine, in the words of edgekit's runtime names (tfjs-chromium-webgl, tfjs-firefox-wasm ...). */
+function engine() {
+  const agent = navigator.userAgent;
+  if (/Firefox\//.test(agent)) return 'firefox';
+  if (/AppleWebKit\//.test(agent) && !/Chrom(e|ium)\//.test(agent)) return 'webkit';
+  return 'chromium';
+}
+
+/**
+ * Another backend: the page loads again with ?backend=NAME, so the full TF.js and that backend are fetched only for
+ * whoever asks (the default page's first prediction stays with the lite TF.js on wasm).
+ */
+function pickBackend(name) {
+  const url = new URL(location.href);
+  if (name === BACKENDS[0]) url.searchParams.delete('backend');
+  else url.searchParams.set('backend', name);
+  location.assign(url);
+}
+
 /** Load a variant (from the downloads boot.js started, for the first one) and make it the page's model. */
 async function selectModel(name, downloaded = null) {
   ui.enableVariantPicker(false);
@@ -221,12 +241,12 @@ async function selectModel(name, downloaded = null) {
     const modelType = download.contract.model_type ?? 'layers-model'; // contract v1: a layers model
     if (modelType === 'layers-model' && !tf.loadLayersModel) await loadScript('layers-model');
     const next = await ImageClassifier.fromDownload(tf, download);
+    // No warm-up call: on wasm the first real one costs little more, and a blank picture would delay the first
+    // prediction by a whole call (docs/performance.md, "The demo's first prediction").
     performance.mark('edgekit:model-loaded');
-    // The first call sets up the kernels: pay for it now rather than on the user's first stroke.
-    next.classify(new Float32Array(next.image.height * next.image.width));
-    performance.mark('edgekit:warmed-up');
     state.samples = await samplesReady; // the run's name and whether its pictures are sketches or photos
     adopt(next);
+    ui.showBackendVerdict(entry.verdicts, `tfjs-${engine()}-${state.backend}`);
     ui.showStatus(`${name} ready`);
   } catch (error) {
     ui.showStatus(`Could not load ${name}: ${error.message}`, true);
@@ -236,14 +256,50 @@ async function selectModel(name, downloaded = null) {
   }
 }
 
+/**
+ * Point the wasm backend at its files, and answer its request for the binary with the bytes boot.js already
+ * fetched (tf.env().platform.fetch is what it uses with usePlatformFetch): the binary is downloaded once.
+ */
+async function shareWasm() {
+  const folder = new URL('tfjs-backend-wasm/', location.href).href;
+  const bytes = await boot.wasmBytes;
+  if (!tf.wasm || !bytes) {
+    tf.wasm?.setWasmPaths(folder);
+    return;
+  }
+  tf.wasm.setWasmPaths(folder, true);
+  const platform = tf.env().platform;
+  const fetchNormally = platform.fetch.bind(platform);
+  const file = boot.WASM_URL.split('/').pop();
+  platform.fetch = (path, init) => (String(path).endsWith(file) ? Promise.resolve(new Response(bytes))
+    : fetchNormally(path, init));
+}
+
+/** The backend: the first of `preferred` that starts; the lite TF.js has wasm only, else the full TF.js is used. */
+async function startBackend() {
+  if (!tf.lite) {
+    const prepare = async (name) => name in SCRIPTS && !tf.findBackend(name) && loadScript(name);
+    return initBackend(tf, preferred, prepare);
+  }
+  try {
+    return await initBackend(tf, ['wasm']);
+  } catch (error) {
+    const url = new URL(location.href);
+    url.searchParams.set('tfjs', 'full'); // wasm cannot start here: the full TF.js has the fallbacks
+    location.replace(url);
+    throw error;
+  }
+}
+
 async function start() {
-  tf.wasm?.setWasmPaths(new URL('tfjs-backend-wasm/', location.href).href);
+  tf = await boot.tf;
+  await shareWasm();
   // The backend compiles its wasm while the model downloads: neither waits for the other.
-  const prepare = async (name) => name in SCRIPTS && !tf.findBackend(name) && loadScript(name);
-  const [backend, catalog] = await Promise.all([initBackend(tf, preferred, prepare), boot.models]);
+  const [backend, catalog] = await Promise.all([startBackend(), boot.models]);
   performance.mark('edgekit:backend-ready');
   state.backend = backend;
   ui.showBackend(backend, preferred[0]);
+  ui.buildBackendPicker(backend, pickBackend);
   state.models = catalog.models;
   ui.buildVariantPicker(catalog.models, catalog.selected, (name) => selectModel(name));
   ui.showReportLink(catalog.report);

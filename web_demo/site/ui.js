@@ -446,6 +446,28 @@ export function showBackend(name, preferred) {
   badge.title = name === preferred ? 'the fastest backend on CPUs' : `${preferred} could not start here`;
 }
 
+/**
+ * The gate's word on the shown model's files on the engine and backend the page runs (`runtime`, a report's name
+ * such as tfjs-chromium-webgl): "verified" only when that very runtime passed them.
+ */
+export function showBackendVerdict(verdicts, runtime) {
+  const badge = $('backend-verdict');
+  const verdict = verdicts?.[runtime] ?? null;
+  badge.hidden = false;
+  badge.dataset.verdict = verdict ?? 'none';
+  badge.textContent = verdict === 'passed' ? 'verified' : verdict === 'failed' ? 'failed the gate' : 'not verified';
+  badge.title = verdict == null
+    ? `the gate did not evaluate this model on ${runtime} (edgekit validate RUN --targets all does)`
+    : `${runtime}: ${verdict} in this run's gate`;
+}
+
+/** The backend picker shows `current`; `onPick(name)` runs when the user picks another. */
+export function buildBackendPicker(current, onPick) {
+  const picker = $('backend-picker');
+  picker.value = current;
+  picker.addEventListener('change', () => onPick(picker.value));
+}
+
 export function showStatus(text, isError = false) {
   const status = $('status');
   status.textContent = text;

@@ -44,31 +44,79 @@ test('the catalog comes from the index when it gives sizes and variants, with th
   assert.equal(catalog.report, 'report.html');
 });
 
-test('in a page, the TF.js wasm binary is fetched and compiled before TF.js asks for it', async () => {
+test('in a page, the TF.js wasm binary is fetched and compiled once, before TF.js asks for it', async () => {
   const source = readFileSync(new URL('../site/boot.js', import.meta.url), 'utf8');
   const run = (crossOriginIsolated) => {
     const fetched = [];
     const compiled = [];
     const fetch = async (url) => {
       fetched.push(url);
-      return { ok: false, status: 404, json: async () => ({}) };
+      if (!url.endsWith('.wasm')) return { ok: false, status: 404, json: async () => ({}) };
+      return { ok: true, clone() { return this; }, arrayBuffer: async () => new Uint8Array([0, 97, 115, 109]).buffer };
     };
     const WebAssembly = {
       validate: (bytes) => globalThis.WebAssembly.validate(bytes),
       compileStreaming: async (response) => compiled.push(await response),
     };
-    const sandbox = { fetch, WebAssembly, crossOriginIsolated, document: { currentScript: { src: 'boot.js' } } };
+    const document = { currentScript: { src: 'boot.js' } };
+    const sandbox = { fetch, WebAssembly, crossOriginIsolated, document, URLSearchParams };
     sandbox.globalThis = sandbox;
     vm.runInNewContext(source, sandbox);
-    return { fetched, compiled };
+    return { fetched, compiled, bytes: sandbox.edgekitBoot.wasmBytes };
   };
   const page = run(false);
   await new Promise((resolve) => setTimeout(resolve, 0));
-  assert.ok(page.fetched.includes('tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm'), page.fetched.join(', '));
+  assert.deepEqual(page.fetched.filter((url) => url.endsWith('.wasm')), ['tfjs-backend-wasm/tfjs-backend-wasm-simd.wasm']);
   assert.equal(page.compiled.length, 1);
+  // ...and its bytes kept for the backend (main.js), which then does not fetch it again.
+  assert.deepEqual([...new Uint8Array(await page.bytes)], [0, 97, 115, 109]);
   // Cross-origin isolated, tfjs-backend-wasm would take its threaded binary: nothing to compile ahead.
   const isolated = run(true);
   await new Promise((resolve) => setTimeout(resolve, 0));
   assert.deepEqual(isolated.compiled, []);
   assert.ok(!isolated.fetched.some((url) => url.endsWith('.wasm')));
+});
+
+const LITE = ['Conv2D', 'Relu', 'Const', 'Identity', 'MaxPool', 'Placeholder', 'Reshape', 'Softmax', '_FusedConv2D', '_FusedMatMul'];
+
+test('the lite TF.js is chosen only for graph models whose every op it has, on wasm', () => {
+  const { liteFits } = loadBoot({ models: [] });
+  const graph = (ops) => ({ ...model('m', 'float32', 1), ops });
+  assert.equal(liteFits([graph(LITE), graph(['Const', 'Placeholder', '_FusedConv2D'])], null), true);
+  assert.equal(liteFits([graph(LITE)], 'wasm'), true);
+  assert.equal(liteFits([graph(LITE)], 'webgl'), false); // the backends are in the full TF.js only
+  assert.equal(liteFits([graph(LITE), graph([...LITE, 'BiasAdd'])], null), false);
+  assert.equal(liteFits([graph(LITE), graph(null)], null), false); // a layers model
+  assert.equal(liteFits([model('m', 'float32', 1)], null), false); // an index without ops
+});
+
+/** boot.js in a page with this index and query: the scripts it adds to the page, in order. */
+async function scriptsAdded(index, search) {
+  const added = [];
+  const responses = { 'models/index.json': index };
+  const fetch = async (url) => ({ ok: url in responses, status: 404, json: async () => responses[url] });
+  const document = {
+    currentScript: { src: 'boot.js' },
+    createElement: () => ({}),
+    head: { append: (script) => added.push(script) },
+  };
+  const sandbox = { fetch, document, location: { search }, URLSearchParams };
+  sandbox.globalThis = sandbox;
+  vm.runInNewContext(readFileSync(new URL('../site/boot.js', import.meta.url), 'utf8'), sandbox);
+  await sandbox.edgekitBoot.models.catch(() => {});
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  for (const script of added) script.onload();
+  await sandbox.edgekitBoot.tf;
+  return added.map((script) => script.src);
+}
+
+test('in a page, boot.js loads the lite TF.js for lite models, the full one otherwise or when asked', async () => {
+  const lite = { models: [{ ...model('tfjs-uint8', 'uint8', 9, gate(true)), ops: LITE }] };
+  assert.deepEqual(await scriptsAdded(lite, ''), ['tfjs-lite/tf-lite.js']);
+  const full = ['tfjs-core/tf-core.es2017.min.js', 'tfjs-converter/tf-converter.es2017.min.js',
+    'tfjs-backend-wasm/tf-backend-wasm.es2017.min.js'];
+  assert.deepEqual(await scriptsAdded(lite, '?backend=webgl'), full);
+  assert.deepEqual(await scriptsAdded(lite, '?tfjs=full'), full);
+  const layers = { models: [{ ...model('tfjs-float32', 'float32', 9, gate(true)), ops: null }] };
+  assert.deepEqual(await scriptsAdded(layers, ''), full);
 });
