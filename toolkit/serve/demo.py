@@ -264,7 +264,11 @@ def _listen(
         generated[f"/{REPORT}"] = report  # read per request: a new report shows at once
     web = web_assets.locate()
     # The page's inline import map (LiteRT.js's bare import) is allowed by its sha256, nothing else inline.
-    policies = {**page_policy(web.site, "index.html", ("/", "/index.html")), f"/{REPORT}": REPORT_POLICY}
+    policies = {
+        **page_policy(web.site, "index.html", ("/", "/index.html")),
+        **page_policy(web.site),  # litert-eval.html, which `edgekit benchmark` loads from this server
+        f"/{REPORT}": REPORT_POLICY,
+    }
     try:
         return make_static_server(web.mounts(), generated, host, port, quiet, allow_hosts, policies)
     except OSError as error:
