@@ -58,7 +58,7 @@
     if (litert && !index.litertjs?.length) {
       throw new Error('this run has no .tflite that LiteRT.js runs: export it again for its pixels artifacts');
     }
-    if (!litert && (!Array.isArray(index.models) || !index.models.length)) throw new Error('this run has no TF.js model');
+    if (!litert && !index.models?.length) throw new Error('this run has no TF.js model');
     let models = litert ? index.litertjs : index.models;
     if (!models.every((m) => Number.isFinite(m.size_bytes) && m.variant)) {
       const contracts = await Promise.all(models.map((m) => getJson(`${m.url}contract.json`)));
@@ -111,15 +111,15 @@
     })));
   }
 
-  const query = new URLSearchParams(global.location?.search ?? '');
+  const document = global.document;
+  const query = document?.currentScript ? new URLSearchParams(global.location?.search ?? '') : null;
   // ?backend=litertjs runs the .tflite in LiteRT.js (main.js imports it): no TF.js, no TF.js model is fetched.
-  const litert = query.get('backend') === 'litertjs';
+  const litert = query?.get('backend') === 'litertjs';
   const models = catalog(litert);
   const first = litert ? Promise.resolve(null)
     : models.then((found) => download(found.models.find((m) => m.name === found.selected)));
   let tf, wasmBytes, lite;
-  const document = global.document;
-  if (document?.currentScript && !litert) {
+  if (query && !litert) {
     wasmBytes = prefetchWasm();
     // ?backend=webgl (or webgpu, cpu) starts another backend, ?tfjs=full the full TF.js: both need the full scripts.
     lite = models.then((found) => query.get('tfjs') !== 'full' && liteFits(found.models, query.get('backend')));
