@@ -716,6 +716,7 @@ def test_litertjs_runs_the_pixels_tflite_and_predicts_what_tfjs_does(pages, lite
         page.evaluate("(name) => window.edgekitDemo.selectModel(name)", name)
         assert badge.inner_text() == words and "litertjs-chromium-wasm" in badge.get_attribute("title"), name
         assert page.locator("#input-title").inner_text() == "Draw a digit"  # the gray model's pad, RGB inside
+        assert page.locator("#tagline").inner_text().endswith("by the exported .tflite in LiteRT.js.")
         shown = [page.evaluate(draw, [d.ravel().tolist()]) for d in digits]
         assert all(s["model"] == name for s in shown)
         got = np.array([s["probabilities"] for s in shown])

@@ -70,7 +70,11 @@ let shown = 0; // counts predictions asked for: a LiteRT.js result overtaken by 
 function show(origin, input, channels, maxValue, result, truth = null) {
   const turn = ++shown;
   if (!(result instanceof Promise)) return record(origin, input, channels, maxValue, result, truth);
-  return result.then((r) => (turn === shown ? record(origin, input, channels, maxValue, r, truth) : state.last));
+  return result.then((r) => (turn === shown ? record(origin, input, channels, maxValue, r, truth) : state.last),
+    (error) => {
+      ui.showStatus(`Could not classify: ${error.message}`, true);
+      return null;
+    });
 }
 
 /**
@@ -215,7 +219,7 @@ function adopt(model) {
   state.model?.dispose();
   state.model = model;
   state.kind = inputKind(model.spec, state.samples.background);
-  said = ui.describeModel(state.kind, model.spec, state.samples.run);
+  said = ui.describeModel(state.kind, model.spec, state.samples.run, litert && 'the exported .tflite in LiteRT.js');
   ui.buildRanking(model.labels);
   ui.showModelInfo(model.spec);
   const sources = SOURCES[state.kind];
