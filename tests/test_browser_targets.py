@@ -179,3 +179,31 @@ def test_benchmark_measures_each_browser_target_in_rounds_with_first_prediction_
     assert "WebGPU" in result["method"] and "tfjs-webkit-wasm" in render_table(result)
     report = json.loads((run / "benchmark.json").read_text())
     assert report["results"] == json.loads(json.dumps(result["results"]))
+
+
+@pytest.mark.browser
+def test_benchmark_measures_litertjs_on_the_pixels_files_beside_tfjs(tiny_run, tmp_path):
+    """`edgekit benchmark -r litertjs-chromium-wasm -r tfjs-chromium-wasm`: LiteRT.js on the pixels .tflite files
+    (and on no other file), TF.js beside it, each with load, first prediction, p50/p99 and page weight."""
+    import shutil
+
+    from toolkit.bench.benchmark import benchmark, plan, render_table
+    from toolkit.run import Run
+
+    skip_unless(RUNTIMES["litertjs-chromium-wasm"].unavailable())
+    run = Path(shutil.copytree(tiny_run, tmp_path / "run"))
+    assert "litertjs-chromium-wasm" not in {s.runtime for s in plan(Run.open(run))[0]}  # only when asked for
+    wanted = ["litertjs-chromium-wasm", "tfjs-chromium-wasm"]
+    result = benchmark(run, runs=20, warmup=2, rounds=1, batch=4, runtimes=wanted)
+    rows = {(r["artifact"], r["runtime"]): r for r in result["results"]}
+    litertjs = {name for name, runtime in rows if runtime == "litertjs-chromium-wasm"}
+    assert litertjs == {"tflite-pixels-float32", "tflite-pixels-uint8"}
+    assert any(runtime == "tfjs-chromium-wasm" for _, runtime in rows)
+    for key, row in rows.items():
+        assert row["error"] is None, (key, row["error"])
+        assert row["load_ms"] > 0 and row["first_ms"] > 0 and 0 < row["p50_us"] <= row["p99_us"], key
+        assert row["throughput_ips"] > 0, key
+    for name in litertjs:  # LiteRT.js's wasm (megabytes) and the model went to the page
+        row = rows[(name, "litertjs-chromium-wasm")]
+        assert row["page_kb"] > 1000 and row["page_kb"] > row["gzip_bytes"] / 1024, name
+    assert "LiteRT.js" in result["method"] and "litertjs-chromium-wasm" in render_table(result)

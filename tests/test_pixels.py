@@ -304,3 +304,24 @@ def test_mediapipe_tasks_opens_a_users_rgb_models_files_and_matches_the_gate(tmp
     assert ("tflite-float32", "mediapipe") not in ran and ("tflite-float32", "litert") in ran
     html = (tmp_path / f"run-{entry.name}" / "report.html").read_text()
     assert "MediaPipe Tasks ImageClassifier" in html and "LiteRT interpreter" in html and "full-integer" in html
+
+
+def test_edgekit_serve_ships_the_pixels_files_that_passed_for_the_pages_litertjs(tiny_run_copy: Path):
+    """`edgekit serve` offers the page's LiteRT.js (?backend=litertjs) the pixels .tflite files whose current bytes
+    passed the gate, listed apart from the TF.js models, and leaves out one whose file changed since."""
+    from toolkit.run import Run
+    from toolkit.serve.demo import model_index, offers
+
+    chosen, left_out = offers(tiny_run_copy)
+    assert {"tflite-pixels-float32", "tflite-pixels-uint8"} <= set(chosen) and left_out == []
+    assert not {"tflite-float32", "tflite-int8-qat"} & set(chosen)  # LiteRT.js takes the pixels files only
+    run = Run.open(tiny_run_copy)
+    index = model_index([offer.artifact for offer in chosen.values()], run)
+    assert sorted(m["name"] for m in index["litertjs"]) == ["tflite-pixels-float32", "tflite-pixels-uint8"]
+    assert all(m["name"].startswith("tfjs-") for m in index["models"])
+    for entry in index["litertjs"]:  # the gate ran LiteRT, not LiteRT.js: the page's badge says "not verified"
+        assert entry["verdicts"].get("litert") == "passed" and "litertjs-chromium-wasm" not in entry["verdicts"]
+    model = run.artifact_dir("tflite-pixels-uint8") / run.artifact("tflite-pixels-uint8").main_file
+    model.write_bytes(model.read_bytes() + b"\0")
+    chosen, left_out = offers(tiny_run_copy)
+    assert "tflite-pixels-uint8" not in chosen and any("tflite-pixels-uint8" in line for line in left_out)

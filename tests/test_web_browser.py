@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -656,3 +657,84 @@ def test_backend_picker_switches_backends_and_shows_each_ones_verdict(page, lite
     assert "backend=" not in page.url and page.locator("#backend-verdict").inner_text() == "verified"
     assert layout_problems(page) == []
     assert errors.messages == []
+
+
+@pytest.fixture(scope="module")
+def litert_url(tiny_run, tmp_path_factory):
+    """A copy of the tiny run (it has the pixels artifacts) whose report also says LiteRT.js in Chromium passed its
+    float32 pixels file, and not the uint8 one (as after `edgekit validate RUN --targets litertjs-chromium-wasm` had
+    judged one file only); served with its TF.js models and the pixels .tflite files."""
+    import shutil
+
+    from toolkit.serve.demo import litertjs_models, make_model_server, running, tfjs_models
+
+    skip_unless(tfjs_browser.unavailable())
+    run = Path(shutil.copytree(tiny_run, tmp_path_factory.mktemp("litert") / "run"))
+    report = json.loads((run / "report.json").read_text())
+    entries = {(e["name"], e["runtime"]): e for e in report["artifacts"]}
+    assert not any(runtime == "litertjs-chromium-wasm" for _, runtime in entries)  # not in the default gate
+    litert_entry = entries[("tflite-pixels-float32", "litert")]
+    assert litert_entry["passed"]
+    report["artifacts"].append(litert_entry | {"runtime": "litertjs-chromium-wasm"})
+    (run / "report.json").write_text(json.dumps(report))
+    assert Run.open(run).report() == report  # still a report edgekit reads
+    models = {**tfjs_models(run), **litertjs_models(run)}
+    assert set(litertjs_models(run)) == {"tflite-pixels-float32", "tflite-pixels-uint8"}
+    with running(make_model_server(models, port=0, run_dir=run)) as url:
+        yield url, run
+
+
+def test_litertjs_runs_the_pixels_tflite_and_predicts_what_tfjs_does(pages, litert_url):
+    """?backend=litertjs (the runtime picker's LiteRT.js entry) runs the run's pixels .tflite files in @litertjs/core:
+    a drawn digit gets the TF.js float32 model's probabilities from the float32 file, the LiteRT interpreter's from
+    the uint8 file, an uploaded picture goes in as RGB; the badge shows litertjs-chromium-wasm's verdict of the file
+    shown, and the default page never fetches LiteRT.js."""
+    from toolkit.runtimes import litert
+
+    url, run = litert_url
+    digits = np.round(sample_images(3, seed=21)).astype(np.uint8)
+    draw = "([pixels]) => window.edgekitDemo.drawImage(Float32Array.from(pixels), 28, 28)"
+    page = pages()
+    errors = open_demo(page, url)
+    page.evaluate("() => window.edgekitDemo.selectModel('tfjs-float32')")
+    tfjs = [page.evaluate(draw, [d.ravel().tolist()]) for d in digits]
+    rgb = png(np.repeat(digits[0][..., None], 3, axis=-1))
+    drop_file(page, rgb, "digit.png", "image/png")
+    page.wait_for_function("() => window.edgekitDemo.state.last?.source === 'upload'")
+    tfjs_upload = page.evaluate("() => window.edgekitDemo.state.last")
+    fetched = page.evaluate("() => performance.getEntriesByType('resource').map((r) => new URL(r.name).pathname)")
+    assert not any(path.startswith("/litertjs") for path in fetched)  # the default page is as before
+    with page.expect_navigation():
+        page.select_option("#backend-picker", "litertjs")
+    page.evaluate("() => window.edgekitDemo.ready")
+    assert page.url.endswith("?backend=litertjs") and page.locator("#backend").inner_text() == "litertjs"
+    assert page.evaluate("() => window.tf === undefined")  # no TF.js on this page
+    variants = page.locator(".variant input").evaluate_all("(inputs) => inputs.map((i) => i.value)")
+    assert sorted(variants) == ["tflite-pixels-float32", "tflite-pixels-uint8"]
+    badge = page.locator("#backend-verdict")
+    for name, words in (("tflite-pixels-uint8", "not verified"), ("tflite-pixels-float32", "verified")):
+        page.evaluate("(name) => window.edgekitDemo.selectModel(name)", name)
+        assert badge.inner_text() == words and "litertjs-chromium-wasm" in badge.get_attribute("title"), name
+        assert page.locator("#input-title").inner_text() == "Draw a digit"  # the gray model's pad, RGB inside
+        assert page.locator("#tagline").inner_text().endswith("by the exported .tflite in LiteRT.js.")
+        shown = [page.evaluate(draw, [d.ravel().tolist()]) for d in digits]
+        assert all(s["model"] == name for s in shown)
+        got = np.array([s["probabilities"] for s in shown])
+        if name == "tflite-pixels-float32":
+            expected = np.array([t["probabilities"] for t in tfjs])
+            assert (got.argmax(1) == expected.argmax(1)).all() and np.abs(got - expected).max() < 1e-4
+        else:  # the integer file: what the LiteRT interpreter gives for the same RGB pixels
+            artifact = Run.open(run).artifact(name)
+            pixels = np.array([s["input"] for s in shown], np.float64).reshape(-1, 28, 28) * 255
+            expected = litert.load(run / "artifacts" / name, artifact).predict(pixels)
+            assert np.abs(got - expected).max() <= 1e-6
+    # An uploaded picture reaches the file in RGB (three values a pixel), classified as TF.js classifies it.
+    drop_file(page, rgb, "digit.png", "image/png")
+    page.wait_for_function("() => window.edgekitDemo.state.last?.source === 'upload'")
+    upload = page.evaluate("() => window.edgekitDemo.state.last")
+    assert len(upload["input"]) == 28 * 28 * 3 and upload["model"] == "tflite-pixels-float32"
+    assert len(tfjs_upload["input"]) == 28 * 28 and tfjs_upload["model"] == "tfjs-float32"
+    assert np.abs(np.array(upload["probabilities"]) - tfjs_upload["probabilities"]).max() < 1e-4
+    assert page.evaluate("() => window.edgekitDemo.state.backend") == "litertjs"
+    # LiteRT's wasm writes its own INFO and WARNING log lines (no NPU here ...) to stderr, shown as console errors
+    assert [m for m in errors.messages if not re.match(r"console: (INFO|WARNING): ", m)] == []

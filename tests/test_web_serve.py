@@ -3,10 +3,13 @@ the run reachable, and a server that no client can starve or bloat."""
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -27,6 +30,7 @@ from toolkit.errors import InputError
 from toolkit.launcher import command
 from toolkit.run import Run
 from toolkit.serve.demo import make_server, offers, running, tfjs_models, web_demo_missing
+from toolkit.web import assets as web_assets
 from toolkit.web import server as static_files
 from toolkit.web.server import SECURITY_HEADERS, make_static_server
 
@@ -454,6 +458,15 @@ def test_index_holds_variant_size_and_each_models_verdict_and_links_the_report(r
         index = json.loads(request(url, "/models/index.json")[2])
         status, headers, body = request(url, "/report.html")
         contracts = {n: json.loads(request(url, f"/models/{n}/contract.json")[2]) for n in ("tfjs-a", "tfjs-b")}
+        page_policies = {path: request(url, path)[1]["content-security-policy"] for path in ("/", "/index.html")}
+    # The page's one inline script, its import map (for LiteRT.js), is allowed by its sha256; the rest as always.
+    html = (web_assets.locate().site / "index.html").read_text()
+    import_map = re.search(r'<script type="importmap">(.*?)</script>', html, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(import_map.encode()).digest()).decode()
+    assert len(re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html)) == 1  # the one inline script
+    for policy in page_policies.values():
+        assert policy.replace(f" 'sha256-{digest}'", "") == SECURITY_HEADERS["Content-Security-Policy"]
+        assert policy.count("'sha256-") == 1
     assert index == {
         "models": [
             {
@@ -480,6 +493,7 @@ def test_index_holds_variant_size_and_each_models_verdict_and_links_the_report(r
                 "contract": contracts["tfjs-b"],
             },
         ],
+        "litertjs": [],  # no pixels .tflite in this run: nothing for ?backend=litertjs
         "report": "report.html",
     }
     assert status == 200 and b"PASSED" in body and headers["content-type"] == "text/html; charset=utf-8"

@@ -55,7 +55,9 @@ class Setting:
     """One way to run one artifact: a runtime and its options."""
 
     artifact: Artifact
-    runtime: str  # litert, tfjs-node-wasm or a browser target of the gate (tfjs-chromium-wasm, tfjs-firefox-wasm ...)
+    # litert, tfjs-node-wasm, a browser target of the gate (tfjs-chromium-wasm, tfjs-firefox-wasm ...) or
+    # litertjs-chromium-wasm (a pixels .tflite in LiteRT.js)
+    runtime: str
     threads: int | None = None
     xnnpack: bool | None = None
 
@@ -73,7 +75,7 @@ class Setting:
 
 def plan(run: Run, runtimes: list[str] | None = None) -> tuple[list[Setting], list[str]]:
     """Every (artifact, runtime, option) to measure here, and why some runtimes cannot run."""
-    from toolkit.runtimes import litert, tfjs_browser, tfjs_node
+    from toolkit.runtimes import litert, litertjs_browser, tfjs_browser, tfjs_node
 
     settings, skipped = [], []
     wanted = set(runtimes) if runtimes else None
@@ -81,6 +83,7 @@ def plan(run: Run, runtimes: list[str] | None = None) -> tuple[list[Setting], li
         "litert": litert.unavailable(),
         "tfjs-node-wasm": tfjs_node.unavailable(),
         **{target.name: tfjs_browser.target_unavailable(target) for target in tfjs_browser.TARGETS},
+        litertjs_browser.NAME: litertjs_browser.RUNTIME.unavailable(),
     }
     if wanted and wanted - set(reasons):
         raise InputError(
@@ -90,14 +93,17 @@ def plan(run: Run, runtimes: list[str] | None = None) -> tuple[list[Setting], li
         if reason and (wanted is None or name in wanted):
             skipped.append(f"{name}: {reason}")
     # Without a GPU, WebGL and WebGPU are SwiftShader: software rendering many times slower than wasm, and it takes
-    # the CPU with it; they and the other engines are measured only when asked for by name.
+    # the CPU with it; they, the other engines and LiteRT.js (like the gate) are measured only when asked for by name.
     default = {"litert", "tfjs-node-wasm", tfjs_browser.DEFAULT.name}
     ok = {name for name, reason in reasons.items() if not reason and name in (wanted or default)}
     for artifact in run.artifacts():
         if artifact.format is Format.TFLITE and "litert" in ok:
             settings += [Setting(artifact, "litert", t, x) for x in (True, False) for t in (1, 2)]
+        if artifact.format is Format.TFLITE and litertjs_browser.NAME in ok and litertjs_browser.takes(artifact):
+            settings.append(Setting(artifact, litertjs_browser.NAME))
         if artifact.format is Format.TFJS:
-            settings += [Setting(artifact, r) for r in reasons if r != "litert" and r in ok]
+            browsers = [r for r in reasons if r not in ("litert", litertjs_browser.NAME)]
+            settings += [Setting(artifact, r) for r in browsers if r in ok]
     return settings, skipped
 
 
@@ -170,10 +176,11 @@ class _Browser:
             pool.submit(self._measure_all, options, each).result()
 
     def _measure_all(self, options: dict, each) -> None:
-        from toolkit.runtimes.tfjs_browser import TARGETS, open_session
+        from toolkit.runtimes.litertjs_browser import NAME as LITERTJS
+        from toolkit.runtimes.tfjs_browser import DEFAULT, TARGETS, open_session
         from toolkit.serve.demo import make_model_server, running
 
-        targets = {target.name: target for target in TARGETS}
+        targets = {target.name: target for target in TARGETS} | {LITERTJS: DEFAULT}  # LiteRT.js: Chromium's wasm
         models = {s.artifact.name: self.run.artifact_dir(s.artifact) for s in self.settings}
         with running(make_model_server(models)) as base_url:
             for name in dict.fromkeys(s.runtime for s in self.settings):
@@ -206,6 +213,8 @@ PAGE_READY = (
 
 def _page(session, base_url: str, setting: Setting, options: dict) -> dict:
     """One model benchmarked on a freshly loaded evaluation page of the setting's target."""
+    if setting.runtime == "litertjs-chromium-wasm":
+        return _litertjs_page(session, base_url, setting, options)
     backend = setting.runtime.split("-", 2)[2]  # tfjs-chromium-webgl-f16 -> webgl-f16
     # The model's name in the query: another address than the last model's, so the page loads anew (not a jump to
     # its fragment); the fragment names the target for eval.js.
@@ -213,6 +222,21 @@ def _page(session, base_url: str, setting: Setting, options: dict) -> dict:
     session.call(PAGE_READY, TIMEOUT_S)
     arguments = json.dumps([f"models/{setting.artifact.name}/", None, browser_options(setting.runtime, options)])
     return session.call(f"window.edgekitEval.benchmark(...{arguments})", TIMEOUT_S)
+
+
+LITERTJS_READY = (
+    "new Promise((resolve) => { const poll = () => window.edgekitLiteRt ? resolve(true) : setTimeout(poll, 50); "
+    "poll(); })"
+)
+
+
+def _litertjs_page(session, base_url: str, setting: Setting, options: dict) -> dict:
+    """One pixels .tflite benchmarked in LiteRT.js on a freshly loaded litert-eval.html."""
+    session.open(f"{base_url}litert-eval.html?model={setting.artifact.name}")
+    session.call(LITERTJS_READY, TIMEOUT_S)
+    url = f"{base_url}models/{setting.artifact.name}/{setting.artifact.main_file}"
+    arguments = json.dumps([url, browser_options(setting.runtime, options)])
+    return session.call(f"window.edgekitLiteRt.benchmark(...{arguments})", TIMEOUT_S)
 
 
 def benchmark(
@@ -269,7 +293,15 @@ def _method(rounds: int, warmup: int, runs: int, batch: int, settings: list[Sett
         "spread = min-max of the round p50s; ratios to float32 are taken within a round. Browsers: each target "
         "(engine and TF.js backend, as the gate names them) on a freshly loaded evaluation page per model; page_kb "
         "is what a fresh page downloads (TF.js with its backend, as each browser's first page took it, and the "
-        "model)" + (webgpu if any(s.runtime.endswith("-webgpu") for s in settings) else "") + "."
+        "model)"
+        + (
+            "; LiteRT.js (litertjs-chromium-wasm): the pixels .tflite files (fixed batch of 1, so throughput is "
+            "single-image runs back to back) on litert-eval.html, its wasm heap not readable"
+            if any(s.runtime == "litertjs-chromium-wasm" for s in settings)
+            else ""
+        )
+        + (webgpu if any(s.runtime.endswith("-webgpu") for s in settings) else "")
+        + "."
     )
 
 

@@ -31,7 +31,8 @@ def benchmark(
             help=(
                 "Only this runtime: litert, tfjs-node-wasm, or a browser target as the gate names it "
                 "(tfjs-chromium-wasm, -webgl, -webgl-f16, -webgpu; tfjs-firefox-wasm, -webgl; tfjs-webkit-wasm, "
-                "-webgl); repeatable. Default: litert, tfjs-node-wasm, tfjs-chromium-wasm."
+                "-webgl), or litertjs-chromium-wasm (the pixels .tflite files in LiteRT.js); repeatable. Default: "
+                "litert, tfjs-node-wasm, tfjs-chromium-wasm."
             ),
         ),
     ] = None,

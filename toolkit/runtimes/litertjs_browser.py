@@ -30,16 +30,17 @@ def takes(artifact: Artifact) -> bool:
     return artifact.pixels is not None
 
 
-def page_policy(site: Path) -> dict[str, str]:
-    """The page's own Content-Security-Policy: the default one, plus its inline import map by sha256."""
-    found = re.search(r'<script type="importmap">(.*?)</script>', (site / PAGE).read_text(), re.S)
+def page_policy(site: Path, page: str = PAGE, paths: tuple[str, ...] | None = None) -> dict[str, str]:
+    """A page's own Content-Security-Policy (for `paths`, default /PAGE): the default one, plus its inline import
+    map by sha256."""
+    found = re.search(r'<script type="importmap">(.*?)</script>', (site / page).read_text(), re.S)
     if found is None:
-        raise StepError(f"{NAME}: {PAGE} holds no import map")
+        raise StepError(f"{NAME}: {page} holds no import map")
     digest = base64.b64encode(hashlib.sha256(found.group(1).encode()).digest()).decode()
     policy = SECURITY_HEADERS["Content-Security-Policy"].replace(
         "script-src 'self'", f"script-src 'self' 'sha256-{digest}'"
     )
-    return {f"/{PAGE}": policy}
+    return {path: policy for path in (paths or (f"/{page}",))}
 
 
 class LiteRTJSPredictor:

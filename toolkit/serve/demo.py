@@ -17,12 +17,15 @@ from toolkit.gate.verdict import entry_verdict
 from toolkit.launcher import command
 from toolkit.run import Run
 from toolkit.runtimes import runtime_name
+from toolkit.runtimes.litertjs_browser import page_policy
+from toolkit.runtimes.litertjs_browser import takes as litertjs_takes
 from toolkit.serve.samples import sample_entities
 from toolkit.web import assets as web_assets
 from toolkit.web.server import Entity, ServedFile, StaticServer, make_entity, make_static_server, running, url_segments
 
 __all__ = [
     "Offer",
+    "litertjs_models",
     "make_model_server",
     "make_server",
     "model_index",
@@ -97,9 +100,10 @@ def _offer(run: Run, name: str, *, check: bool) -> Offer:
 
 
 def offers(run_dir: Path) -> tuple[dict[str, Offer], list[str]]:
-    """The TF.js artifacts of a run that may be served, by name, and one line for each that may not (why, and
-    the remedy). An artifact may be served when its files are those its contract lists and the run's current
-    report judged these very files and they passed (toolkit.gate.trust.shippable), from its own folder only.
+    """The TF.js artifacts of a run that may be served, and the pixels .tflite files the page runs in LiteRT.js,
+    by name, and one line for each that may not (why, and the remedy). An artifact may be served when its files are
+    those its contract lists and the run's current report judged these very files and they passed
+    (toolkit.gate.trust.shippable), from its own folder only.
 
     Raises:
         InputError: the run does not exist or has no TF.js artifact.
@@ -108,6 +112,7 @@ def offers(run_dir: Path) -> tuple[dict[str, Offer], list[str]]:
     names = sorted({a.name for a in run.artifacts(Format.TFJS)})
     if not names:
         raise InputError(f"{run.path} has no TF.js model: run `{command('export', run.path)}` first")
+    names += sorted(litertjs_models(run.path))
     chosen, left_out = {}, []
     for name in names:
         try:
@@ -128,6 +133,18 @@ def tfjs_models(run_dir: Path) -> dict[str, Path]:
     if not models:
         raise InputError(f"{run.path} has no TF.js model: run `{command('export', run.path)}` first")
     return dict(sorted(models.items()))
+
+
+def litertjs_models(run_dir: Path) -> dict[str, Path]:
+    """The .tflite artifacts of a run that the page runs in LiteRT.js (the pixels artifacts), passed or not: name ->
+    its own directory, in name order; none for a run exported before them.
+
+    Raises:
+        InputError: the run directory does not exist, or one is not in its own folder.
+    """
+    run = Run.open(run_dir)
+    found = {a.name: own_directory(run, a.name) for a in run.artifacts(Format.TFLITE) if litertjs_takes(a)}
+    return dict(sorted(found.items()))
 
 
 def web_demo_missing() -> str | None:
@@ -181,12 +198,15 @@ def model_index(
 ) -> dict:
     """The demo's /models/index.json: each model with its variant, size, graph ops (`ops`: name -> graph_ops), gate
     verdict and the verdict of each runtime that evaluated it, its contract as served (`contracts`: name -> contract;
-    the page then fetches model.json and the weights it lists at once), and the report's URL."""
+    the page then fetches model.json and the weights it lists at once), and the report's URL. TF.js models are
+    under `models`, the .tflite files the page runs in LiteRT.js (`?backend=litertjs`) under `litertjs`."""
     try:
         document = (run.report() if run is not None else None) or {}
     except InputError:
         document = {}  # an unreadable report shows as "not validated"
     evaluations = [e for e in document.get("artifacts", []) if isinstance(e, dict)]
+    artifacts = list(artifacts)
+    tflite = {a.name for a in artifacts if a.format != Format.TFJS}
     entries = [
         {
             "name": artifact.name,
@@ -200,7 +220,11 @@ def model_index(
         }
         for artifact in artifacts
     ]
-    return {"models": entries, "report": REPORT if report else None}
+    return {
+        "models": [e for e in entries if e["name"] not in tflite],
+        "litertjs": [e for e in entries if e["name"] in tflite],
+        "report": REPORT if report else None,
+    }
 
 
 def _model_files(offer: Offer) -> dict[str, Entity | ServedFile]:
@@ -238,9 +262,15 @@ def _listen(
     generated.update(sample_entities(run.path if run is not None else None))  # the page's strip of test images
     if report is not None:
         generated[f"/{REPORT}"] = report  # read per request: a new report shows at once
-    mounts = web_assets.locate().mounts()  # the site and the TF.js packages; no folder of the run
+    web = web_assets.locate()
+    # The page's inline import map (LiteRT.js's bare import) is allowed by its sha256, nothing else inline.
+    policies = {
+        **page_policy(web.site, "index.html", ("/", "/index.html")),
+        **page_policy(web.site),  # litert-eval.html, which `edgekit benchmark` loads from this server
+        f"/{REPORT}": REPORT_POLICY,
+    }
     try:
-        return make_static_server(mounts, generated, host, port, quiet, allow_hosts, {f"/{REPORT}": REPORT_POLICY})
+        return make_static_server(web.mounts(), generated, host, port, quiet, allow_hosts, policies)
     except OSError as error:
         raise InputError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
 
@@ -273,7 +303,7 @@ def _shippable_offers(run_dir: Path, warn: Callable[[str], None]) -> dict[str, O
     chosen, left_out = offers(run_dir)
     for line in left_out:
         warn(line)
-    if not chosen:
+    if not any(offer.artifact.format is Format.TFJS for offer in chosen.values()):  # the page starts with TF.js
         raise InputError(
             f"no TF.js model of {run_dir} passed the gate as its files are now ({len(left_out)} left out): "
             f"run `{command('validate', run_dir)}`"

@@ -49,11 +49,17 @@
     return models.every((m) => Array.isArray(m.ops) && m.ops.every((op) => LITE_OPS.has(op)));
   }
 
-  /** The index with each model's variant and size; read from the contracts when the index does not give them. */
-  async function catalog() {
+  /**
+   * The index with each model's variant and size; read from the contracts when the index does not give them. With
+   * `litert` (?backend=litertjs), the .tflite files the page runs in LiteRT.js instead of the TF.js models.
+   */
+  async function catalog(litert) {
     const index = await getJson('models/index.json');
-    if (!Array.isArray(index.models) || !index.models.length) throw new Error('this run has no TF.js model');
-    let models = index.models;
+    if (litert && !index.litertjs?.length) {
+      throw new Error('this run has no .tflite that LiteRT.js runs: export it again for its pixels artifacts');
+    }
+    if (!litert && !index.models?.length) throw new Error('this run has no TF.js model');
+    let models = litert ? index.litertjs : index.models;
     if (!models.every((m) => Number.isFinite(m.size_bytes) && m.variant)) {
       const contracts = await Promise.all(models.map((m) => getJson(`${m.url}contract.json`)));
       models = models.map((m, i) => ({ ...m, variant: contracts[i].variant, size_bytes: contracts[i].size_bytes,
@@ -105,14 +111,17 @@
     })));
   }
 
-  const models = catalog();
-  const first = models.then((found) => download(found.models.find((m) => m.name === found.selected)));
-  let tf, wasmBytes, lite;
   const document = global.document;
-  if (document?.currentScript) {
+  const query = document?.currentScript ? new URLSearchParams(global.location?.search ?? '') : null;
+  // ?backend=litertjs runs the .tflite in LiteRT.js (main.js imports it): no TF.js, no TF.js model is fetched.
+  const litert = query?.get('backend') === 'litertjs';
+  const models = catalog(litert);
+  const first = litert ? Promise.resolve(null)
+    : models.then((found) => download(found.models.find((m) => m.name === found.selected)));
+  let tf, wasmBytes, lite;
+  if (query && !litert) {
     wasmBytes = prefetchWasm();
     // ?backend=webgl (or webgpu, cpu) starts another backend, ?tfjs=full the full TF.js: both need the full scripts.
-    const query = new URLSearchParams(global.location?.search ?? '');
     lite = models.then((found) => query.get('tfjs') !== 'full' && liteFits(found.models, query.get('backend')));
     tf = lite.then((small) => loadScripts(document, small ? LITE_SCRIPTS : FULL_SCRIPTS)).then(() => global.tf);
     tf.catch(() => {});
@@ -120,5 +129,5 @@
   }
   first.catch(() => {}); // main.js reports failures; this only keeps them from being logged twice
   models.catch(() => {});
-  global.edgekitBoot = { models, first, download, defaultModel, liteFits, tf, lite, wasmBytes, WASM_URL };
+  global.edgekitBoot = { models, first, download, defaultModel, liteFits, tf, lite, wasmBytes, WASM_URL, litert };
 })(globalThis);

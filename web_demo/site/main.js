@@ -61,6 +61,22 @@ const pad = ui.drawingPad();
 const camera = new ui.Camera();
 let said = null; // the words for the current model (ui.describeModel)
 
+let shown = 0; // counts predictions asked for: a LiteRT.js result overtaken by a newer picture is not shown
+
+/**
+ * Show a prediction (`result`, or a promise of it from LiteRT.js) and keep it in state.last (see record); what it
+ * returns, or a promise of that.
+ */
+function show(origin, input, channels, maxValue, result, truth = null) {
+  const turn = ++shown;
+  if (!(result instanceof Promise)) return record(origin, input, channels, maxValue, result, truth);
+  return result.then((r) => (turn === shown ? record(origin, input, channels, maxValue, r, truth) : state.last),
+    (error) => {
+      ui.showStatus(`Could not classify: ${error.message}`, true);
+      return null;
+    });
+}
+
 /**
  * Show a prediction of `input` (the picture before normalization, values 0..maxValue) and keep it in state.last;
  * `truth` is a test image's true class ({label, index}) or null.
@@ -80,6 +96,7 @@ function record(origin, input, channels, maxValue, { probabilities, milliseconds
 }
 
 function showEmpty(prompt = said.prompt) {
+  shown += 1;
   ui.showNoPrediction(prompt);
   ui.clearModelInput(state.model.image);
   state.last = null;
@@ -93,15 +110,18 @@ function classifyDrawing() {
   const ink = alphaChannel(rgba);
   const { image } = state.model;
   const grey = state.kind === 'digit' ? preprocessDigit(ink, height, width, image) : fitInk(ink, height, width, image);
-  return record('draw', grey, 1, 1, state.model.classify(grey));
+  return show('draw', grey, 1, 1, state.model.classify(grey));
 }
 
-/** An image, bitmap or video frame: its centre cropped to the model's aspect, resized, in the model's channels. */
+/**
+ * An image, bitmap or video frame: its centre cropped to the model's aspect, resized, in the model's channels (in
+ * RGB for a LiteRT.js pixels model, whose graph converts to its own channels).
+ */
 function classifyPicture(origin, source, width, height, truth = null) {
   const { rgba, height: h, width: w } = ui.readPixels(source, width, height);
-  const { image } = state.model;
+  const image = state.model.pixelImage ?? state.model.image;
   const pixels = fitPicture(rgba, h, w, image);
-  return record(origin, pixels, image.channels, MAX_PIXEL, state.model.classifyPixels(pixels), truth);
+  return show(origin, pixels, image.channels, MAX_PIXEL, state.model.classifyPixels(pixels), truth);
 }
 
 /** Classify what the current source shows; the result is also kept in `state.last` for tests and tinkering. */
@@ -199,7 +219,7 @@ function adopt(model) {
   state.model?.dispose();
   state.model = model;
   state.kind = inputKind(model.spec, state.samples.background);
-  said = ui.describeModel(state.kind, model.spec, state.samples.run);
+  said = ui.describeModel(state.kind, model.spec, state.samples.run, litert && 'the exported .tflite in LiteRT.js');
   ui.buildRanking(model.labels);
   ui.showModelInfo(model.spec);
   const sources = SOURCES[state.kind];
@@ -230,6 +250,27 @@ function pickBackend(name) {
   location.assign(url);
 }
 
+let litert = null; // litert.js, imported when the page runs LiteRT.js (?backend=litertjs)
+
+/** A TF.js variant as an ImageClassifier, from the downloads boot.js started (the first one) or its own. */
+async function loadTfjs(entry, downloaded) {
+  const download = await (downloaded ?? boot.download(entry));
+  const modelType = download.contract.model_type ?? 'layers-model'; // contract v1: a layers model
+  if (modelType === 'layers-model' && !tf.loadLayersModel) await loadScript('layers-model');
+  return ImageClassifier.fromDownload(tf, download);
+}
+
+/** A .tflite variant in LiteRT.js, with its contract from the index (or the server). */
+async function loadLiteRt(entry) {
+  const contract = entry.contract ?? (await (await fetch(`${entry.url}contract.json`)).json());
+  return litert.LiteRtClassifier.fromUrl(entry.url, contract);
+}
+
+/** The report's name of the runtime the page runs: tfjs-ENGINE-BACKEND, or LiteRT.js's. */
+function runtimeName() {
+  return state.backend === 'litertjs' ? 'litertjs-chromium-wasm' : `tfjs-${engine()}-${state.backend}`;
+}
+
 /** Load a variant (from the downloads boot.js started, for the first one) and make it the page's model. */
 async function selectModel(name, downloaded = null) {
   ui.enableVariantPicker(false);
@@ -237,16 +278,13 @@ async function selectModel(name, downloaded = null) {
   try {
     const entry = state.models.find((m) => m.name === name);
     if (!entry) throw new Error(`no model ${name}`);
-    const download = await (downloaded ?? boot.download(entry));
-    const modelType = download.contract.model_type ?? 'layers-model'; // contract v1: a layers model
-    if (modelType === 'layers-model' && !tf.loadLayersModel) await loadScript('layers-model');
-    const next = await ImageClassifier.fromDownload(tf, download);
+    const next = litert ? await loadLiteRt(entry) : await loadTfjs(entry, downloaded);
     // No warm-up call: on wasm the first real one costs little more, and a blank picture would delay the first
     // prediction by a whole call (docs/performance.md, "The demo's first prediction").
     performance.mark('edgekit:model-loaded');
     state.samples = await samplesReady; // the run's name and whether its pictures are sketches or photos
     adopt(next);
-    ui.showBackendVerdict(entry.verdicts, `tfjs-${engine()}-${state.backend}`);
+    ui.showBackendVerdict(entry.verdicts, runtimeName());
     ui.showStatus(`${name} ready`);
   } catch (error) {
     ui.showStatus(`Could not load ${name}: ${error.message}`, true);
@@ -291,11 +329,20 @@ async function startBackend() {
   }
 }
 
+/** LiteRT.js instead of TF.js (?backend=litertjs): its module and wasm, loaded while the index arrives. */
+async function startLiteRt() {
+  litert = await import('./litert.js');
+  await litert.initLiteRt();
+  return 'litertjs';
+}
+
 async function start() {
-  tf = await boot.tf;
-  await shareWasm();
+  if (!boot.litert) {
+    tf = await boot.tf;
+    await shareWasm();
+  }
   // The backend compiles its wasm while the model downloads: neither waits for the other.
-  const [backend, catalog] = await Promise.all([startBackend(), boot.models]);
+  const [backend, catalog] = await Promise.all([boot.litert ? startLiteRt() : startBackend(), boot.models]);
   performance.mark('edgekit:backend-ready');
   state.backend = backend;
   ui.showBackend(backend, preferred[0]);

@@ -38,9 +38,13 @@ function words(kind, spec) {
     prompt: kind === 'sketch' ? 'Draw or choose a picture to start' : 'Choose a picture to start' };
 }
 
-/** The title (the run's name, else what the model is), the tagline and the drawing words, from the model. */
-export function describeModel(kind, spec, runName) {
+/**
+ * The title (the run's name, else what the model is), the tagline and the drawing words, from the model; `by`
+ * names what classifies when it is not the exported TF.js model.
+ */
+export function describeModel(kind, spec, runName, by = null) {
   const said = words(kind, spec);
+  if (by) said.tagline = said.tagline.replace('the exported TF.js model', by);
   const title = runName || said.model;
   $('title').textContent = title;
   $('tagline').textContent = said.tagline;
