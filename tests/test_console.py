@@ -112,3 +112,34 @@ def test_quiet_first_import_hands_back_the_package_untouched():
     else:
         spec = finder.find_spec("tensorflow")
         assert spec.name == "tensorflow" and isinstance(spec.loader, native_log._QuietLoader)
+
+
+@pytest.mark.unit
+def test_gate_lines_keep_their_columns_for_the_longest_artifact_and_runtime_names():
+    from toolkit.gate.parity import ParityResult
+    from toolkit.runtimes import RUNTIMES
+
+    def line(name: str, runtime: str) -> str:
+        numbers = {"accuracy": 99.4, "reference_accuracy": 99.4, "accuracy_delta": 0.0, "agreement": 100.0}
+        result = ParityResult(
+            name,
+            "tflite",
+            "float32",
+            "float",
+            "p",
+            runtime,
+            10,
+            **numbers,
+            max_abs_prob_delta=0.0,
+            tolerance=0.2,
+            min_agreement=99.0,
+            passed=True,
+            size_bytes=1,
+            seconds=1.0,
+        )
+        return result.summary()
+
+    longest_runtime = max(RUNTIMES, key=len)
+    lines = [line("tfjs-uint8", "litert"), line("tflite-pixels-float32", longest_runtime)]
+    assert lines[1].split()[1:3] == ["tflite-pixels-float32", longest_runtime]  # a space between name and runtime
+    assert len({text.index("99.40%") for text in lines}) == 1, lines

@@ -318,7 +318,7 @@ def _measure_rounds(
         figure = f"p50 {result['p50_us']:8.1f} us" if isinstance(result, dict) else f"failed: {result}"
         eta = (time.perf_counter() - started) / count * (total - count)
         progress(
-            f"[{count}/{total}] round {round_ + 1}/{rounds} {setting.artifact.name:<18} {setting.runtime:<18} "
+            f"[{count}/{total}] round {round_ + 1}/{rounds} {setting.artifact.name:<21} {setting.runtime:<23} "
             f"{setting.label:<22} {figure}   ~{eta:.0f} s to go"
         )
 
@@ -403,7 +403,7 @@ def summarize(run: Run, measured: dict[Setting, list[dict | Exception]]) -> list
 def render_table(result: dict[str, Any]) -> str:
     """The console table: one line per setting."""
     head = (
-        f"{'artifact':<18} {'runtime':<18} {'setting':<22} {'size KB':>8} {'gzip KB':>8} {'load ms':>8} "
+        f"{'artifact':<21} {'runtime':<23} {'setting':<22} {'size KB':>8} {'gzip KB':>8} {'load ms':>8} "
         f"{'first ms':>8} {'p50 us':>8} {'p90 us':>8} {'p99 us':>8} {'p50 spread':>15} {'vs f32':>13} "
         f"{'img/s':>7} {'RSS MB':>7} {'page KB':>8}"
     )
@@ -421,7 +421,7 @@ def render_table(result: dict[str, Any]) -> str:
         )
         memory = r["peak_rss_mb"] if r["peak_rss_mb"] is not None else r.get("page_memory_mb")
         lines.append(
-            f"{r['artifact']:<18} {r['runtime']:<18} {r['setting']:<22} {r['size_bytes'] / 1024:>8.1f} "
+            f"{r['artifact']:<21} {r['runtime']:<23} {r['setting']:<22} {r['size_bytes'] / 1024:>8.1f} "
             f"{r['gzip_bytes'] / 1024:>8.1f} {f(r['load_ms'], '8.1f')} {f(r['first_ms'], '8.2f')} "
             f"{f(r['p50_us'], '8.1f')} {f(r['p90_us'], '8.1f')} {f(r['p99_us'], '8.1f')} {spread:>15} {ratio:>13} "
             f"{f(r['throughput_ips'], '7.0f')} {f(memory, '7.0f')} {f(r.get('page_kb'), '8.0f')}"

@@ -77,7 +77,7 @@ class ParityResult:
     def summary(self) -> str:
         """One line for the console."""
         word = {"passed": "ok  ", "failed": "FAIL", "inconclusive": "????"}[self.verdict]
-        head = f"{word}  {self.name:<18} {self.runtime:<23}"
+        head = f"{word}  {self.name:<21} {self.runtime:<23}"
         if self.error:
             return f"{head} {self.error}"
         when = f"outputs kept from the gate of {self.kept_from}" if self.kept_from else f"{self.seconds:.1f} s"
@@ -292,7 +292,7 @@ def check_parity(
     for problem in outcome.reference_problems:
         progress(f"FAIL  reference {problem}")
     for name in outcome.unverified:
-        progress(f"????  {name:<18} {NOT_VERIFIED}")
+        progress(f"????  {name:<21} {NOT_VERIFIED}")
     _run_all(evaluations, run, images, labels, references, config, progress, outcome, kept or {})
     return outcome
 
@@ -304,7 +304,7 @@ def _not_here(skipped: list[Skipped], artifacts: list[Artifact], config, results
     for skip in skipped:
         runtime = RUNTIMES[skip.runtime]
         if runtime.default:
-            progress(f"skip  {skip.name:<18} {skip.runtime:<23} {skip.reason}")
+            progress(f"skip  {skip.name:<21} {skip.runtime:<23} {skip.reason}")
         else:
             results.append(_not_verified(artifact_of[skip.name], runtime, skip.reason, config))
             progress(results[-1].summary())
