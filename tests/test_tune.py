@@ -207,11 +207,13 @@ def test_kill_9_then_resume_loses_and_repeats_no_trial(tmp_path, data):
     out = tmp_path / "run"
     config = settings(tmp_path, epochs=4)
     args = ["--out", out, "--data", data, "--config", config, "--trials", 4, "--search-only"]
-    process = subprocess.Popen(tune_command(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "first.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(tune_command(*args), stdout=sink, stderr=subprocess.STDOUT)
     url = f"sqlite:///{out / 'study.db'}"
-    before, deadline = [], time.monotonic() + 900
+    deadline, ready = time.monotonic() + 900, False
     try:
-        while time.monotonic() < deadline and process.poll() is None:
+        while not ready and time.monotonic() < deadline and process.poll() is None:
             time.sleep(1)
             if not (out / "study.db").exists():
                 continue
@@ -220,16 +222,16 @@ def test_kill_9_then_resume_loses_and_repeats_no_trial(tmp_path, data):
             except (KeyError, SQLAlchemyError):  # no study yet, or its tables are being made while we look
                 continue
             running = [t for t in study.trials if t.state.name == "RUNNING"]
-            if finished(study) and running and running[0].intermediate_values:
-                break
+            ready = bool(finished(study) and running and running[0].intermediate_values)
     finally:
         process.send_signal(signal.SIGKILL)
-        process.wait()
+        code = process.wait()
+    if not ready:  # the search ended by itself, or never got there in 15 minutes: say which, with its output
+        pytest.fail(f"no trial running beside a finished one to kill (exit {code}): {log.read_text()[-2000:]}")
     study = load_study(url)
     before = finished(study)
     killed = [t.number for t in study.trials if t.state.name == "RUNNING"]
-    if not before or not killed:
-        pytest.fail("the search never had a finished trial and a running one to kill")
+    assert before and killed
     result = subprocess.run(tune_command(*args, "--resume"), capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     study = load_study(url)
