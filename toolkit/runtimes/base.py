@@ -104,3 +104,11 @@ def by_input(run_group: Callable[[list, np.ndarray], list]) -> Callable[[list, n
         return results
 
     return predict_many
+
+
+def predict_one(predict_many: Callable[[list, np.ndarray], list], predictor, images: np.ndarray) -> np.ndarray:
+    """`predictor.predict` for a runtime that evaluates artifacts in groups: a group of one, its error raised."""
+    result = predict_many([predictor], images)[0]
+    if isinstance(result, Exception):
+        raise result
+    return result

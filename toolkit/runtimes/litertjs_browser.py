@@ -15,7 +15,7 @@ import numpy as np
 from exporters.base import Artifact, Format
 from toolkit.errors import InputError, StepError
 from toolkit.pixels.tensors import to_model_input, to_probabilities
-from toolkit.runtimes.base import Runtime, by_input
+from toolkit.runtimes.base import Runtime, by_input, predict_one
 from toolkit.runtimes.tfjs_browser import TIMEOUT_MS, launch_chromium
 from toolkit.runtimes.tfjs_browser import unavailable as browser_unavailable
 from toolkit.web.server import SECURITY_HEADERS
@@ -52,10 +52,7 @@ class LiteRTJSPredictor:
         self.last_run: dict = {}
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        result = predict_many([self], images)[0]
-        if isinstance(result, Exception):
-            raise result
-        return result
+        return predict_one(predict_many, self, images)
 
 
 def predict_many(predictors: list[LiteRTJSPredictor], images: np.ndarray) -> list[np.ndarray | Exception]:

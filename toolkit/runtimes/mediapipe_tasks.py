@@ -15,7 +15,7 @@ import numpy as np
 from exporters.base import Artifact, Format, TensorSpec
 from toolkit.errors import InputError, StepError
 from toolkit.pixels.tensors import to_model_input
-from toolkit.runtimes.base import Runtime, by_input
+from toolkit.runtimes.base import Runtime, by_input, predict_one
 from toolkit.web import mediapipe_env
 
 NAME = "mediapipe"
@@ -59,10 +59,7 @@ class MediaPipePredictor:
         self.last_run: dict = {}
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        result = predict_many([self], images)[0]
-        if isinstance(result, Exception):
-            raise result
-        return result
+        return predict_one(predict_many, self, images)
 
 
 def png(rgb: np.ndarray) -> bytes:

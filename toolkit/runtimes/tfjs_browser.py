@@ -20,7 +20,7 @@ import numpy as np
 from exporters.base import Artifact, Format
 from toolkit.errors import InputError, StepError, first_line
 from toolkit.pixels.tensors import to_model_input, to_probabilities
-from toolkit.runtimes.base import NotStarted, Runtime, by_input
+from toolkit.runtimes.base import NotStarted, Runtime, by_input, predict_one
 
 CHROMIUM = "/usr/bin/chromium"
 FIREFOX = "/usr/bin/firefox-esr"
@@ -204,10 +204,7 @@ class TFJSBrowserPredictor:
         self.last_run: dict = {}  # target, backend, browser, count and seconds spent in the page by the last call
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        result = predict_many([self], images)[0]
-        if isinstance(result, Exception):
-            raise result
-        return result
+        return predict_one(predict_many, self, images)
 
 
 def predict_many(predictors: list[TFJSBrowserPredictor], images: np.ndarray) -> list[np.ndarray | Exception]:

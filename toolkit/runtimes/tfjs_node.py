@@ -13,7 +13,7 @@ import numpy as np
 from exporters.base import Artifact, Format
 from toolkit.errors import InputError, StepError
 from toolkit.pixels.tensors import to_model_input, to_probabilities
-from toolkit.runtimes.base import Runtime, by_input
+from toolkit.runtimes.base import Runtime, by_input, predict_one
 from toolkit.web import assets as web_assets
 
 NAME = "tfjs-node-wasm"
@@ -48,10 +48,7 @@ class TFJSNodePredictor:
         self.last_run: dict = {}  # the runner's summary of the last call: backend, count, seconds
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        result = predict_many([self], images)[0]
-        if isinstance(result, Exception):
-            raise result
-        return result
+        return predict_one(predict_many, self, images)
 
 
 def predict_many(predictors: list[TFJSNodePredictor], images: np.ndarray) -> list[np.ndarray | Exception]:

@@ -78,6 +78,9 @@ SWEEP_S = 0.25  # how often deadlines are checked
 ANY_IP = "*ip"  # in an allow-list: every IP literal (not a valid host name, so it cannot clash with one)
 # A client that goes away mid-response is normal on a network, not an error worth a traceback.
 DISCONNECTS = (ConnectionError, TimeoutError)
+# How long a connection closed on an unread request body keeps reading (and dropping) what the client still sends:
+# closing a socket with unread bytes sends a reset, which may cost the client the response it has not read yet.
+LINGER_S = 1.0
 
 
 def url_segments(raw_path: str) -> list[str] | None:
@@ -316,6 +319,7 @@ class Handler(BaseHTTPRequestHandler):
         self.server = server
         self.wfile = _SocketWriter(connection)
         self.close_connection = True
+        self.body_unread = False  # the request had a body, which is never read: close without a reset
         self.command = None
         self.requestline = self.request_version = ""  # as http.server has them before a request line is parsed
 
@@ -333,7 +337,7 @@ class Handler(BaseHTTPRequestHandler):
             return False
         if self.headers.get("Content-Length", "0").strip() != "0" or "Transfer-Encoding" in self.headers:
             # A body is never read: the connection cannot carry another request after it.
-            self.close_connection = True
+            self.close_connection = self.body_unread = True
         values = self.headers.get_all("Host") or []
         if len(values) != 1 or host_name(values[0]) is None:
             # RFC 9112 3.2: a request without exactly one valid Host is malformed.
@@ -368,7 +372,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _refuse(self) -> None:
         # The request's body is never read, so the connection cannot carry another request after it.
-        self.close_connection = True
+        self.close_connection = self.body_unread = True
         self.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
         self.send_header("Allow", "GET, HEAD")
         self.send_header("Content-Length", "0")
@@ -685,9 +689,10 @@ class StaticServer:
                 connection.state = SERVING
             self._deadlines[connection] = time.monotonic() + RESPONSE_TIMEOUT_S
             keep = False
+            handler = self.handler_class(connection.sock, connection.address, self)
             try:
                 connection.sock.setblocking(True)
-                keep = self.handler_class(connection.sock, connection.address, self).respond(head)
+                keep = handler.respond(head)
                 connection.sock.setblocking(False)
             except DISCONNECTS:
                 keep = False
@@ -695,6 +700,8 @@ class StaticServer:
                 keep = False
                 self.handle_error(connection)
             if not keep or self._stop:
+                if handler.body_unread and not self._stop:
+                    _linger(connection.sock)
                 self._close(connection)
                 continue
             self._deadlines.pop(connection, None)
@@ -733,6 +740,16 @@ class StaticServer:
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+
+
+def _linger(sock: socket.socket) -> None:
+    """End our side (FIN after the response), then drop what the client still sends until it closes or LINGER_S."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(LINGER_S)
+        deadline = time.monotonic() + LINGER_S
+        while time.monotonic() < deadline and sock.recv(65536):
+            pass
 
 
 def make_static_server(
