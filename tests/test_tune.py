@@ -244,6 +244,32 @@ def test_kill_9_then_resume_loses_and_repeats_no_trial(tmp_path, data):
     assert json.loads((out / "manifest.json").read_text())["tune"]["trials_here"] == 4 - len(before)
 
 
+@pytest.mark.unit
+def test_opening_a_runs_sqlite_study_while_another_process_creates_its_tables_retries(tmp_path, monkeypatch):
+    """A reader of the run's study.db (a dashboard, a script, this file's kill -9 test) can create Optuna's tables
+    at the instant the search does; the loser's insert of the schema version collides (seen on CI). The search
+    retries and opens its study, without the heartbeat a shared database needs."""
+    import optuna
+    import sqlalchemy.exc
+
+    from toolkit.modeling import tune
+
+    made = []
+
+    class Colliding(optuna.storages.RDBStorage):  # the first creation meets the other process's tables
+        def __init__(self, url, **options):
+            made.append(options)
+            if len(made) == 1:
+                raise sqlalchemy.exc.IntegrityError("INSERT INTO alembic_version", {}, Exception("UNIQUE constraint"))
+            super().__init__(url, **options)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", Colliding)
+    monkeypatch.setattr(tune, "CREATE_RETRY_SECONDS", 0.0)
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = tune.open_study(url, tune.TuneConfig(storage=url, study="race"), 0, False)
+    assert study.study_name == "race" and made == [{}, {}]
+
+
 @pytest.fixture
 def postgres_url() -> str:
     try:

@@ -296,7 +296,7 @@ def _is_creation_race(error: Exception) -> bool:
     """Whether creating Optuna's tables failed because another worker was creating them at the same instant."""
     import sqlalchemy.exc
 
-    if isinstance(error, sqlalchemy.exc.IntegrityError):  # PostgreSQL: a unique violation in pg_type
+    if isinstance(error, sqlalchemy.exc.IntegrityError):  # a unique violation: pg_type, or sqlite's alembic_version
         return True
     code = getattr(getattr(error, "orig", None), "pgcode", None)
     return isinstance(error, sqlalchemy.exc.ProgrammingError) and (
@@ -304,9 +304,10 @@ def _is_creation_race(error: Exception) -> bool:
     )
 
 
-def _rdb_storage(url: str):
-    """Optuna's storage on a shared database; retried when two workers create its tables on a fresh database at
-    once (the loser's CREATE collides with the winner's; on the retry the tables exist).
+def _rdb_storage(url: str, shared: bool):
+    """Optuna's storage; retried when two processes create its tables at once (the loser's CREATE collides with the
+    winner's; on the retry the tables exist): workers on a fresh shared database, or a reader of a run's sqlite file
+    (optuna-dashboard, a script) while the search makes it.
 
     Raises:
         InputError: the database cannot be reached or used; the message never holds the URL's secrets.
@@ -317,8 +318,9 @@ def _rdb_storage(url: str):
     for attempt in range(CREATE_ATTEMPTS):
         try:
             # A killed worker's trial stays RUNNING; its missing heartbeat lets the others fail it after the grace
-            # period.
-            return optuna.storages.RDBStorage(engine_url, heartbeat_interval=10, grace_period=30)
+            # period. A run's own sqlite file needs none: open_study fails what a killed search left RUNNING.
+            heartbeat = {"heartbeat_interval": 10, "grace_period": 30} if shared else {}
+            return optuna.storages.RDBStorage(engine_url, **heartbeat)
         except Exception as error:  # sqlalchemy's connection errors, a missing driver...
             if attempt + 1 == CREATE_ATTEMPTS or not _is_creation_race(error):
                 raise InputError(f"storage {redact(url)}: {scrub(first_line(error), url)}") from None
@@ -339,7 +341,7 @@ def open_study(url: str, tune: TuneConfig, seed: int, resume: bool):
     shared = not url.startswith("sqlite:")
     directions = list(DIRECTIONS if tune.objective == "pareto" else DIRECTIONS[:1])
     try:
-        storage = _rdb_storage(url) if shared else _engine_url(url)
+        storage = _rdb_storage(url, shared)
         existing = optuna.load_study(study_name=tune.study, storage=storage)
     except KeyError:
         existing = None
@@ -535,4 +537,4 @@ def check_settings(tune: TuneConfig) -> None:
         raise InputError(f"--storage {redact(tune.storage)}: expected sqlite:///FILE or postgresql://USER@HOST/DB")
     if tune.storage is not None and not tune.storage.startswith("sqlite:"):
         # Reached once before a run directory exists: a wrong URL or password leaves nothing behind.
-        _rdb_storage(tune.storage).engine.dispose()
+        _rdb_storage(tune.storage, shared=True).engine.dispose()
